@@ -1,0 +1,232 @@
+"""Settings: a TOML file at the platformdirs config path, overridden by TUI_MONITOR_* env.
+
+Nothing is read or created at import time; `load_settings` does the reading and turns every
+problem into a `ConfigError` whose message is one line naming the file, the key and the issue.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+APP_NAME = "tui-monitor"
+CONFIG_ENV = "TUI_MONITOR_CONFIG"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased as one line for the user."""
+
+
+def config_path() -> Path:
+    """Where the config file lives: $TUI_MONITOR_CONFIG, else the platform config dir."""
+    override = os.environ.get(CONFIG_ENV)
+    if override:
+        return Path(override).expanduser()
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def data_dir() -> Path:
+    """Where history and spool files live (not created here)."""
+    return platformdirs.user_data_path(APP_NAME)
+
+
+class AgentRule(BaseModel):
+    """A `[[agents]]` entry: a name and at least one way to find its processes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    """Shown in the table; unique. Several matching root processes become name, name#2, ..."""
+    kind: str = "custom"
+    """Free-form label shown in the kind column (e.g. coding, worker, inference)."""
+    process: str | None = None
+    """Exact process name (or the basename of argv[0])."""
+    cmdline: str | None = None
+    """Regular expression searched in the command line joined with spaces."""
+    cwd: str | None = None
+    """Working-directory prefix."""
+    user: str | None = None
+    """Only processes of this user (an extra condition, not a match on its own)."""
+    pidfile: Path | None = None
+    """A file holding the pid of the agent's root process."""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, v: str) -> str:
+        if not _NAME_RE.match(v):
+            raise ValueError(
+                "must be 1-64 characters of letters, digits, '_', '.', ':' or '-', "
+                "starting with a letter or digit"
+            )
+        return v
+
+    @field_validator("cmdline")
+    @classmethod
+    def _valid_regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _has_matcher(self) -> AgentRule:
+        if not (self.process or self.cmdline or self.cwd or self.pidfile):
+            raise ValueError("needs at least one of process, cmdline, cwd or pidfile")
+        return self
+
+
+class PresetSettings(BaseModel):
+    """Built-in rules for well-known agent programs (claude, codex, ollama, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Match well-known agent programs without any configuration."""
+    exclude: list[str] = Field(default_factory=list)
+    """Preset names to switch off, e.g. ["ollama"]."""
+
+
+class GpuSettings(BaseModel):
+    """The NVML collector."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Read NVIDIA GPUs through NVML when the library and a driver are present."""
+    timeout: float = Field(default=2.0, ge=0.1, le=30.0)
+    """Seconds an NVML call may take before that GPU is reported as not responding."""
+
+
+class FileSettings(BaseModel):
+    """Everything the TOML file may hold (env can override each of it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval: float = Field(default=1.0, ge=0.2, le=60.0)
+    """Seconds between ticks."""
+    exited_linger: float = Field(default=300.0, ge=0.0)
+    """Seconds an exited agent that no config rule names stays in the table."""
+    restart_window: float = Field(default=120.0, ge=0.0)
+    """An agent that starts within this many seconds of exiting has `restarted`."""
+    idle_cpu: float = Field(default=1.0, ge=0.0)
+    """Below this tree CPU% (and with no process on a CPU) an agent is idle, not running."""
+    presets: PresetSettings = Field(default_factory=PresetSettings)
+    gpu: GpuSettings = Field(default_factory=GpuSettings)
+    agents: list[AgentRule] = Field(default_factory=list)
+
+    @field_validator("agents")
+    @classmethod
+    def _unique_names(cls, v: list[AgentRule]) -> list[AgentRule]:
+        seen: set[str] = set()
+        for rule in v:
+            if rule.name in seen:
+                raise ValueError(f"agent name {rule.name!r} is defined twice")
+            seen.add(rule.name)
+        return v
+
+
+class Settings(FileSettings, BaseSettings):
+    """The effective settings: file values with TUI_MONITOR_* environment overrides on top."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TUI_MONITOR_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # File values arrive as init kwargs; the environment wins over them.
+        return (env_settings, init_settings)
+
+
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ""
+    for part in err["loc"]:
+        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    extra = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{loc or 'file'}: {msg}{extra}"
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """The raw TOML table, or {} when the file does not exist."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the config file (if any) and the environment into Settings."""
+    path = path or config_path()
+    data = read_file(path)
+    try:
+        FileSettings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}") from None
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"environment (TUI_MONITOR_*): {_describe(exc)}") from None
+
+
+SAMPLE_CONFIG = """\
+# tui-monitor configuration. Environment variables override these values:
+# TUI_MONITOR_INTERVAL=2, TUI_MONITOR_GPU__TIMEOUT=1, TUI_MONITOR_PRESETS__ENABLED=false.
+
+interval = 1.0                       # seconds between ticks (0.2 - 60)
+
+[presets]
+enabled = true                       # find claude, codex, aider, ollama, vllm, ... by themselves
+exclude = []                         # e.g. ["ollama"]
+
+[gpu]
+enabled = true
+timeout = 2.0                        # seconds before an NVML call counts as hung
+
+# One [[agents]] table per agent. A rule matching several separate processes yields
+# one agent per process tree: name, name#2, name#3, ...
+#
+# [[agents]]
+# name = "planner"                   # shown in the table; unique
+# kind = "worker"                    # free-form label
+# cmdline = "python .* -m planner"   # regex searched in the joined command line
+# process = "planner"                # or: exact process name
+# cwd = "/srv/planner"               # or: working-directory prefix
+# user = "svc"                       # optional extra condition
+# pidfile = "/run/planner.pid"       # or: the pid in this file
+"""

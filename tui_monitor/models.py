@@ -1,0 +1,123 @@
+"""Frozen data models shared by the collectors, the sampler, the store and the UI.
+
+Every text field that came from a process or an agent has already passed through
+`tui_monitor.safe` by the time it sits in one of these models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AgentStatus = Literal["running", "idle", "waiting", "stopped", "zombie", "exited", "stale"]
+"""What an agent is doing: derived from its root process state and tree CPU."""
+
+AgentSource = Literal["config", "preset", "ingest"]
+EventLevel = Literal["debug", "info", "warning", "error", "critical"]
+LifecycleKind = Literal["started", "exited", "restarted", "status_changed"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HostSample(_Frozen):
+    """One reading of the whole machine. Rates are None until two readings exist."""
+
+    hostname: str
+    boot_time: float
+    cpu_count: int
+    cpu_utilization: float | None = Field(description="percent of all cores, 0-100")
+    cpu_per_core: tuple[float, ...] | None
+    load_1: float
+    load_5: float
+    load_15: float
+    ram_used: int
+    ram_total: int
+    ram_available: int
+    swap_used: int
+    swap_total: int
+    disk_read_bps: float | None
+    disk_write_bps: float | None
+    net_rx_bps: float | None
+    net_tx_bps: float | None
+
+
+class GpuSample(_Frozen):
+    """One GPU. A field the device does not support is None; `error` says why a GPU is dark."""
+
+    index: int
+    uuid: str | None = None
+    name: str | None = None
+    gpu_utilization: float | None = None
+    memory_utilization: float | None = None
+    gpu_memory_used: int | None = None
+    gpu_memory_total: int | None = None
+    gpu_temperature: float | None = None
+    power_w: float | None = None
+    power_limit_w: float | None = None
+    error: str | None = None
+
+
+class GpuStatus(_Frozen):
+    """The GPU part of a snapshot: either a list of GPUs or the reason there are none."""
+
+    available: bool
+    reason: str | None = None
+    driver_version: str | None = None
+    gpus: tuple[GpuSample, ...] = ()
+    process_memory: dict[int, int] = Field(
+        default_factory=dict, description="pid -> GPU memory in bytes, summed over GPUs"
+    )
+
+
+class AgentSample(_Frozen):
+    """One agent at one tick; resources are summed over its whole process tree."""
+
+    name: str
+    kind: str
+    source: AgentSource
+    status: AgentStatus
+    pid: int | None = None
+    create_time: float | None = None
+    cmdline: str = ""
+    pids: tuple[int, ...] = ()
+    procs: int = 0
+    threads: int | None = None
+    cpu_utilization: float | None = Field(
+        default=None, description="percent of one core, summed over the tree"
+    )
+    ram_used: int | None = Field(default=None, description="RSS in bytes, summed over the tree")
+    gpu_memory_used: int | None = None
+    queue_depth: int | None = None
+
+    def uptime(self, now: float) -> float | None:
+        """Seconds since the root process started, or None when not running."""
+        return None if self.create_time is None else max(0.0, now - self.create_time)
+
+
+class AgentEvent(_Frozen):
+    """Something that happened to an agent: lifecycle changes now, reported events later."""
+
+    ts: datetime
+    agent: str
+    kind: str
+    level: EventLevel = "info"
+    message: str = ""
+    data: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+class Snapshot(_Frozen):
+    """One tick of everything, as the sampler produced it."""
+
+    seq: int
+    ts: datetime
+    interval: float
+    lag: float = Field(description="seconds the tick started after its deadline")
+    duration: float = Field(description="seconds spent collecting this tick")
+    host: HostSample
+    gpu: GpuStatus
+    agents: tuple[AgentSample, ...]
+    events: tuple[AgentEvent, ...] = ()
