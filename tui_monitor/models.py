@@ -31,9 +31,9 @@ class HostSample(_Frozen):
     cpu_count: int
     cpu_utilization: float | None = Field(description="percent of all cores, 0-100")
     cpu_per_core: tuple[float, ...] | None
-    load_1: float
-    load_5: float
-    load_15: float
+    load_1: float | None
+    load_5: float | None
+    load_15: float | None
     ram_used: int
     ram_total: int
     ram_available: int
@@ -82,7 +82,10 @@ class AgentSample(_Frozen):
     status: AgentStatus
     pid: int | None = None
     create_time: float | None = None
+    process: str = ""
     cmdline: str = ""
+    cwd: str | None = None
+    user: str | None = None
     pids: tuple[int, ...] = ()
     procs: int = 0
     threads: int | None = None
