@@ -71,7 +71,8 @@ def install(monkeypatch: pytest.MonkeyPatch, nvml: FakeNvml) -> FakeNvml:
 
     def handle(index: int) -> FakeGpu:
         g = nvml.gpus[index]
-        return g.call("nvmlDeviceGetHandleByIndex", g)
+        g.call("nvmlDeviceGetHandleByIndex", None)
+        return g
 
     def per_gpu(fn: str, value: Any) -> Any:
         return lambda g, *args: g.call(fn, value(g))
@@ -92,7 +93,7 @@ def install(monkeypatch: pytest.MonkeyPatch, nvml: FakeNvml) -> FakeNvml:
         ),
         "nvmlDeviceGetTemperature": per_gpu("temp", lambda g: g.temp),
         "nvmlDeviceGetPowerUsage": per_gpu("power", lambda g: g.power_mw),
-        "nvmlDeviceGetEnforcedPowerManagementLimit": per_gpu("limit", lambda g: g.limit_mw),
+        "nvmlDeviceGetEnforcedPowerLimit": per_gpu("limit", lambda g: g.limit_mw),
         "nvmlDeviceGetComputeRunningProcesses": per_gpu("compute", lambda g: _procs(g.compute)),
         "nvmlDeviceGetGraphicsRunningProcesses": per_gpu("graphics", lambda g: _procs(g.graphics)),
     }

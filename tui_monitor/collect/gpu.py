@@ -102,7 +102,7 @@ def _read(index: int) -> _Read:
         memory = _get(nvml.nvmlDeviceGetMemoryInfo, handle)
         temp = _get(nvml.nvmlDeviceGetTemperature, handle, nvml.NVML_TEMPERATURE_GPU)
         power = _get(nvml.nvmlDeviceGetPowerUsage, handle)
-        limit = _get(nvml.nvmlDeviceGetEnforcedPowerManagementLimit, handle)
+        limit = _get(nvml.nvmlDeviceGetEnforcedPowerLimit, handle)
         used: dict[int, int] = {}
         for listing in (
             nvml.nvmlDeviceGetComputeRunningProcesses,

@@ -1,0 +1,165 @@
+"""Entry points. Every failure is one clear line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import tomli_w
+
+from . import __version__
+from .config import SAMPLE_CONFIG, ConfigError, Settings, config_path, load_settings
+from .models import Snapshot
+
+EXIT_CONFIG = 2
+EXIT_INTERNAL = 70
+
+
+class _Ctx:
+    def __init__(self, config: Path | None) -> None:
+        self.config = config
+
+    def settings(self) -> Settings:
+        return load_settings(self.config)
+
+    @property
+    def config_file(self) -> Path:
+        return self.config or config_path()
+
+
+pass_ctx = click.make_pass_decorator(_Ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="TUI_MONITOR_CONFIG",
+    help="Config file (default: the platform config dir; env TUI_MONITOR_CONFIG).",
+)
+@click.version_option(__version__, prog_name="tui-monitor")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None) -> None:
+    """A terminal monitor for fleets of AI agents."""
+    ctx.obj = _Ctx(config)
+
+
+def _take_snapshot(settings: Settings) -> Snapshot:
+    """Two ticks one interval apart, so CPU% and rates are real, not first-tick blanks."""
+    from .sampler import Sampler
+
+    async def go() -> Snapshot:
+        sampler = Sampler(settings)
+        try:
+            await sampler.tick()
+            await asyncio.sleep(settings.interval)
+            return await sampler.tick()
+        finally:
+            sampler.close()
+
+    return asyncio.run(go())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the snapshot as JSON.")
+@pass_ctx
+def status(obj: _Ctx, as_json: bool) -> None:
+    """Print one snapshot of this machine and its agents, then exit."""
+    snapshot = _take_snapshot(obj.settings())
+    if as_json:
+        click.echo(json.dumps(snapshot.model_dump(mode="json"), ensure_ascii=True, indent=2))
+        return
+    from .report import print_status
+
+    print_status(snapshot)
+
+
+@cli.command()
+@pass_ctx
+def agents(obj: _Ctx) -> None:
+    """List agent rules and presets, and which processes each one matched."""
+    from .report import print_agents
+    from .sampler import Sampler
+
+    settings = obj.settings()
+    sampler = Sampler(settings)
+    try:
+        snapshot = asyncio.run(sampler.tick())
+    finally:
+        sampler.close()
+    print_agents(sampler.agents.matchers, snapshot, obj.config_file)
+
+
+@cli.group()
+def config() -> None:
+    """Show, locate or create the config file."""
+
+
+@config.command("path")
+@pass_ctx
+def config_path_cmd(obj: _Ctx) -> None:
+    """Print where the config file is read from."""
+    click.echo(str(obj.config_file))
+
+
+@config.command("show")
+@pass_ctx
+def config_show(obj: _Ctx) -> None:
+    """Print the effective settings (file + environment) as TOML."""
+    data: dict[str, Any] = obj.settings().model_dump(mode="json", exclude_none=True)
+    click.echo(tomli_w.dumps(data), nl=False)
+
+
+@config.command("init")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@pass_ctx
+def config_init(obj: _Ctx, force: bool) -> None:
+    """Write a commented sample config file."""
+    path = obj.config_file
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} already exists (use --force to overwrite)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(SAMPLE_CONFIG)
+    click.echo(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script: run the CLI and turn every failure into one line and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="tui-monitor", standalone_mode=False)
+    except ConfigError as exc:
+        click.echo(f"tui-monitor: config error: {exc}", err=True)
+        return EXIT_CONFIG
+    except click.exceptions.Abort:
+        return 130
+    except click.ClickException as exc:
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            click.echo(exc.ctx.get_usage(), err=True)
+        click.echo(f"tui-monitor: error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()  # e.g. `tui-monitor status | head`: not an error
+        return 0
+    except Exception as exc:
+        if os.environ.get("TUI_MONITOR_DEBUG"):
+            raise
+        click.echo(
+            f"tui-monitor: internal error: {type(exc).__name__}: {exc} "
+            "(set TUI_MONITOR_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        return EXIT_INTERNAL
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Human-readable figures shared by the CLI reports and the UI."""
+
+from __future__ import annotations
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def size(n: float | None) -> str:
+    """Bytes as 1.5 GiB; '-' for unknown."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in _UNITS:
+        if abs(value) < 1024 or unit == _UNITS[-1]:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def rate(n: float | None) -> str:
+    """Bytes per second as 1.5 MiB/s; '-' until a rate exists."""
+    return "-" if n is None else f"{size(n)}/s"
+
+
+def percent(p: float | None) -> str:
+    return "-" if p is None else f"{p:.1f}%"
+
+
+def duration(seconds: float | None) -> str:
+    """Compact age: 45s, 12m, 3h05m, 2d04h; '-' for unknown."""
+    if seconds is None:
+        return "-"
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"

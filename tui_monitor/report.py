@@ -1,0 +1,154 @@
+"""Plain terminal reports for `status` and `agents` (rich tables, untrusted text as Text)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from . import fmt, safe
+from .collect.rules import Matcher
+from .models import AgentSample, Snapshot
+
+STATUS_STYLE = {
+    "running": "green",
+    "idle": "cyan",
+    "waiting": "yellow",
+    "stopped": "yellow",
+    "zombie": "red",
+    "exited": "dim",
+    "stale": "magenta",
+}
+
+
+def _host_lines(snap: Snapshot) -> Table:
+    h = snap.host
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    load = " ".join("-" if x is None else f"{x:.2f}" for x in (h.load_1, h.load_5, h.load_15))
+    grid.add_row(
+        "host",
+        Text(f"{h.hostname}  up {fmt.duration(time.time() - h.boot_time)}  {h.cpu_count} cores"),
+    )
+    grid.add_row("cpu", f"{fmt.percent(h.cpu_utilization)}  load {load}")
+    grid.add_row(
+        "memory",
+        f"{fmt.size(h.ram_used)} / {fmt.size(h.ram_total)}  "
+        f"swap {fmt.size(h.swap_used)} / {fmt.size(h.swap_total)}",
+    )
+    grid.add_row("disk", f"read {fmt.rate(h.disk_read_bps)}  write {fmt.rate(h.disk_write_bps)}")
+    grid.add_row("net", f"rx {fmt.rate(h.net_rx_bps)}  tx {fmt.rate(h.net_tx_bps)}")
+    g = snap.gpu
+    if not g.available:
+        grid.add_row("gpu", Text(f"unavailable: {g.reason}", style="dim"))
+    for gpu in g.gpus:
+        if gpu.error:
+            line = Text(f"{gpu.index} {gpu.name or ''}: {gpu.error}", style="red")
+        else:
+            temp = "-" if gpu.gpu_temperature is None else f"{gpu.gpu_temperature:.0f}C"
+            power = "-" if gpu.power_w is None else f"{gpu.power_w:.0f}W"
+            line = Text(
+                f"{gpu.index} {gpu.name or ''}  util {fmt.percent(gpu.gpu_utilization)}  "
+                f"mem {fmt.size(gpu.gpu_memory_used)} / {fmt.size(gpu.gpu_memory_total)}  "
+                f"{temp}  {power}"
+            )
+        grid.add_row("gpu", line)
+    return grid
+
+
+def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
+    for col, justify in (
+        ("NAME", "left"),
+        ("KIND", "left"),
+        ("STATUS", "left"),
+        ("PID", "right"),
+        ("CPU%", "right"),
+        ("MEM", "right"),
+        ("GPU MEM", "right"),
+        ("PROCS", "right"),
+        ("UPTIME", "right"),
+        ("COMMAND", "left"),
+    ):
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.columns[-1].overflow = "ellipsis"
+    for a in agents:
+        table.add_row(
+            safe.text(a.name, "bold"),
+            safe.text(a.kind),
+            Text(a.status, style=STATUS_STYLE.get(a.status, "")),
+            "-" if a.pid is None else str(a.pid),
+            "-" if a.cpu_utilization is None else f"{a.cpu_utilization:.1f}",
+            fmt.size(a.ram_used),
+            fmt.size(a.gpu_memory_used),
+            str(a.procs),
+            fmt.duration(a.uptime(now)),
+            safe.text(a.cmdline, "dim", limit=200),
+        )
+    return table
+
+
+def print_status(snap: Snapshot, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(_host_lines(snap))
+    console.print()
+    if snap.agents:
+        console.print(Text(f"Agents ({len(snap.agents)})", style="bold underline"))
+        console.print(agent_table(snap.agents, time.time()))
+    else:
+        console.print(
+            "No agents found. Define one in the config file "
+            "(`tui-monitor config init`, then edit it) or start a known agent program "
+            "(`tui-monitor agents` lists the presets)."
+        )
+    for ev in snap.events:
+        console.print(safe.text(f"{ev.ts:%H:%M:%S} {ev.agent} {ev.kind}: {ev.message}"))
+
+
+def print_agents(
+    matchers: Sequence[Matcher], snap: Snapshot, config: Path, console: Console | None = None
+) -> None:
+    console = console or Console()
+    console.print(Text(f"config: {config}", style="dim"))
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("RULE", "SOURCE", "KIND", "MATCHES ON"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("MATCHED", ratio=1, min_width=12)
+    for m in matchers:
+        if m.rule is not None:
+            r = m.rule
+            parts = [
+                f"{k}={v}"
+                for k, v in (
+                    ("process", r.process),
+                    ("cmdline", r.cmdline),
+                    ("cwd", r.cwd),
+                    ("user", r.user),
+                    ("pidfile", r.pidfile),
+                )
+                if v is not None
+            ]
+        else:
+            assert m.preset is not None
+            p = m.preset
+            parts = [f"program={'|'.join(p.programs)}"] if p.programs else []
+            parts += [f"module={'|'.join(p.modules)}"] if p.modules else []
+            parts += [f"script~{p.script}"] if p.script else []
+        found = [
+            f"{a.name} {a.pid}"
+            for a in snap.agents
+            if a.pid is not None and a.source == m.source and a.name.split("#")[0] == m.name
+        ]
+        table.add_row(
+            safe.text(m.name, "bold"),
+            m.source,
+            safe.text(m.kind),
+            safe.text(" ".join(parts), limit=36),
+            Text("\n".join(found) if found else "-", style="green" if found else "dim"),
+        )
+    console.print(table)

@@ -1,0 +1,110 @@
+"""The one loop: collect -> Snapshot -> subscribers, every interval, blocking work off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from .collect.agents import AgentCollector
+from .collect.gpu import GpuCollector
+from .collect.host import HostCollector
+from .config import Settings
+from .models import Snapshot
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[Snapshot], Awaitable[None] | None]
+
+
+class Sampler:
+    """Owns the collectors and produces one frozen Snapshot per tick."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        host: HostCollector | None = None,
+        gpu: GpuCollector | None = None,
+        agents: AgentCollector | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.interval = settings.interval
+        self.host = host or HostCollector()
+        self.gpu = gpu or GpuCollector(timeout=settings.gpu.timeout, enabled=settings.gpu.enabled)
+        self.agents = agents or AgentCollector(settings)
+        self._clock = clock
+        self._subscribers: list[Subscriber] = []
+        self.seq = 0
+        self.last: Snapshot | None = None
+        self.subscriber_errors = 0
+        self.ticks_skipped = 0
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Call `fn` with every new snapshot; returns a function that unsubscribes."""
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
+
+    async def tick(self, lag: float = 0.0) -> Snapshot:
+        """Collect one snapshot now (host and GPU in parallel threads, then agents)."""
+        started = self._clock()
+        gpu_status, host = await asyncio.gather(
+            asyncio.to_thread(self.gpu.sample), asyncio.to_thread(self.host.sample)
+        )
+        memory = gpu_status.process_memory if gpu_status.available else None
+        agents, events = await asyncio.to_thread(self.agents.collect, memory)
+        self.seq += 1
+        snapshot = Snapshot(
+            seq=self.seq,
+            ts=datetime.now(UTC),
+            interval=self.interval,
+            lag=round(max(0.0, lag), 4),
+            duration=round(self._clock() - started, 4),
+            host=host,
+            gpu=gpu_status,
+            agents=agents,
+            events=events,
+        )
+        self.last = snapshot
+        await self._publish(snapshot)
+        return snapshot
+
+    async def _publish(self, snapshot: Snapshot) -> None:
+        for fn in list(self._subscribers):
+            try:
+                result = fn(snapshot)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # one broken subscriber must not stop the sampler
+                self.subscriber_errors += 1
+                log.exception("snapshot subscriber %r failed", fn)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Tick every interval on monotonic deadlines until `stop` is set (or cancelled)."""
+        stop = stop or asyncio.Event()
+        deadline = self._clock()
+        while not stop.is_set():
+            lag = self._clock() - deadline
+            if lag > self.interval:  # fell behind by whole ticks: skip, never burst
+                skipped = int(lag // self.interval)
+                self.ticks_skipped += skipped
+                deadline += skipped * self.interval
+                lag -= skipped * self.interval
+            try:
+                await self.tick(lag)
+            except Exception:
+                log.exception("tick %d failed", self.seq + 1)
+            deadline += self.interval
+            delay = deadline - self._clock()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+
+    def close(self) -> None:
+        """Release NVML."""
+        self.gpu.close()
