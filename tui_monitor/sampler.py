@@ -43,6 +43,8 @@ class Sampler:
         self.seq = 0
         self.last: Snapshot | None = None
         self.subscriber_errors = 0
+        self.tick_errors = 0
+        self.last_error: str | None = None
         self.ticks_skipped = 0
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
@@ -97,8 +99,10 @@ class Sampler:
                 lag -= skipped * self.interval
             try:
                 await self.tick(lag)
-            except Exception:
-                log.exception("tick %d failed", self.seq + 1)
+            except Exception as exc:  # counted and shown; the next tick tries again
+                self.tick_errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.debug("tick %d failed", self.seq + 1, exc_info=True)
             deadline += self.interval
             delay = deadline - self._clock()
             if delay > 0:
