@@ -2,7 +2,7 @@
 
 This is the hot path of every tick, so on Linux it reads `/proc/<pid>/stat` (one file per
 process, everything needed is in it) instead of going through `psutil.process_iter`, which
-reads that file twice per process and costs about three times as much (bench/RESULTS.md).
+reads that file twice per process and costs 2.5-5 times as much (bench/RESULTS.md).
 Other platforms use psutil. Everything expensive (cmdline, cwd, user) is read elsewhere, once
 per new process instance.
 """
@@ -20,7 +20,7 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ProcStat:
     """What one scan knows about one process. `start` with the pid identifies an instance."""
 
@@ -40,11 +40,17 @@ def _scan_proc() -> dict[int, ProcStat]:
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
+        # os.open/os.read: 3 syscalls per process where open().read() makes 9.
         try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                data = f.read()
+            fd = os.open(f"/proc/{entry}/stat", os.O_RDONLY)
         except OSError:  # vanished since listdir, or not readable: not ours to show
             continue
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
         try:
             close = data.rindex(b")")
             fields = data[close + 2 :].split()

@@ -1,0 +1,406 @@
+"""Benchmark (not a test): what one sampler tick costs with many processes on the box.
+
+For each count N it puts N extra real processes on the box (cheap `sleep`s, 20 of them matched
+by a config agent rule, each of those with one child), then measures the CPU time this process
+spends per `Sampler.tick()` (all threads: `time.process_time`), each collector on its own, and
+two bare psutil loops for scale. The ratios within one run are what matter: the machine is
+shared and noisy.
+
+    .venv/bin/python bench/sampler.py [--counts 50,300,1000] [--ticks 30] [--write]
+
+`--write` replaces today's section in bench/RESULTS.md. Every process started here is in one
+process group, killed on exit, Ctrl-C or SIGTERM; `pgrep -f tuimon-bench` finds any left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import contextlib
+import ctypes
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import psutil
+
+from tui_monitor.collect import proctable
+from tui_monitor.collect.agents import AgentCollector
+from tui_monitor.collect.gpu import GpuCollector
+from tui_monitor.collect.host import HostCollector
+from tui_monitor.config import AgentRule, Settings
+from tui_monitor.sampler import Sampler
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+MARKER = "tuimon-bench"  # argv[0] of every process started here
+AGENTS = 20
+TARGET_PCT = 4.0
+PR_SET_CHILD_SUBREAPER = 36
+
+# The agent is bash (renamed in argv[0]) with one child `sleep`, also renamed.
+AGENT_SCRIPT = f"(exec -a {MARKER}-child sleep 3600) & wait"
+
+
+class Fleet:
+    """The extra processes: one process group, so one killpg ends them all."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.pgid: int | None = None
+        self.children = 0
+        self._sleep = shutil.which("sleep") or "/bin/sleep"
+        self._bash = shutil.which("bash") or "/bin/bash"
+        # Orphaned grandchildren come back to us to be reaped (pid 1 here may not reap them).
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(Exception):
+                ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+    def __len__(self) -> int:
+        return len(self.procs) + self.children
+
+    def _spawn(self, executable: str, argv: list[str]) -> None:
+        proc = subprocess.Popen(
+            argv,
+            executable=executable,
+            process_group=0 if self.pgid is None else self.pgid,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if self.pgid is None:
+            self.pgid = proc.pid
+        self.procs.append(proc)
+
+    def start_agents(self, count: int) -> None:
+        for _ in range(count):
+            self._spawn(self._bash, [f"{MARKER}-agent", "-c", AGENT_SCRIPT])
+        self.children += count
+        deadline = time.monotonic() + 10.0
+        for proc in self.procs[-count:]:  # wait until each agent's child exists
+            while not psutil.Process(proc.pid).children() and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+    def grow(self, total: int) -> None:
+        """Top up with idle fillers until `total` extra processes run."""
+        while len(self) < total:
+            self._spawn(self._sleep, [f"{MARKER}-filler", "3600"])
+
+    def close(self) -> None:
+        if self.pgid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pgid, signal.SIGKILL)
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()  # not in the group only if setpgid failed; harmless otherwise
+            proc.wait()
+        self.procs.clear()
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:  # reap the grandchildren handed to us
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                time.sleep(0.01)
+        self.children = 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+@dataclass
+class Series:
+    """CPU (all threads) and wall seconds of each call."""
+
+    cpu: list[float] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
+
+    @property
+    def cpu_ms(self) -> float:
+        return statistics.median(self.cpu) * 1e3
+
+    @property
+    def cpu_p90_ms(self) -> float:
+        return _p90(self.cpu) * 1e3
+
+    @property
+    def wall_ms(self) -> float:
+        return statistics.median(self.wall) * 1e3
+
+
+def _p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+
+
+def measure(fn: Callable[[], Any], calls: int, pause: float, warmup: int = 2) -> Series:
+    for _ in range(warmup):
+        fn()
+        time.sleep(pause)
+    out = Series()
+    for _ in range(calls):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        c1, w1 = time.process_time(), time.perf_counter()
+        out.cpu.append(c1 - c0)
+        out.wall.append(w1 - w0)
+        time.sleep(pause)
+    return out
+
+
+async def measure_async(fn: Callable[[], Awaitable[Any]], calls: int, pause: float) -> Series:
+    out = Series()
+    for _ in range(calls):
+        w0, c0 = time.perf_counter(), time.process_time()
+        await fn()
+        c1, w1 = time.process_time(), time.perf_counter()
+        out.cpu.append(c1 - c0)
+        out.wall.append(w1 - w0)
+        await asyncio.sleep(pause)
+    return out
+
+
+def bare_psutil_loop() -> None:
+    """What a naive monitor does: name, cmdline, memory and CPU of every process."""
+    for p in psutil.process_iter(["name", "cmdline", "memory_info", "cpu_percent"]):
+        _ = p.info
+
+
+def psutil_ppid_name_start() -> None:
+    for p in psutil.process_iter(["ppid", "name", "create_time"]):
+        _ = p.info
+
+
+@dataclass
+class Run:
+    """Everything measured at one count of extra processes."""
+
+    extra: int
+    pids: int
+    agents: int
+    first: Series
+    tick: Series
+    parts: dict[str, Series]
+
+
+PARTS = (
+    "proctable.scan() (/proc)",
+    "AgentCollector.collect() (incl. scan)",
+    "AgentCollector.collect() on a fixed table",
+    "HostCollector.sample()",
+    "GpuCollector.sample()",
+    "proctable scan via psutil (non-Linux path)",
+    "psutil.process_iter(ppid, name, create_time)",
+    "bare psutil loop (name, cmdline, memory, cpu%)",
+)
+
+
+def settings() -> Settings:
+    rule = AgentRule(name="bench", kind="bench", cmdline=f"^{MARKER}-agent ")
+    return Settings(agents=[rule], interval=1.0)
+
+
+async def tick_series(ticks: int, pause: float) -> tuple[Series, Series, int]:
+    sampler = Sampler(settings())
+    try:
+        first = await measure_async(sampler.tick, 1, pause)
+        for _ in range(2):  # three warm-up ticks in all, the first reported on its own
+            await sampler.tick()
+            await asyncio.sleep(pause)
+        snap = sampler.last
+        assert snap is not None
+        agents = sum(1 for a in snap.agents if a.kind == "bench" and a.status != "exited")
+        steady = await measure_async(sampler.tick, ticks, pause)
+    finally:
+        sampler.close()
+    return first, steady, agents
+
+
+def run_at(extra: int, ticks: int, pause: float) -> Run:
+    pids = len(psutil.pids())
+    first, tick, agents = asyncio.run(tick_series(ticks, pause))
+    cfg = settings()
+    fixed = AgentCollector(cfg)
+    table = proctable.scan()
+    fixed_table = AgentCollector(cfg, scan=lambda: table)
+    gpu = GpuCollector(timeout=cfg.gpu.timeout, enabled=cfg.gpu.enabled)
+    fns: list[Callable[[], Any]] = [
+        proctable.scan,
+        fixed.collect,
+        fixed_table.collect,
+        HostCollector().sample,
+        gpu.sample,
+        lambda: proctable.scan(use_procfs=False),
+        psutil_ppid_name_start,
+        bare_psutil_loop,
+    ]
+    parts = {name: measure(fn, ticks, pause) for name, fn in zip(PARTS, fns, strict=True)}
+    gpu.close()
+    return Run(extra, pids, agents, first, tick, parts)
+
+
+# -- reporting ------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+        model = found.group(1).strip() if found else model
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    ram = psutil.virtual_memory().total / 2**30
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} CPUs ({usable} usable), {model}, {ram:.1f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"psutil {psutil.__version__}; load average at start {load}"
+    )
+
+
+def command() -> str:
+    exe = Path(sys.executable)
+    with contextlib.suppress(ValueError):
+        exe = exe.relative_to(ROOT)  # the venv's link, not resolved: keep `.venv/bin/python`
+    script = Path(sys.argv[0]).resolve()
+    with contextlib.suppress(ValueError):
+        script = script.relative_to(ROOT)
+    return shlex.join([str(exe), str(script), *sys.argv[1:]])
+
+
+def _pct(seconds: float) -> str:
+    return f"{seconds * 100:.2f}"
+
+
+def tables(runs: list[Run]) -> str:
+    lines = [
+        "| extra procs | pids on box | agents matched | first tick CPU ms | tick CPU ms "
+        "(median / p90) | tick wall ms | µs per process | % of one core at 1 Hz |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        cpu = statistics.median(r.tick.cpu)
+        lines.append(
+            f"| {r.extra} | {r.pids} | {r.agents} | {r.first.cpu_ms:.1f} | "
+            f"{r.tick.cpu_ms:.2f} / {r.tick.cpu_p90_ms:.2f} | {r.tick.wall_ms:.2f} | "
+            f"{cpu / r.pids * 1e6:.1f} | {_pct(cpu)} |"
+        )
+    last = runs[-1]
+    tick = statistics.median(last.tick.cpu)
+    heads = " | ".join(f"ms at {r.extra}" for r in runs)
+    lines += [
+        "",
+        f"Where the time goes: median CPU ms per call (pids on box at {last.extra}: {last.pids}).",
+        "",
+        f"| part | {heads} | µs per process at {last.extra} | % core at 1 Hz | × tick |",
+        "|---|" + "---:|" * (len(runs) + 3),
+        "| **Sampler.tick()** | "
+        + " | ".join(f"{r.tick.cpu_ms:.2f}" for r in runs)
+        + f" | {tick / last.pids * 1e6:.1f} | {_pct(tick)} | 1.00 |",
+    ]
+    for name in PARTS:
+        cpu = statistics.median(last.parts[name].cpu)
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{r.parts[name].cpu_ms:.2f}" for r in runs)
+            + f" | {cpu / last.pids * 1e6:.1f} | {_pct(cpu)} | {cpu / tick:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def verdict(runs: list[Run]) -> str:
+    last = runs[-1]
+    pct = statistics.median(last.tick.cpu) * 100
+    p90 = _p90(last.tick.cpu) * 100
+    bare = statistics.median(last.parts[PARTS[-1]].cpu) * 100
+    ok = "PASS" if pct <= TARGET_PCT else "FAIL"
+    return (
+        f"**{ok}**: {pct:.2f}% of one core at 1 Hz (p90 {p90:.2f}%) with {last.extra} extra "
+        f"processes ({last.pids} on the box) and {last.agents} agents matched; target ≤ "
+        f"{TARGET_PCT:g}%. The bare psutil loop costs {bare:.2f}% ({bare / pct:.1f}× the tick)."
+    )
+
+
+def section(runs: list[Run], ticks: int, env: str) -> str:
+    return "\n\n".join(
+        [
+            f"## Sampler tick cost — {date.today().isoformat()}",
+            f"Machine: {env}.",
+            f"Command: `{command()}`",
+            f"{ticks} steady-state ticks per count after 3 warm-up ticks, 0.2 s apart; CPU is "
+            "`time.process_time()` (all threads of the process) around each call; medians "
+            "unless marked. Extra processes are `sleep`s; 20 of them are `bash` agents with one "
+            "`sleep` child each, matched by one `[[agents]]` rule. The first tick of a fresh "
+            "sampler reads the cmdline of every process once.",
+            tables(runs),
+            verdict(runs),
+        ]
+    )
+
+
+def write(text: str) -> None:
+    """Replace this section (same heading) in RESULTS.md, or append it."""
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    new = text.strip("\n")
+    chunks = [c.strip("\n") for c in re.split(r"(?m)^(?=## )", old)]
+    for i, chunk in enumerate(chunks):
+        if chunk.splitlines()[:1] == new.splitlines()[:1]:
+            chunks[i] = new
+            break
+    else:
+        chunks.append(new)
+    RESULTS.write_text("\n\n".join(c for c in chunks if c) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="50,300,1000", help="extra processes, e.g. 50,300")
+    parser.add_argument("--ticks", type=int, default=30, help="measured calls per figure")
+    parser.add_argument("--pause", type=float, default=0.2, help="seconds between calls")
+    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = parser.parse_args()
+    counts = sorted(int(c) for c in args.counts.split(","))
+    if counts[0] < 2 * AGENTS:
+        parser.error(f"each count must be at least {2 * AGENTS} (the agents and their children)")
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    env = machine()
+    asyncio.run(tick_series(1, 0.0))  # imports and one-off set-up, before measuring
+    fleet = Fleet()
+    atexit.register(fleet.close)
+    runs: list[Run] = []
+    try:
+        fleet.start_agents(AGENTS)
+        for n in counts:
+            fleet.grow(n)
+            print(f"measuring with {n} extra processes ...", file=sys.stderr, flush=True)
+            runs.append(run_at(n, args.ticks, args.pause))
+    finally:
+        fleet.close()
+    text = section(runs, args.ticks, env)
+    print(text)
+    if args.write:
+        write(text)
+        print(f"\nwritten to {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
