@@ -54,7 +54,7 @@ def clean(value: object, limit: int = MESSAGE_MAX, *, multiline: bool = False) -
     pattern = _UNSAFE if multiline else _UNSAFE_ONELINE
     s = pattern.sub(_escape, s)
     if len(s) > limit:
-        s = s[: max(0, limit - 1)] + ELLIPSIS
+        s = s[: limit - 1] + ELLIPSIS if limit > 0 else ""
     return s
 
 

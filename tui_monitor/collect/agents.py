@@ -49,7 +49,7 @@ class _Agent:
     cmdline: str = ""
     cwd: str | None = None
     user: str | None = None
-    status: AgentStatus = "exited"
+    status: AgentStatus | None = None
     exited_at: float | None = None
     last: AgentSample | None = None
     cpu: dict[Key, float] = field(default_factory=dict)
@@ -97,7 +97,8 @@ class AgentCollector:
     def _facts(self, pid: int, st: ProcStat) -> ProcFacts | None:
         try:
             proc = psutil.Process(pid)
-            if abs(proc.create_time() - self._boot - st.start) > 1.0:
+            # Both figures from psutil in one breath, so a wall-clock step cancels out.
+            if abs(proc.create_time() - psutil.boot_time() - st.start) > 1.0:
                 return None  # the pid was reused between the scan and now
         except psutil.Error:
             return None  # vanished mid-tick
@@ -183,21 +184,24 @@ class AgentCollector:
         """Scan, attribute, sum and diff: the agents now and what changed since last tick."""
         t = self._clock()
         now = time.time()
+        self._boot = proctable.boot_time()  # follows wall-clock steps
         table = self._scan()
-        trees = self._owners(table, self._matches(table))
+        matched = self._matches(table)
+        trees = self._owners(table, matched)
         events: list[AgentEvent] = []
-        seen: set[Key] = set()
+        roots: dict[Key, tuple[int, Matcher]] = {}
+        for root in trees:
+            roots[(root, table[root].start)] = (root, self.matchers[matched[root]])
+        # Exits first, so a replacement seen in the same tick reuses the name and restarts.
+        for key, old in list(self._live.items()):
+            if key not in roots or roots[key][1] is not old.matcher:  # gone, or exec'd
+                self._exit(self._live.pop(key), now, events)
         # Start order decides instance numbers, so name#2 is younger than name.
-        for root in sorted(trees, key=lambda p: (table[p].start, p)):
-            key = (root, table[root].start)
-            seen.add(key)
-            agent = self._live.get(key)
-            if agent is None:
-                agent = self._start(key, self.matchers[self._procs[key].match or 0], now, events)
-                self._live[key] = agent
+        for key in sorted(roots, key=lambda k: (k[1], k[0])):
+            root, matcher = roots[key]
+            agent = self._live.get(key) or self._start(key, matcher, now, events)
+            self._live[key] = agent
             self._update(agent, trees[root], table, t, gpu_memory, events, now)
-        for key in [k for k in self._live if k not in seen]:
-            self._exit(self._live.pop(key), now, events)
         self._prev_t = t
         self._first = False
         return self._samples(now), tuple(events)
@@ -221,7 +225,6 @@ class AgentCollector:
             cmdline=safe.cmdline(argv),
             cwd=safe.clean(facts.cwd(), 1024) if facts and facts.cwd() else None,
             user=safe.name(facts.user()) if facts and facts.user() else None,
-            status="idle",
         )
         previous = self._gone.pop(name, None)
         if self._first:
@@ -283,7 +286,8 @@ class AgentCollector:
             status = "waiting"
         else:
             status = "idle"
-        if status != agent.status and not self._first and not {status, agent.status} <= _QUIET:
+        changed = agent.status is not None and status != agent.status
+        if changed and not self._first and not {status, agent.status} <= _QUIET:
             level: EventLevel = "warning" if status in ("zombie", "stopped") else "info"
             events.append(
                 _event(

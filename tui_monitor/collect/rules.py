@@ -37,6 +37,24 @@ PRESETS: tuple[Preset, ...] = (
     Preset("sglang", "inference", (), ("sglang",)),
 )
 
+# Interpreter options whose value is the next argument (python and node), and inline code.
+_VALUE_OPTIONS = frozenset(
+    {
+        "-X",
+        "-W",
+        "--check-hash-based-pycs",
+        "-r",
+        "--require",
+        "--import",
+        "--loader",
+        "--experimental-loader",
+        "--env-file",
+        "--conditions",
+        "-C",
+        "--title",
+    }
+)
+_CODE_OPTIONS = frozenset({"-c", "-e", "--eval", "-p", "--print"})
 _INTERPRETER = re.compile(r"^(node|nodejs|bun|deno|python[0-9.]*|pypy[0-9.]*)$")
 
 
@@ -116,6 +134,11 @@ def _preset_matches(preset: Preset, facts: ProcFacts) -> bool:
         if arg == "-m":
             module = next(args, "").split(".")[0]
             return module in preset.modules
+        if arg in _CODE_OPTIONS:
+            return False  # inline code, no script
+        if arg in _VALUE_OPTIONS:
+            next(args, None)
+            continue
         if arg.startswith("-"):
             continue
         if os.path.basename(arg) in preset.programs:
