@@ -62,7 +62,8 @@ def _host_lines(snap: Snapshot) -> Table:
 
 
 def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
-    table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
+    # expand + ratio: every column keeps its natural width and COMMAND takes what is left.
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
     for col, justify in (
         ("NAME", "left"),
         ("KIND", "left"),
@@ -77,6 +78,7 @@ def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
     ):
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     table.columns[-1].overflow = "ellipsis"
+    table.columns[-1].ratio = 1
     for a in agents:
         table.add_row(
             safe.text(a.name, "bold"),
@@ -93,8 +95,14 @@ def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
     return table
 
 
+def _console() -> Console:
+    """The terminal's width on a terminal; wide lines (one row per line) into pipes and files."""
+    console = Console()
+    return console if console.is_terminal else Console(width=240)
+
+
 def print_status(snap: Snapshot, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or _console()
     console.print(_host_lines(snap))
     console.print()
     if snap.agents:
@@ -113,7 +121,7 @@ def print_status(snap: Snapshot, console: Console | None = None) -> None:
 def print_agents(
     matchers: Sequence[Matcher], snap: Snapshot, config: Path, console: Console | None = None
 ) -> None:
-    console = console or Console()
+    console = console or _console()
     console.print(Text(f"config: {config}", style="dim"))
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col in ("RULE", "SOURCE", "KIND", "MATCHES ON"):
