@@ -16,6 +16,15 @@ from . import __version__
 from .config import SAMPLE_CONFIG, ConfigError, Settings, config_path, load_settings
 from .models import Snapshot
 
+
+class _NeverRaised(click.ClickException):
+    pass
+
+
+# click >= 8.2 raises this for a bare group (`tui-monitor`, `tui-monitor config`).
+_NoArgsIsHelp: type[click.ClickException] = getattr(
+    click.exceptions, "NoArgsIsHelpError", _NeverRaised
+)
 EXIT_CONFIG = 2
 EXIT_INTERNAL = 70
 
@@ -137,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     except click.exceptions.Abort:
         return 130
+    except _NoArgsIsHelp as exc:  # a bare group: its help is what was asked for
+        click.echo(exc.format_message())
+        return 0
     except click.ClickException as exc:
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             click.echo(exc.ctx.get_usage(), err=True)

@@ -61,37 +61,52 @@ def _host_lines(snap: Snapshot) -> Table:
     return grid
 
 
+_COLUMNS = (
+    ("NAME", "left"),
+    ("KIND", "left"),
+    ("STATUS", "left"),
+    ("PID", "right"),
+    ("CPU%", "right"),
+    ("MEM", "right"),
+    ("GPU MEM", "right"),
+    ("PROCS", "right"),
+    ("UPTIME", "right"),
+    ("COMMAND", "left"),
+)
+
+
 def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
-    # expand + ratio: every column keeps its natural width and COMMAND takes what is left.
-    table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
-    for col, justify in (
-        ("NAME", "left"),
-        ("KIND", "left"),
-        ("STATUS", "left"),
-        ("PID", "right"),
-        ("CPU%", "right"),
-        ("MEM", "right"),
-        ("GPU MEM", "right"),
-        ("PROCS", "right"),
-        ("UPTIME", "right"),
-        ("COMMAND", "left"),
-    ):
-        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    table.columns[-1].overflow = "ellipsis"
-    table.columns[-1].ratio = 1
-    for a in agents:
-        table.add_row(
+    rows = [
+        (
             safe.text(a.name, "bold"),
             safe.text(a.kind),
             Text(a.status, style=STATUS_STYLE.get(a.status, "")),
-            "-" if a.pid is None else str(a.pid),
-            "-" if a.cpu_utilization is None else f"{a.cpu_utilization:.1f}",
-            fmt.size(a.ram_used),
-            fmt.size(a.gpu_memory_used),
-            str(a.procs),
-            fmt.duration(a.uptime(now)),
+            Text("-" if a.pid is None else str(a.pid)),
+            Text("-" if a.cpu_utilization is None else f"{a.cpu_utilization:.1f}"),
+            Text(fmt.size(a.ram_used)),
+            Text(fmt.size(a.gpu_memory_used)),
+            Text(str(a.procs)),
+            Text(fmt.duration(a.uptime(now))),
             safe.text(a.cmdline, "dim", limit=200),
         )
+        for a in agents
+    ]
+    # Figures are never cut: they keep their full width, NAME gives up to 12 columns and
+    # COMMAND (expand + ratio) gets whatever is left, down to nothing on a narrow terminal.
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
+    for i, (col, justify) in enumerate(_COLUMNS):
+        natural = max([len(col)] + [r[i].cell_len for r in rows])
+        floor = 0 if col == "COMMAND" else min(natural, 12) if col == "NAME" else natural
+        table.add_column(
+            col,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=True,
+            min_width=floor,
+            overflow="ellipsis",
+            ratio=1 if col == "COMMAND" else None,
+        )
+    for row in rows:
+        table.add_row(*row)
     return table
 
 

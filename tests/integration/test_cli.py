@@ -170,6 +170,8 @@ def test_usage_errors_and_help() -> None:
     assert "No such option '--bogus'" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert run("nosuchcommand").returncode == 2
+    bare = run("config")  # a bare group prints its help, not an error
+    assert bare.returncode == 0 and "Usage:" in bare.stdout and bare.stderr == ""
     assert run("--version").stdout.startswith("tui-monitor, version")
 
 
