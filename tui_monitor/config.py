@@ -114,6 +114,42 @@ class GpuSettings(BaseModel):
     """Seconds an NVML call may take before that GPU is reported as not responding."""
 
 
+class RetentionSettings(BaseModel):
+    """How long history is kept; older rows are pruned in small batches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    raw_hours: float = Field(default=48.0, gt=0)
+    """Raw ticks (every sample of every agent)."""
+    minute_days: float = Field(default=30.0, gt=0)
+    """Per-minute rollups (min/avg/max)."""
+    hour_days: float = Field(default=365.0, gt=0)
+    """Per-hour rollups, and usage records."""
+    events_days: float = Field(default=30.0, gt=0)
+    """Events and resolved errors."""
+
+
+class StoreSettings(BaseModel):
+    """The SQLite history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path | None = None
+    """The database file (default: history.db in the user data dir)."""
+    flush_interval: float = Field(default=1.0, ge=0.05, le=60.0)
+    """Seconds between commits: at most this much is lost if the machine dies."""
+    flush_rows: int = Field(default=5000, ge=1)
+    """Commit early once a batch holds this many agent samples."""
+    queue_size: int = Field(default=600, ge=1)
+    """Snapshots waiting for the writer before the sampler has to wait for it."""
+    prune_every: float = Field(default=600.0, ge=1.0)
+    """Seconds between retention passes while recording."""
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+    def db_path(self) -> Path:
+        return self.path.expanduser() if self.path else data_dir() / "history.db"
+
+
 class FileSettings(BaseModel):
     """Everything the TOML file may hold (env can override each of it)."""
 
@@ -129,6 +165,7 @@ class FileSettings(BaseModel):
     """Below this tree CPU% (and with no process on a CPU) an agent is idle, not running."""
     presets: PresetSettings = Field(default_factory=PresetSettings)
     gpu: GpuSettings = Field(default_factory=GpuSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
     agents: list[AgentRule] = Field(default_factory=list)
 
     @field_validator("agents")

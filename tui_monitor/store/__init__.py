@@ -1,0 +1,1 @@
+"""SQLite history: schema, the single writer, queries, rollups and retention."""

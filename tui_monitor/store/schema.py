@@ -1,0 +1,245 @@
+"""The history schema, its migrations, and how connections to it are opened.
+
+Sizes matter here: a week of 50 agents at 1 s is 30 million agent samples, so
+`agent_samples` is a WITHOUT ROWID table keyed (tick, agent) — appended in key order, so its
+pages fill completely — with CPU stored as integer tenths of a percent. Timestamps are epoch
+milliseconds (`ticks.ts`) and rollup buckets are epoch seconds divided by the resolution.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA_VERSION = 2
+BUSY_TIMEOUT_MS = 5000
+
+STATUS_CODES = {
+    "running": 1,
+    "idle": 2,
+    "waiting": 3,
+    "stopped": 4,
+    "zombie": 5,
+    "exited": 6,
+    "stale": 7,
+}
+STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
+LEVEL_CODES = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+LEVEL_NAMES = {v: k for k, v in LEVEL_CODES.items()}
+
+RESOLUTIONS = (60, 3600)
+"""Rollup bucket widths in seconds: per minute and per hour."""
+
+
+class SchemaError(Exception):
+    """The file cannot be used with this version of tui-monitor (already one line)."""
+
+
+# Migration N takes a database from user_version N-1 to N. Never edit a released one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: raw history
+    """
+    CREATE TABLE ticks (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,             -- epoch ms
+        seq INTEGER NOT NULL,            -- the sampler's own counter (restarts with it)
+        interval REAL NOT NULL,
+        lag REAL NOT NULL,
+        duration REAL NOT NULL,
+        gpu_reason TEXT,                 -- NULL when GPUs were readable
+        gpu_driver TEXT
+    );
+    CREATE INDEX ticks_ts ON ticks(ts);
+    CREATE TABLE host_samples (
+        tick INTEGER PRIMARY KEY REFERENCES ticks(id),
+        hostname TEXT NOT NULL,
+        boot_time REAL NOT NULL,
+        cpu_count INTEGER NOT NULL,
+        cpu REAL,
+        cpu_per_core TEXT,               -- JSON list, NULL on a first tick
+        load_1 REAL, load_5 REAL, load_15 REAL,
+        ram_used INTEGER, ram_total INTEGER, ram_available INTEGER,
+        swap_used INTEGER, swap_total INTEGER,
+        disk_read REAL, disk_write REAL, net_rx REAL, net_tx REAL
+    );
+    CREATE TABLE gpu_samples (
+        tick INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        uuid TEXT, name TEXT,
+        util REAL, mem_util REAL, mem_used INTEGER, mem_total INTEGER,
+        temp REAL, power REAL, power_limit REAL,
+        error TEXT,
+        PRIMARY KEY (tick, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE agents (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,     -- epoch ms
+        last_seen INTEGER NOT NULL
+    );
+    CREATE TABLE agent_runs (            -- one process instance of an agent
+        id INTEGER PRIMARY KEY,
+        agent INTEGER NOT NULL REFERENCES agents(id),
+        pid INTEGER NOT NULL,
+        create_time REAL NOT NULL,
+        process TEXT NOT NULL,
+        cmdline TEXT NOT NULL,
+        cwd TEXT,
+        user TEXT,
+        UNIQUE (agent, pid, create_time)
+    );
+    CREATE TABLE agent_samples (
+        tick INTEGER NOT NULL,
+        agent INTEGER NOT NULL,
+        run INTEGER,                     -- NULL while not running
+        status INTEGER NOT NULL,
+        cpu INTEGER,                     -- tenths of a percent of one core
+        ram INTEGER,
+        gpu_mem INTEGER,
+        procs INTEGER NOT NULL,
+        threads INTEGER,
+        queue_depth INTEGER,
+        PRIMARY KEY (tick, agent)
+    ) WITHOUT ROWID;
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,             -- epoch ms
+        agent TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        data TEXT                        -- JSON object or NULL
+    );
+    CREATE INDEX events_ts ON events(ts);
+    CREATE INDEX events_agent_ts ON events(agent, ts);
+    CREATE TABLE errors (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        agent TEXT NOT NULL,
+        error_type TEXT NOT NULL,
+        message TEXT NOT NULL,
+        stack TEXT,
+        resolved INTEGER NOT NULL DEFAULT 0,
+        resolved_ts INTEGER
+    );
+    CREATE INDEX errors_unresolved ON errors(resolved, agent, ts);
+    CREATE TABLE usage (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        agent TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL,
+        request_id TEXT
+    );
+    CREATE INDEX usage_ts ON usage(ts);
+    CREATE UNIQUE INDEX usage_request ON usage(agent, request_id) WHERE request_id IS NOT NULL;
+    """,
+    # 2: rollups, so long ranges never scan raw rows
+    """
+    CREATE TABLE series (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,             -- host | agent | gpu
+        entity TEXT NOT NULL,            -- '' for the host, the agent name, the GPU index
+        metric TEXT NOT NULL,
+        UNIQUE (scope, entity, metric)
+    );
+    CREATE TABLE rollups (
+        series INTEGER NOT NULL,
+        res INTEGER NOT NULL,            -- bucket width in seconds: 60 or 3600
+        bucket INTEGER NOT NULL,         -- epoch seconds // res
+        n INTEGER NOT NULL,
+        sum REAL NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        PRIMARY KEY (series, res, bucket)
+    ) WITHOUT ROWID;
+    """,
+)
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def _pragmas(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = OFF")  # integrity is the writer's job; keep inserts lean
+
+
+def connect_rw(path: Path) -> sqlite3.Connection:
+    """The writer's connection: WAL, NORMAL sync (a crash loses at most the open batch)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    _pragmas(conn)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA journal_size_limit = 67108864")  # truncate the WAL back to 64 MiB
+    conn.execute("PRAGMA wal_autocheckpoint = 1000")
+    return conn
+
+
+def connect_ro(path: Path) -> sqlite3.Connection:
+    """A viewer's connection: read-only, never blocks the writer, never writes the file."""
+    if not path.exists():
+        raise SchemaError(f"{path}: no such database")
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    _pragmas(conn)
+    check_version(conn, path, writable=False)
+    return conn
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_version(conn: sqlite3.Connection, path: Path, *, writable: bool) -> int:
+    """The schema version, refusing files from a newer tui-monitor (never rewritten)."""
+    try:
+        version = user_version(conn)
+    except sqlite3.DatabaseError as exc:
+        raise SchemaError(f"{path}: not a tui-monitor database ({exc})") from None
+    if version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"{path}: written by a newer tui-monitor (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}); refusing to touch it"
+        )
+    if not writable and version < SCHEMA_VERSION:
+        raise SchemaError(
+            f"{path}: schema {version} is older than {SCHEMA_VERSION}; "
+            "run the recorder once to upgrade it"
+        )
+    return version
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> int:
+    """Bring the schema up to SCHEMA_VERSION, one transaction per step. Returns the old one."""
+    start = check_version(conn, path, writable=True)
+    for version in range(start, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return start
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit on its own)."""
+    out: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    assert not buf.strip(), "incomplete statement in migration"
+    return out

@@ -1,0 +1,299 @@
+"""The single writer: snapshots in, one BEGIN IMMEDIATE transaction per batch out.
+
+`write_batch` is plain blocking sqlite3 (used by benchmarks and tests as is); `Writer` wraps it
+with a bounded asyncio queue and runs each batch in a worker thread, so the event loop never
+waits on the disk. A full queue makes `put` wait: the sampler slows down, nothing is dropped.
+Rollups (n, sum, min, max per minute and per hour) are folded into the same transaction as
+the raw rows they summarise, so they can never disagree after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..models import Snapshot
+from .schema import LEVEL_CODES, RESOLUTIONS, STATUS_CODES, connect_rw, migrate
+
+log = logging.getLogger(__name__)
+
+SeriesKey = tuple[str, str, str]
+HOST_METRICS = (
+    "cpu",
+    "ram_used",
+    "swap_used",
+    "load_1",
+    "disk_read",
+    "disk_write",
+    "net_rx",
+    "net_tx",
+)
+AGENT_METRICS = ("cpu", "ram", "gpu_mem", "procs")
+GPU_METRICS = ("util", "mem_used", "temp", "power")
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one commit wrote: tick ids and sampler seqs (first..last), and agent rows."""
+
+    first_tick: int
+    last_tick: int
+    first_seq: int
+    last_seq: int
+    ticks: int
+    agent_rows: int
+
+
+def _ms_of(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+def _ms(snapshot: Snapshot) -> int:
+    return _ms_of(snapshot.ts)
+
+
+class Store:
+    """The write side of one database file: schema upkeep, id caches and batch writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = connect_rw(path)
+        self.migrated_from = migrate(self.conn, path)
+        row = self.conn.execute("SELECT max(id) FROM ticks").fetchone()
+        self.last_tick: int = row[0] or 0
+        self._agents = dict(self.conn.execute("SELECT name, id FROM agents").fetchall())
+        self._runs: dict[tuple[int, int, float], int] = {
+            (a, p, c): i
+            for i, a, p, c in self.conn.execute(
+                "SELECT id, agent, pid, create_time FROM agent_runs"
+            )
+        }
+        self._series: dict[SeriesKey, int] = {
+            (s, e, m): i
+            for i, s, e, m in self.conn.execute("SELECT id, scope, entity, metric FROM series")
+        }
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _id(self, cache: dict, key: object, sql: str, params: Sequence[object]) -> int:  # type: ignore[type-arg]
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = int(self.conn.execute(sql, params).fetchone()[0])
+        return found
+
+    def _series_id(self, key: SeriesKey) -> int:
+        return self._id(
+            self._series,
+            key,
+            "INSERT INTO series (scope, entity, metric) VALUES (?, ?, ?) RETURNING id",
+            key,
+        )
+
+    def write_batch(self, snapshots: Sequence[Snapshot]) -> Batch:
+        """Write snapshots in one transaction; on any error nothing of them is kept."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        caches = (dict(self._agents), dict(self._runs), dict(self._series), self.last_tick)
+        try:
+            batch = self._write(snapshots)
+            self.conn.execute("COMMIT")
+            return batch
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._agents, self._runs, self._series, self.last_tick = caches  # ids not committed
+            raise
+
+    def _write(self, snapshots: Sequence[Snapshot]) -> Batch:
+        rows: dict[str, list[tuple[object, ...]]] = {k: [] for k in _INSERT}
+        rollup: dict[tuple[int, int, int], list[float]] = {}
+        seen: dict[int, int] = {}
+        first = self.last_tick + 1
+
+        def fold(key: SeriesKey, second: int, value: float | None) -> None:
+            if value is None:
+                return
+            sid = self._series_id(key)
+            for res in RESOLUTIONS:
+                acc = rollup.setdefault((sid, res, second // res), [0, 0.0, value, value])
+                acc[0] += 1
+                acc[1] += value
+                acc[2] = min(acc[2], value)
+                acc[3] = max(acc[3], value)
+
+        for snap in snapshots:
+            self.last_tick += 1
+            tick, ms = self.last_tick, _ms(snap)
+            second = ms // 1000
+            g, h = snap.gpu, snap.host
+            reason = None if g.available else (g.reason or "unavailable")
+            rows["ticks"].append(
+                (tick, ms, snap.seq, snap.interval, snap.lag, snap.duration, reason,
+                 g.driver_version)
+            )  # fmt: skip
+            per_core = None if h.cpu_per_core is None else json.dumps(h.cpu_per_core)
+            host_values = (
+                h.cpu_utilization, h.ram_used, h.swap_used, h.load_1,
+                h.disk_read_bps, h.disk_write_bps, h.net_rx_bps, h.net_tx_bps,
+            )  # fmt: skip
+            rows["host_samples"].append(
+                (tick, h.hostname, h.boot_time, h.cpu_count, h.cpu_utilization, per_core,
+                 h.load_1, h.load_5, h.load_15, h.ram_used, h.ram_total, h.ram_available,
+                 h.swap_used, h.swap_total, h.disk_read_bps, h.disk_write_bps, h.net_rx_bps,
+                 h.net_tx_bps)
+            )  # fmt: skip
+            for metric, value in zip(HOST_METRICS, host_values, strict=True):
+                fold(("host", "", metric), second, value)
+            for gs in g.gpus:
+                rows["gpu_samples"].append(
+                    (tick, gs.index, gs.uuid, gs.name, gs.gpu_utilization,
+                     gs.memory_utilization, gs.gpu_memory_used, gs.gpu_memory_total,
+                     gs.gpu_temperature, gs.power_w, gs.power_limit_w, gs.error)
+                )  # fmt: skip
+                gpu_values = (gs.gpu_utilization, gs.gpu_memory_used, gs.gpu_temperature,
+                              gs.power_w)  # fmt: skip
+                for metric, value in zip(GPU_METRICS, gpu_values, strict=True):
+                    fold(("gpu", str(gs.index), metric), second, value)
+            for a in snap.agents:
+                aid = self._id(self._agents, a.name, _NEW_AGENT, (a.name, a.kind, a.source, ms, ms))
+                seen[aid] = ms
+                run = None
+                if a.pid is not None and a.create_time is not None:
+                    params = (aid, a.pid, a.create_time, a.process, a.cmdline, a.cwd, a.user)
+                    run = self._id(self._runs, params[:3], _NEW_RUN, params)
+                cpu = None if a.cpu_utilization is None else round(a.cpu_utilization * 10)
+                rows["agent_samples"].append(
+                    (tick, aid, run, STATUS_CODES[a.status], cpu, a.ram_used,
+                     a.gpu_memory_used, a.procs, a.threads, a.queue_depth)
+                )  # fmt: skip
+                procs = a.procs if a.pid is not None else None
+                agent_values = (cpu, a.ram_used, a.gpu_memory_used, procs)
+                for metric, value in zip(AGENT_METRICS, agent_values, strict=True):
+                    fold(("agent", a.name, metric), second, value)
+            for e in snap.events:
+                data = json.dumps(e.data, ensure_ascii=True) if e.data else None
+                rows["events"].append(
+                    (_ms_of(e.ts), e.agent, e.kind, LEVEL_CODES[e.level], e.message, data)
+                )
+        for table, sql in _INSERT.items():
+            self.conn.executemany(sql, rows[table])
+        self.conn.executemany(_SEEN, [(ms, aid, ms) for aid, ms in seen.items()])
+        self.conn.executemany(
+            _ROLLUP, [(*key, int(acc[0]), acc[1], acc[2], acc[3]) for key, acc in rollup.items()]
+        )
+        seqs = [s.seq for s in snapshots] or [0]
+        return Batch(
+            first, self.last_tick, seqs[0], seqs[-1], len(rows["ticks"]), len(rows["agent_samples"])
+        )
+
+
+_INSERT = {
+    "ticks": "INSERT INTO ticks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "host_samples": f"INSERT INTO host_samples VALUES ({', '.join('?' * 18)})",
+    "gpu_samples": f"INSERT INTO gpu_samples VALUES ({', '.join('?' * 12)})",
+    "agent_samples": f"INSERT INTO agent_samples VALUES ({', '.join('?' * 10)})",
+    "events": "INSERT INTO events (ts, agent, kind, level, message, data) "
+    "VALUES (?, ?, ?, ?, ?, ?)",
+}
+_NEW_AGENT = (
+    "INSERT INTO agents (name, kind, source, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind RETURNING id"
+)
+_NEW_RUN = (
+    "INSERT INTO agent_runs (agent, pid, create_time, process, cmdline, cwd, user) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent, pid, create_time) "
+    "DO UPDATE SET cmdline = excluded.cmdline RETURNING id"
+)
+_SEEN = "UPDATE agents SET last_seen = ? WHERE id = ? AND last_seen < ?"
+_ROLLUP = (
+    "INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series, res, bucket) "
+    "DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, "
+    "min = min(min, excluded.min), max = max(max, excluded.max)"
+)
+
+
+OnCommit = Callable[[Batch], None]
+
+
+class Writer:
+    """Bounded queue -> batches -> Store, flushing every interval or every N agent rows."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        flush_interval: float = 1.0,
+        flush_rows: int = 5000,
+        queue_size: int = 600,
+        on_commit: OnCommit | None = None,
+    ) -> None:
+        self.store = store
+        self.flush_interval = flush_interval
+        self.flush_rows = flush_rows
+        self._queue: asyncio.Queue[Snapshot] = asyncio.Queue(queue_size)
+        self._on_commit = on_commit
+        self.batches = 0
+        self.ticks_written = 0
+        self.errors = 0
+        self.last_error: str | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    async def put(self, snapshot: Snapshot) -> None:
+        """Queue a snapshot; waits (back-pressure) while the queue is full."""
+        await self._queue.put(snapshot)
+
+    async def run(self) -> None:
+        """Drain the queue forever: a batch per flush interval (or per flush_rows)."""
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            rows = len(first.agents)
+            deadline = time.monotonic() + self.flush_interval
+            while rows < self.flush_rows:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    break
+                try:
+                    snap = await asyncio.wait_for(self._queue.get(), timeout)
+                except TimeoutError:
+                    break
+                batch.append(snap)
+                rows += len(snap.agents)
+            await self._commit(batch)
+
+    async def flush(self) -> None:
+        """Write everything queued now (used at shutdown; call after `run` is cancelled)."""
+        batch: list[Snapshot] = []
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        if batch:
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[Snapshot]) -> None:
+        async with self._lock:
+            try:
+                done = await asyncio.to_thread(self.store.write_batch, batch)
+            except sqlite3.Error as exc:  # counted and shown; the recorder keeps sampling
+                self.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("writing %d ticks failed: %s", len(batch), exc)
+                return
+        self.batches += 1
+        self.ticks_written += done.ticks
+        if self._on_commit is not None:
+            self._on_commit(done)
+
+    async def call(self, fn: Callable[[sqlite3.Connection], object]) -> object:
+        """Run other write work (retention) on the writer's connection, between batches."""
+        async with self._lock:
+            return await asyncio.to_thread(fn, self.store.conn)
