@@ -15,6 +15,8 @@ import tomli_w
 from . import __version__
 from .config import SAMPLE_CONFIG, ConfigError, Settings, config_path, load_settings
 from .models import Snapshot
+from .recorder import AlreadyRecording
+from .store.schema import SchemaError
 
 
 class _NeverRaised(click.ClickException):
@@ -104,6 +106,116 @@ def agents(obj: _Ctx) -> None:
     print_agents(sampler.agents.matchers, snapshot, obj.config_file)
 
 
+def _db_option(fn: Any) -> Any:
+    return click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="History database (default: history.db in the user data dir; config store.path).",
+    )(fn)
+
+
+def _db_path(obj: _Ctx, db: Path | None) -> Path:
+    return db or obj.settings().store.db_path()
+
+
+@cli.command()
+@_db_option
+@click.option("-v", "--verbose", is_flag=True, help="Print a line for every committed batch.")
+@pass_ctx
+def record(obj: _Ctx, db: Path | None, verbose: bool) -> None:
+    """Record snapshots to the history database until SIGTERM or Ctrl+C (headless)."""
+    from .recorder import Recorder, RecorderLock, install_signal_handlers, move_aside_if_corrupt
+    from .store.writer import Batch
+
+    settings = obj.settings()
+    path = _db_path(obj, db)
+
+    def committed(b: Batch) -> None:
+        if verbose:
+            click.echo(
+                f"committed ticks {b.first_tick}-{b.last_tick} seq {b.first_seq}-{b.last_seq} "
+                f"agent_rows {b.agent_rows}"
+            )
+
+    async def go(recorder: Recorder) -> None:
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        await recorder.run(stop)
+
+    with RecorderLock(path):
+        moved = move_aside_if_corrupt(path)
+        if moved:
+            click.echo(f"tui-monitor: {moved}", err=True)
+        recorder = Recorder(settings, path, on_commit=committed)
+        recorder.open()
+        click.echo(
+            f"recording to {path} (pid {os.getpid()}) every {settings.interval:g}s; "
+            "Ctrl+C or SIGTERM stops",
+            err=True,
+        )
+        asyncio.run(go(recorder))
+    writer = recorder.writer
+    if writer is not None:
+        click.echo(f"stopped: {writer.ticks_written} ticks in {writer.batches} batches", err=True)
+
+
+@cli.group()
+def db() -> None:
+    """Inspect, check or prune the history database."""
+
+
+@db.command("info")
+@_db_option
+@pass_ctx
+def db_info(obj: _Ctx, db: Path | None) -> None:
+    """Size, rows per table, time span and who is recording."""
+    from .recorder import recorder_pid
+    from .report import print_db_info
+    from .store.queries import History
+
+    path = _db_path(obj, db)
+    print_db_info(History(path).info(), recorder_pid(path))
+
+
+@db.command("check")
+@_db_option
+@pass_ctx
+def db_check(obj: _Ctx, db: Path | None) -> None:
+    """Full integrity check; exit 1 when the file is damaged."""
+    from .store.queries import History
+
+    problems = History(_db_path(obj, db)).check(full=True)
+    for line in problems:
+        click.echo(line)
+    if problems != ["ok"]:
+        raise SystemExit(1)
+
+
+@db.command("prune")
+@_db_option
+@pass_ctx
+def db_prune(obj: _Ctx, db: Path | None) -> None:
+    """Apply retention now (a running recorder also does this by itself)."""
+    import time
+
+    from .recorder import RecorderLock
+    from .store.retention import prune
+    from .store.writer import Store
+
+    settings = obj.settings()
+    path = _db_path(obj, db)
+    if not path.exists():
+        raise click.ClickException(f"{path}: no such database")
+    with RecorderLock(path):
+        store = Store(path)
+        try:
+            result = store.run(lambda conn: prune(conn, time.time(), settings.store.retention))
+        finally:
+            store.close()
+    for table, count in result.counts().items():
+        click.echo(f"{table}: {count} rows removed")
+
+
 @cli.group()
 def config() -> None:
     """Show, locate or create the config file."""
@@ -144,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         click.echo(f"tui-monitor: config error: {exc}", err=True)
         return EXIT_CONFIG
+    except SchemaError as exc:
+        click.echo(f"tui-monitor: {exc}", err=True)
+        return EXIT_CONFIG
+    except AlreadyRecording as exc:
+        click.echo(f"tui-monitor: {exc}", err=True)
+        return 1
     except click.exceptions.Abort:
         return 130
     except _NoArgsIsHelp as exc:  # a bare group: its help is what was asked for

@@ -13,6 +13,7 @@ from rich.text import Text
 from . import fmt, safe
 from .collect.rules import Matcher
 from .models import AgentSample, Snapshot
+from .store.queries import DbInfo
 
 STATUS_STYLE = {
     "running": "green",
@@ -174,4 +175,28 @@ def print_agents(
             safe.text(" ".join(parts), limit=36),
             Text("\n".join(found) if found else "-", style="green" if found else "dim"),
         )
+    console.print(table)
+
+
+def print_db_info(info: DbInfo, recorder: int | None, console: Console | None = None) -> None:
+    console = console or _console()
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("database", Text(str(info.path)))
+    grid.add_row("size", f"{fmt.size(info.size)} (+ {fmt.size(info.wal_size)} WAL)")
+    grid.add_row("schema", str(info.schema_version))
+    grid.add_row("recorder", "none" if recorder is None else f"running (pid {recorder})")
+    span = "empty"
+    if info.first_tick is not None and info.last_tick is not None:
+        length = fmt.duration((info.last_tick - info.first_tick).total_seconds())
+        first, last = (f"{t:%Y-%m-%d %H:%M:%S}" for t in (info.first_tick, info.last_tick))
+        span = f"{first} .. {last} UTC ({length})"
+    grid.add_row("span", span)
+    console.print(grid)
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("TABLE")
+    table.add_column("ROWS", justify="right")
+    for name, count in info.rows.items():
+        table.add_row(name, f"{count:,}")
     console.print(table)

@@ -170,14 +170,23 @@ def _pragmas(conn: sqlite3.Connection) -> None:
 
 
 def connect_rw(path: Path) -> sqlite3.Connection:
-    """The writer's connection: WAL, NORMAL sync (a crash loses at most the open batch)."""
+    """The writer's connection: WAL, NORMAL sync (a crash loses at most the open batch).
+
+    The version is checked before anything is written, so a file from a newer tui-monitor or
+    a file that is no database at all is refused byte-for-byte untouched.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    _pragmas(conn)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA journal_size_limit = 67108864")  # truncate the WAL back to 64 MiB
-    conn.execute("PRAGMA wal_autocheckpoint = 1000")
+    try:
+        _pragmas(conn)
+        check_version(conn, path, writable=True)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA journal_size_limit = 67108864")  # truncate the WAL back to 64 MiB
+        conn.execute("PRAGMA wal_autocheckpoint = 1000")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -187,8 +196,12 @@ def connect_ro(path: Path) -> sqlite3.Connection:
         raise SchemaError(f"{path}: no such database")
     uri = f"{path.resolve().as_uri()}?mode=ro"
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-    _pragmas(conn)
-    check_version(conn, path, writable=False)
+    try:
+        _pragmas(conn)
+        check_version(conn, path, writable=False)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

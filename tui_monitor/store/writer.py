@@ -13,17 +13,20 @@ import asyncio
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from ..models import Snapshot
 from .schema import LEVEL_CODES, RESOLUTIONS, STATUS_CODES, connect_rw, migrate
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 SeriesKey = tuple[str, str, str]
 HOST_METRICS = (
     "cpu",
@@ -64,8 +67,13 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._mutex = threading.Lock()  # one thread at a time on the connection, even on cancel
         self.conn = connect_rw(path)
-        self.migrated_from = migrate(self.conn, path)
+        try:
+            self.migrated_from = migrate(self.conn, path)
+        except BaseException:
+            self.conn.close()
+            raise
         row = self.conn.execute("SELECT max(id) FROM ticks").fetchone()
         self.last_tick: int = row[0] or 0
         self._agents = dict(self.conn.execute("SELECT name, id FROM agents").fetchall())
@@ -81,7 +89,13 @@ class Store:
         }
 
     def close(self) -> None:
-        self.conn.close()
+        with self._mutex:
+            self.conn.close()
+
+    def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Other write work (retention) on this connection, never during a batch."""
+        with self._mutex:
+            return fn(self.conn)
 
     def _id(self, cache: dict, key: object, sql: str, params: Sequence[object]) -> int:  # type: ignore[type-arg]
         found = cache.get(key)
@@ -99,6 +113,10 @@ class Store:
 
     def write_batch(self, snapshots: Sequence[Snapshot]) -> Batch:
         """Write snapshots in one transaction; on any error nothing of them is kept."""
+        with self._mutex:
+            return self._transaction(snapshots)
+
+    def _transaction(self, snapshots: Sequence[Snapshot]) -> Batch:
         self.conn.execute("BEGIN IMMEDIATE")
         caches = (dict(self._agents), dict(self._runs), dict(self._series), self.last_tick)
         try:
@@ -172,7 +190,7 @@ class Store:
                     (tick, aid, run, STATUS_CODES[a.status], cpu, a.ram_used,
                      a.gpu_memory_used, a.procs, a.threads, a.queue_depth)
                 )  # fmt: skip
-                procs = a.procs if a.pid is not None else None
+                procs = a.procs if run is not None else None
                 agent_values = (cpu, a.ram_used, a.gpu_memory_used, procs)
                 for metric, value in zip(AGENT_METRICS, agent_values, strict=True):
                     fold(("agent", a.name, metric), second, value)
@@ -236,13 +254,12 @@ class Writer:
         self.store = store
         self.flush_interval = flush_interval
         self.flush_rows = flush_rows
-        self._queue: asyncio.Queue[Snapshot] = asyncio.Queue(queue_size)
+        self._queue: asyncio.Queue[Snapshot | None] = asyncio.Queue(queue_size)
         self._on_commit = on_commit
         self.batches = 0
         self.ticks_written = 0
         self.errors = 0
         self.last_error: str | None = None
-        self._lock = asyncio.Lock()
 
     @property
     def pending(self) -> int:
@@ -252,48 +269,50 @@ class Writer:
         """Queue a snapshot; waits (back-pressure) while the queue is full."""
         await self._queue.put(snapshot)
 
+    async def close(self) -> None:
+        """Ask `run` to write what is queued and return."""
+        await self._queue.put(None)
+
     async def run(self) -> None:
-        """Drain the queue forever: a batch per flush interval (or per flush_rows)."""
-        while True:
+        """Drain the queue until `close`: a batch per flush interval (or per flush_rows)."""
+        closing = False
+        while not closing:
             first = await self._queue.get()
+            if first is None:
+                return
             batch = [first]
             rows = len(first.agents)
             deadline = time.monotonic() + self.flush_interval
             while rows < self.flush_rows:
                 timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
                 try:
-                    snap = await asyncio.wait_for(self._queue.get(), timeout)
-                except TimeoutError:
+                    snap = (
+                        self._queue.get_nowait()
+                        if closing or timeout <= 0
+                        else await asyncio.wait_for(self._queue.get(), timeout)
+                    )
+                except (TimeoutError, asyncio.QueueEmpty):
                     break
+                if snap is None:
+                    closing = True  # write what we hold (and anything still queued), then stop
+                    continue
                 batch.append(snap)
                 rows += len(snap.agents)
             await self._commit(batch)
 
-    async def flush(self) -> None:
-        """Write everything queued now (used at shutdown; call after `run` is cancelled)."""
-        batch: list[Snapshot] = []
-        while not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        if batch:
-            await self._commit(batch)
-
     async def _commit(self, batch: list[Snapshot]) -> None:
-        async with self._lock:
-            try:
-                done = await asyncio.to_thread(self.store.write_batch, batch)
-            except sqlite3.Error as exc:  # counted and shown; the recorder keeps sampling
-                self.errors += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("writing %d ticks failed: %s", len(batch), exc)
-                return
+        try:
+            done = await asyncio.to_thread(self.store.write_batch, batch)
+        except sqlite3.Error as exc:  # counted and shown; the recorder keeps sampling
+            self.errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.error("writing %d ticks failed: %s", len(batch), exc)
+            return
         self.batches += 1
         self.ticks_written += done.ticks
         if self._on_commit is not None:
             self._on_commit(done)
 
-    async def call(self, fn: Callable[[sqlite3.Connection], object]) -> object:
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run other write work (retention) on the writer's connection, between batches."""
-        async with self._lock:
-            return await asyncio.to_thread(fn, self.store.conn)
+        return await asyncio.to_thread(self.store.run, fn)

@@ -1,0 +1,195 @@
+"""Schema migrations, version refusal and read-only connections, on real files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tui_monitor.models import AgentSample, GpuStatus, HostSample, Snapshot
+from tui_monitor.store import schema
+from tui_monitor.store.queries import History
+from tui_monitor.store.schema import MIGRATIONS, SCHEMA_VERSION, SchemaError
+from tui_monitor.store.writer import Store
+
+TABLES = {
+    "ticks", "host_samples", "gpu_samples", "agents", "agent_runs", "agent_samples", "events",
+    "errors", "usage", "series", "rollups",
+}  # fmt: skip
+
+
+def one_tick(seq: int = 1, ts: float = 1_700_000_000.0) -> Snapshot:
+    host = HostSample(
+        hostname="box", boot_time=1.6e9, cpu_count=2, cpu_utilization=5.0, cpu_per_core=None,
+        load_1=None, load_5=None, load_15=None, ram_used=1, ram_total=2, ram_available=1,
+        swap_used=0, swap_total=0, disk_read_bps=None, disk_write_bps=None, net_rx_bps=None,
+        net_tx_bps=None,
+    )  # fmt: skip
+    agent = AgentSample(name="a", kind="custom", source="config", status="idle", procs=1)
+    return Snapshot(
+        seq=seq, ts=datetime.fromtimestamp(ts, UTC), interval=1.0, lag=0.0, duration=0.01,
+        host=host, gpu=GpuStatus(available=False, reason="off"), agents=(agent,),
+    )  # fmt: skip
+
+
+def tables(conn: sqlite3.Connection) -> set[str]:
+    rows = conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'").fetchall()
+    return {r[0] for r in rows}
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def future_db(path: Path, *, wal: bool) -> Path:
+    conn = sqlite3.connect(path)
+    if wal:
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE ticks (id INTEGER PRIMARY KEY, ts INTEGER, shiny TEXT)")
+    conn.execute("INSERT INTO ticks VALUES (1, 2, 'from the future')")
+    conn.execute("PRAGMA user_version = 99")
+    conn.commit()
+    conn.close()
+    return path
+
+
+def test_migrate_from_empty(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "history.db"
+    store = Store(path)
+    try:
+        assert store.migrated_from == 0
+        assert schema.user_version(store.conn) == SCHEMA_VERSION == 2
+        assert tables(store.conn) == TABLES
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == schema.BUSY_TIMEOUT_MS
+    finally:
+        store.close()
+    again = Store(path)  # a second open migrates nothing
+    assert again.migrated_from == SCHEMA_VERSION
+    again.close()
+    ro = schema.connect_ro(path)
+    try:
+        assert ro.execute("PRAGMA busy_timeout").fetchone()[0] == schema.BUSY_TIMEOUT_MS
+        assert ro.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        ro.close()
+
+
+def test_migrate_from_previous_version(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.executescript(
+        """
+        INSERT INTO ticks VALUES (1, 1700000000000, 7, 1.0, 0.0, 0.01, 'off', NULL);
+        INSERT INTO host_samples (tick, hostname, boot_time, cpu_count, ram_used, ram_total,
+            ram_available, swap_used, swap_total) VALUES (1, 'box', 1.6e9, 2, 1, 2, 1, 0, 0);
+        INSERT INTO agents VALUES (1, 'old', 'custom', 'config', 1700000000000, 1700000000000);
+        INSERT INTO agent_samples (tick, agent, status, procs) VALUES (1, 1, 2, 0);
+        INSERT INTO events (ts, agent, kind, level, message) VALUES (1700000000000, 'old',
+            'note', 20, 'before the upgrade');
+        PRAGMA user_version = 1;
+        """
+    )
+    conn.close()
+    with pytest.raises(SchemaError, match="schema 1 is older than 2"):
+        History(path).latest()  # a viewer never upgrades a file itself
+
+    store = Store(path)
+    assert store.migrated_from == 1
+    assert schema.user_version(store.conn) == 2 and tables(store.conn) == TABLES
+    assert store.conn.execute("SELECT count(*) FROM rollups").fetchone()[0] == 0
+    batch = store.write_batch([one_tick(seq=8, ts=1_700_000_001.0)])
+    store.close()
+    assert (batch.first_tick, batch.last_tick) == (2, 2)  # ids continue after the old rows
+
+    h = History(path)
+    old = h.at(1_700_000_000.5)
+    assert old is not None and old.seq == 7 and [a.name for a in old.agents] == ["old"]
+    assert [e.message for e in old.events] == ["before the upgrade"]
+    new = h.latest()
+    assert new is not None and new.seq == 8 and [a.name for a in new.agents] == ["a"]
+    assert h.info().rows["agents"] == 2
+
+
+def test_future_version_refused_by_store_file_untouched(tmp_path: Path) -> None:
+    path = future_db(tmp_path / "future.db", wal=False)
+    before = digest(path)
+    with pytest.raises(SchemaError, match="schema 99"):
+        Store(path)
+    assert digest(path) == before
+
+
+def test_future_wal_version_refused_by_store(tmp_path: Path) -> None:
+    path = future_db(tmp_path / "future.db", wal=True)
+    before = digest(path)
+    with pytest.raises(SchemaError, match=r"newer tui-monitor \(schema 99"):
+        Store(path)
+    assert digest(path) == before
+
+
+@pytest.mark.parametrize("wal", [False, True])
+def test_future_version_refused_by_history(tmp_path: Path, wal: bool) -> None:
+    path = future_db(tmp_path / "future.db", wal=wal)
+    before = digest(path)
+    with pytest.raises(SchemaError, match=r"newer tui-monitor \(schema 99, this one knows 2\)"):
+        History(path).latest()
+    with pytest.raises(SchemaError, match="schema 99"):
+        History(path).info()
+    assert digest(path) == before
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "noise.db"
+    path.write_bytes(b"definitely not SQLite " + os.urandom(4000))
+    before = digest(path)
+    with pytest.raises(SchemaError, match="not a tui-monitor database"):
+        History(path).latest()
+    with pytest.raises(SchemaError, match="not a tui-monitor database"):
+        History(path).check()
+    assert digest(path) == before
+
+
+def test_not_a_database_refused_by_store(tmp_path: Path) -> None:
+    path = tmp_path / "noise.db"
+    path.write_bytes(b"definitely not SQLite " + os.urandom(4000))
+    with pytest.raises(SchemaError, match="not a tui-monitor database"):
+        Store(path)
+
+
+def test_connect_ro_never_creates_or_writes(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    with pytest.raises(SchemaError, match="no such database"):
+        schema.connect_ro(missing)
+    assert not missing.exists()
+
+    path = tmp_path / "history.db"
+    store = Store(path)
+    store.write_batch([one_tick()])
+    store.close()
+    stat = path.stat()
+    before = digest(path)
+    conn = schema.connect_ro(path)
+    try:
+        assert conn.execute("SELECT count(*) FROM ticks").fetchone()[0] == 1
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            conn.execute("DELETE FROM ticks")
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            conn.execute("PRAGMA user_version = 3")
+    finally:
+        conn.close()
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    assert digest(path) == before
+
+
+def test_empty_file_is_an_old_schema_for_readers(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    with pytest.raises(SchemaError, match="schema 0 is older"):
+        History(path).latest()
+    assert path.stat().st_size == 0

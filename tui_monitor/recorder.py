@@ -1,0 +1,202 @@
+"""The headless recorder: sampler -> writer -> SQLite, one per database, crash-safe.
+
+A recorder holds an exclusive `flock` on `<db>.lock` for its whole life. The kernel drops the
+lock when the process dies however it dies, so a lock left by `kill -9` is simply taken over
+by the next recorder; the pid written into the file only serves the "already recording"
+message. A database that fails `quick_check` at start is moved aside with its -wal/-shm and
+a new one is started, so a corrupt file never turns into a crash loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import functools
+import logging
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+from .config import Settings
+from .sampler import Sampler
+from .store.retention import prune_steps
+from .store.writer import Batch, Store, Writer
+
+log = logging.getLogger(__name__)
+
+
+class AlreadyRecording(Exception):
+    """Another live recorder owns this database."""
+
+    def __init__(self, db: Path, pid: int | None) -> None:
+        self.db, self.pid = db, pid
+        super().__init__(f"already recording to {db} (pid {pid if pid else 'unknown'})")
+
+
+def lock_path(db: Path) -> Path:
+    return db.with_name(db.name + ".lock")
+
+
+def _read_pid(fd: int) -> int | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    text = os.read(fd, 32).decode("ascii", "replace").strip()
+    return int(text) if text.isdigit() else None
+
+
+class RecorderLock:
+    """The single-instance lock of one database."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.path = lock_path(db)
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _read_pid(fd)
+            os.close(fd)
+            raise AlreadyRecording(self.db, pid) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> RecorderLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def recorder_pid(db: Path) -> int | None:
+    """The pid of the live recorder of `db`, or None when nobody records it."""
+    try:
+        fd = os.open(lock_path(db), os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_pid(fd) or -1
+    finally:
+        os.close(fd)  # also drops our shared lock, if we got it
+    return None
+
+
+def move_aside_if_corrupt(db: Path) -> str | None:
+    """Run quick_check; if the file is damaged, move it (and -wal/-shm) aside and say so."""
+    if not db.exists():
+        return None
+    try:
+        conn = sqlite3.connect(db)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+        problem = None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:3])
+    except sqlite3.DatabaseError as exc:
+        problem = str(exc)
+    if problem is None:
+        return None
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    target = db.with_name(f"{db.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(f"{db}{suffix}")
+        if src.exists():
+            src.rename(Path(f"{target}{suffix}"))
+    return f"{db} is damaged ({problem}); moved it to {target} and started a new database"
+
+
+class Recorder:
+    """Sampler feeding the writer until `stop` is set; then flush and close."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Path,
+        *,
+        sampler: Sampler | None = None,
+        on_commit: Callable[[Batch], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.sampler = sampler or Sampler(settings)
+        self._on_commit = on_commit
+        self.writer: Writer | None = None
+        self.store: Store | None = None
+        self.pruned_at: float | None = None
+
+    def open(self) -> Store:
+        """Open (and migrate) the database now, so its problems surface before recording."""
+        if self.store is None:
+            self.store = Store(self.db)
+        return self.store
+
+    async def run(self, stop: asyncio.Event) -> None:
+        cfg = self.settings.store
+        store: Store = self.store or await asyncio.to_thread(self.open)
+        writer = self.writer = Writer(
+            store,
+            flush_interval=cfg.flush_interval,
+            flush_rows=cfg.flush_rows,
+            queue_size=cfg.queue_size,
+            on_commit=self._on_commit,
+        )
+        unsubscribe = self.sampler.subscribe(writer.put)
+        tasks = [
+            asyncio.create_task(self.sampler.run(stop), name="sampler"),
+            asyncio.create_task(self._prune_loop(writer), name="retention"),
+        ]
+        writing = asyncio.create_task(writer.run(), name="writer")
+        try:
+            await stop.wait()
+        finally:
+            unsubscribe()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await writer.close()  # the writer empties its queue, then returns
+            await writing
+            await asyncio.to_thread(store.close)
+            self.sampler.close()
+
+    async def _prune_loop(self, writer: Writer) -> None:
+        """Retention one small batch per writer call, so recording interleaves with it."""
+        retention = self.settings.store.retention
+        while True:
+            steps = prune_steps(writer.store.conn, time.time(), retention)
+            try:
+                step = functools.partial(_next_step, steps)
+                while await writer.call(step) is not None:
+                    await asyncio.sleep(0)
+                self.pruned_at = time.time()
+            except sqlite3.Error as exc:
+                log.error("retention pass failed: %s", exc)
+            await asyncio.sleep(self.settings.store.prune_every)
+
+
+def _next_step(steps: Iterator[dict[str, int]], _conn: sqlite3.Connection) -> dict[str, int] | None:
+    return next(steps, None)
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT end the recorder cleanly (flush, then exit)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
