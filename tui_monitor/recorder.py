@@ -150,7 +150,7 @@ class Recorder:
 
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self.settings.store
-        store: Store = self.store or await asyncio.to_thread(self.open)
+        store = self.store if self.store is not None else await asyncio.to_thread(self.open)
         writer = self.writer = Writer(
             store,
             flush_interval=cfg.flush_interval,
