@@ -198,7 +198,7 @@ def db_prune(obj: _Ctx, db: Path | None) -> None:
     """Apply retention now (a running recorder also does this by itself)."""
     import time
 
-    from .recorder import RecorderLock
+    from .recorder import RecorderLock, recorder_pid
     from .store.retention import prune
     from .store.writer import Store
 
@@ -206,6 +206,12 @@ def db_prune(obj: _Ctx, db: Path | None) -> None:
     path = _db_path(obj, db)
     if not path.exists():
         raise click.ClickException(f"{path}: no such database")
+    pid = recorder_pid(path)
+    if pid is not None:
+        raise click.ClickException(
+            f"a recorder (pid {pid}) is writing {path}; it prunes by itself every "
+            f"{settings.store.prune_every:g}s"
+        )
     with RecorderLock(path):
         store = Store(path)
         try:

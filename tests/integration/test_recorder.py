@@ -272,3 +272,40 @@ def test_two_viewers_never_see_database_is_locked(tmp_path: Path) -> None:
         assert locked == 0 and other == 0, err
         assert reads > 100
     assert len(rec.batches) > 50  # the recorder kept committing all along
+
+
+def test_db_commands(tmp_path: Path) -> None:
+    write_config()
+    db = tmp_path / "h.db"
+    rec = start(db)
+    assert rec.first_commit.wait(15)
+    info = subprocess.run(
+        [tui_monitor(), "db", "info", "--db", str(db)], capture_output=True, text=True, timeout=30
+    )
+    assert info.returncode == 0, info.stderr
+    assert f"running (pid {rec.proc.pid})" in info.stdout
+    assert re.search(r"ticks\s+\d+", info.stdout)
+    busy = subprocess.run(
+        [tui_monitor(), "db", "prune", "--db", str(db)], capture_output=True, text=True, timeout=30
+    )
+    assert busy.returncode == 1 and f"a recorder (pid {rec.proc.pid}) is writing" in busy.stderr
+    rec.proc.terminate()
+    assert rec.finish()[0] == 0
+    for args, expect in ((["db", "check"], "ok"), (["db", "prune"], "ticks: 0 rows removed")):
+        out = subprocess.run(
+            [tui_monitor(), *args, "--db", str(db)], capture_output=True, text=True, timeout=30
+        )
+        assert out.returncode == 0, out.stderr
+        assert expect in out.stdout
+    info = subprocess.run(
+        [tui_monitor(), "db", "info", "--db", str(db)], capture_output=True, text=True, timeout=30
+    )
+    assert "recorder  none" in info.stdout
+    missing = subprocess.run(
+        [tui_monitor(), "db", "info", "--db", str(tmp_path / "nope.db")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"tui-monitor: {tmp_path / 'nope.db'}: no such database"
