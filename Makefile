@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/tui-monitor status
+	$(BIN)/tui-monitor
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check tui_monitor tests bench

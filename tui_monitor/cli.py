@@ -46,18 +46,41 @@ class _Ctx:
 pass_ctx = click.make_pass_decorator(_Ctx)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="TUI_MONITOR_CONFIG",
     help="Config file (default: the platform config dir; env TUI_MONITOR_CONFIG).",
 )
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="History database for the dashboard (default: history.db in the user data dir).",
+)
 @click.version_option(__version__, prog_name="tui-monitor")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None) -> None:
-    """A terminal monitor for fleets of AI agents."""
+def cli(ctx: click.Context, config: Path | None, db: Path | None) -> None:
+    """A terminal monitor for fleets of AI agents.
+
+    Without a command: the dashboard. It records history itself, or, when a
+    `tui-monitor record` is already writing the database, follows it read-only.
+    """
     ctx.obj = _Ctx(config)
+    if ctx.invoked_subcommand is None:
+        _run_ui(ctx.obj, db)
+
+
+def _run_ui(obj: _Ctx, db: Path | None) -> None:
+    from .source import choose_source
+    from .store.queries import History
+    from .ui.app import make_app
+
+    settings = obj.settings()
+    path = db or settings.store.db_path()
+    source = choose_source(settings, path)
+    app = make_app(settings, source, History(path), config=obj.config_file)
+    app.run()
 
 
 def _take_snapshot(settings: Settings) -> Snapshot:

@@ -166,6 +166,8 @@ class FileSettings(BaseModel):
     presets: PresetSettings = Field(default_factory=PresetSettings)
     gpu: GpuSettings = Field(default_factory=GpuSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Binding id -> keys, e.g. {"dashboard.filter" = "f", "app.quit" = "q,ctrl+q"}."""
     agents: list[AgentRule] = Field(default_factory=list)
 
     @field_validator("agents")

@@ -17,6 +17,18 @@ def size(n: float | None) -> str:
     raise AssertionError("unreachable")
 
 
+def short_size(n: float | None) -> str:
+    """Bytes in at most 5 characters (1.2G, 358M, 12K) for narrow places like the cards."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in "BKMGTP":
+        if abs(value) < 1000 or unit == "P":
+            return f"{value:.1f}{unit}" if value < 10 and unit != "B" else f"{value:.0f}{unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
 def rate(n: float | None) -> str:
     """Bytes per second as 1.5 MiB/s; '-' until a rate exists."""
     return "-" if n is None else f"{size(n)}/s"

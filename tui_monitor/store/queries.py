@@ -346,29 +346,62 @@ def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
 def _host(h: Any) -> HostSample:
     per_core = None if h[4] is None else tuple(json.loads(h[4]))
     return HostSample(
-        hostname=h[0], boot_time=h[1], cpu_count=h[2], cpu_utilization=h[3],
-        cpu_per_core=per_core, load_1=h[5], load_5=h[6], load_15=h[7], ram_used=h[8],
-        ram_total=h[9], ram_available=h[10], swap_used=h[11], swap_total=h[12],
-        disk_read_bps=h[13], disk_write_bps=h[14], net_rx_bps=h[15], net_tx_bps=h[16],
-    )  # fmt: skip
+        hostname=h[0],
+        boot_time=h[1],
+        cpu_count=h[2],
+        cpu_utilization=h[3],
+        cpu_per_core=per_core,
+        load_1=h[5],
+        load_5=h[6],
+        load_15=h[7],
+        ram_used=h[8],
+        ram_total=h[9],
+        ram_available=h[10],
+        swap_used=h[11],
+        swap_total=h[12],
+        disk_read_bps=h[13],
+        disk_write_bps=h[14],
+        net_rx_bps=h[15],
+        net_tx_bps=h[16],
+    )
 
 
 def _gpu(g: Any) -> GpuSample:
     return GpuSample(
-        index=g[0], uuid=g[1], name=g[2], gpu_utilization=g[3], memory_utilization=g[4],
-        gpu_memory_used=g[5], gpu_memory_total=g[6], gpu_temperature=g[7], power_w=g[8],
-        power_limit_w=g[9], error=g[10],
-    )  # fmt: skip
+        index=g[0],
+        uuid=g[1],
+        name=g[2],
+        gpu_utilization=g[3],
+        memory_utilization=g[4],
+        gpu_memory_used=g[5],
+        gpu_memory_total=g[6],
+        gpu_temperature=g[7],
+        power_w=g[8],
+        power_limit_w=g[9],
+        error=g[10],
+    )
 
 
 def _agent(a: Any) -> AgentSample:
     cpu = a[12]
     return AgentSample(
-        name=a[0], kind=a[1], source=a[2], status=cast(AgentStatus, STATUS_NAMES[a[3]]),
-        pid=a[4], create_time=a[5], process=a[6], cmdline=a[7], cwd=a[8], user=a[9],
-        procs=a[10], threads=a[11], cpu_utilization=None if cpu is None else cpu / 10,
-        ram_used=a[13], gpu_memory_used=a[14], queue_depth=a[15],
-    )  # fmt: skip
+        name=a[0],
+        kind=a[1],
+        source=a[2],
+        status=cast(AgentStatus, STATUS_NAMES[a[3]]),
+        pid=a[4],
+        create_time=a[5],
+        process=a[6],
+        cmdline=a[7],
+        cwd=a[8],
+        user=a[9],
+        procs=a[10],
+        threads=a[11],
+        cpu_utilization=None if cpu is None else cpu / 10,
+        ram_used=a[13],
+        gpu_memory_used=a[14],
+        queue_depth=a[15],
+    )
 
 
 def _event(row: Any) -> AgentEvent:

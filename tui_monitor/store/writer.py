@@ -152,30 +152,75 @@ class Store:
             g, h = snap.gpu, snap.host
             reason = None if g.available else (g.reason or "unavailable")
             rows["ticks"].append(
-                (tick, ms, snap.seq, snap.interval, snap.lag, snap.duration, reason,
-                 g.driver_version)
-            )  # fmt: skip
+                (
+                    tick,
+                    ms,
+                    snap.seq,
+                    snap.interval,
+                    snap.lag,
+                    snap.duration,
+                    reason,
+                    g.driver_version,
+                )
+            )
             per_core = None if h.cpu_per_core is None else json.dumps(h.cpu_per_core)
             host_values = (
-                h.cpu_utilization, h.ram_used, h.swap_used, h.load_1,
-                h.disk_read_bps, h.disk_write_bps, h.net_rx_bps, h.net_tx_bps,
-            )  # fmt: skip
+                h.cpu_utilization,
+                h.ram_used,
+                h.swap_used,
+                h.load_1,
+                h.disk_read_bps,
+                h.disk_write_bps,
+                h.net_rx_bps,
+                h.net_tx_bps,
+            )
             rows["host_samples"].append(
-                (tick, h.hostname, h.boot_time, h.cpu_count, h.cpu_utilization, per_core,
-                 h.load_1, h.load_5, h.load_15, h.ram_used, h.ram_total, h.ram_available,
-                 h.swap_used, h.swap_total, h.disk_read_bps, h.disk_write_bps, h.net_rx_bps,
-                 h.net_tx_bps)
-            )  # fmt: skip
+                (
+                    tick,
+                    h.hostname,
+                    h.boot_time,
+                    h.cpu_count,
+                    h.cpu_utilization,
+                    per_core,
+                    h.load_1,
+                    h.load_5,
+                    h.load_15,
+                    h.ram_used,
+                    h.ram_total,
+                    h.ram_available,
+                    h.swap_used,
+                    h.swap_total,
+                    h.disk_read_bps,
+                    h.disk_write_bps,
+                    h.net_rx_bps,
+                    h.net_tx_bps,
+                )
+            )
             for metric, value in zip(HOST_METRICS, host_values, strict=True):
                 fold(("host", "", metric), second, value)
             for gs in g.gpus:
                 rows["gpu_samples"].append(
-                    (tick, gs.index, gs.uuid, gs.name, gs.gpu_utilization,
-                     gs.memory_utilization, gs.gpu_memory_used, gs.gpu_memory_total,
-                     gs.gpu_temperature, gs.power_w, gs.power_limit_w, gs.error)
-                )  # fmt: skip
-                gpu_values = (gs.gpu_utilization, gs.gpu_memory_used, gs.gpu_temperature,
-                              gs.power_w)  # fmt: skip
+                    (
+                        tick,
+                        gs.index,
+                        gs.uuid,
+                        gs.name,
+                        gs.gpu_utilization,
+                        gs.memory_utilization,
+                        gs.gpu_memory_used,
+                        gs.gpu_memory_total,
+                        gs.gpu_temperature,
+                        gs.power_w,
+                        gs.power_limit_w,
+                        gs.error,
+                    )
+                )
+                gpu_values = (
+                    gs.gpu_utilization,
+                    gs.gpu_memory_used,
+                    gs.gpu_temperature,
+                    gs.power_w,
+                )
                 for metric, value in zip(GPU_METRICS, gpu_values, strict=True):
                     fold(("gpu", str(gs.index), metric), second, value)
             for a in snap.agents:
@@ -187,9 +232,19 @@ class Store:
                     run = self._id(self._runs, params[:3], _NEW_RUN, params)
                 cpu = None if a.cpu_utilization is None else round(a.cpu_utilization * 10)
                 rows["agent_samples"].append(
-                    (tick, aid, run, STATUS_CODES[a.status], cpu, a.ram_used,
-                     a.gpu_memory_used, a.procs, a.threads, a.queue_depth)
-                )  # fmt: skip
+                    (
+                        tick,
+                        aid,
+                        run,
+                        STATUS_CODES[a.status],
+                        cpu,
+                        a.ram_used,
+                        a.gpu_memory_used,
+                        a.procs,
+                        a.threads,
+                        a.queue_depth,
+                    )
+                )
                 procs = a.procs if run is not None else None
                 agent_values = (cpu, a.ram_used, a.gpu_memory_used, procs)
                 for metric, value in zip(AGENT_METRICS, agent_values, strict=True):

@@ -1,0 +1,220 @@
+"""The Textual app, built from explicit parts by `make_app(settings, source, store)`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from ..config import Settings, config_path
+from ..models import Snapshot
+from ..recorder import AlreadyRecording
+from ..source import AttachedSource, SnapshotSource
+from ..store.queries import History
+from .columns import AgentStats
+from .commands import MonitorCommands
+from .messages import SnapshotReady
+
+TREND_POINTS = 60
+"""Sparkline length: the last minute at 1 s ticks."""
+CHART_SECONDS = 600.0
+"""The dashboard chart shows the last ten minutes (kept in memory, no store reads)."""
+
+
+def _css_path() -> Path:
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "styles.tcss", here.parent / "styles.tcss"):
+        if candidate.exists():
+            return candidate
+    return here / "styles.tcss"
+
+
+@dataclass
+class _Point:
+    ts: float
+    cpu: float | None
+    mem: float
+    gpu: float | None
+    agents: dict[str, tuple[float | None, float | None, float | None]] = field(default_factory=dict)
+
+
+class MonitorApp(App[None]):
+    """Owns the source, the latest snapshot and the short in-memory history for sparklines."""
+
+    TITLE = "tui-monitor"
+    CSS_PATH = str(_css_path())
+    COMMANDS = App.COMMANDS | {MonitorCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit tui-monitor"),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="List every key"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: SnapshotSource,
+        store: History | None = None,
+        *,
+        config: Path | None = None,
+        utc: bool = False,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.source = source
+        self.store = store
+        self.config_path = config or config_path()
+        self.utc = utc
+        self.snapshot: Snapshot | None = None
+        self.stats: dict[str, AgentStats] = {}
+        self.problem: str | None = None
+        self._points: deque[_Point] = deque()
+        self._stop = asyncio.Event()
+
+    def clock(self, snap: Snapshot) -> str:
+        """The snapshot's time for headers: local time, or UTC when asked (tests, servers)."""
+        return f"{snap.ts:%H:%M:%S}Z" if self.utc else f"{snap.ts.astimezone():%H:%M:%S}"
+
+    def on_mount(self) -> None:
+        from .screens.dashboard import DashboardScreen
+
+        if self.settings.keymap:
+            self.set_keymap(dict(self.settings.keymap))
+        self.push_screen(DashboardScreen())
+        self._start_source()
+
+    def _start_source(self) -> None:
+        self.run_worker(
+            self.source.run(self._emit, self._stop),
+            name="source",
+            group="source",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _emit(self, snapshot: Snapshot) -> None:
+        self.post_message(SnapshotReady(snapshot))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failing source becomes a visible state, never a traceback."""
+        if event.worker.group != "source" or event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, AlreadyRecording) and self.source.db is not None:
+            # A recorder started between our check and our lock: follow it instead.
+            self.source = AttachedSource(self.source.db, self.settings.interval, error.pid)
+            self._start_source()
+            return
+        self.problem = f"source stopped: {type(error).__name__}: {error}"
+        self.notify(self.problem, severity="error", timeout=30)
+
+    async def action_quit(self) -> None:
+        self._stop.set()
+        self.exit()
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def open_agent(self, name: str) -> None:
+        from .screens.agent import AgentScreen
+
+        self.push_screen(AgentScreen(name))
+
+    # -- snapshots ----------------------------------------------------------------------
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        snap = message.snapshot
+        self.snapshot = snap
+        self._remember(snap)
+        self._count_events(snap)
+        screen = self.screen
+        render = getattr(screen, "render_snapshot", None)
+        if render is not None:
+            render(snap, list(snap.events))
+        # other screens (agent, help) read self.snapshot when they need it
+        for other in self.screen_stack:
+            if other is not screen and hasattr(other, "remember_events"):
+                other.remember_events(snap.events)
+
+    def _count_events(self, snap: Snapshot) -> None:
+        for e in snap.events:
+            old = self.stats.get(e.agent, AgentStats())
+            self.stats[e.agent] = AgentStats(
+                messages=old.messages + 1,
+                errors=old.errors + (1 if e.level in ("error", "critical") else 0),
+                last_event=e.ts.timestamp(),
+            )
+
+    def _remember(self, snap: Snapshot) -> None:
+        h = snap.host
+        util = [g.gpu_utilization for g in snap.gpu.gpus if g.gpu_utilization is not None]
+        point = _Point(
+            ts=snap.ts.timestamp(),
+            cpu=h.cpu_utilization,
+            mem=float(h.ram_used),
+            gpu=sum(util) / len(util) if util else None,
+            agents={
+                a.name: (
+                    a.cpu_utilization,
+                    None if a.ram_used is None else float(a.ram_used),
+                    None if a.gpu_memory_used is None else float(a.gpu_memory_used),
+                )
+                for a in snap.agents
+            },
+        )
+        self._points.append(point)
+        while self._points and point.ts - self._points[0].ts > CHART_SECONDS:
+            self._points.popleft()
+
+    def trend(self, what: str) -> list[float]:
+        """The last minute of one overview figure, for a card's sparkline."""
+        recent = list(self._points)[-TREND_POINTS:]
+        if what == "agents":
+            return [float(len(p.agents)) for p in recent]
+        if what == "errors":
+            return [0.0 for _ in recent]
+        values: Sequence[float | None] = [getattr(p, what) for p in recent]
+        return [v for v in values if v is not None]
+
+    def chart_data(
+        self, agent: str | None, metric: str
+    ) -> tuple[str, list[float], dict[str, list[float | None]], str, float | None]:
+        """(title, seconds ago, lines, unit, y max) for the dashboard chart."""
+        points = list(self._points)
+        now = points[-1].ts if points else 0.0
+        xs = [now - p.ts for p in points]
+        index = {"cpu": 0, "mem": 1, "gpu": 2}[metric]
+        if agent is None:
+            values = [(p.cpu, p.mem, p.gpu)[index] for p in points]
+            subject = "host"
+        else:
+            values = [p.agents.get(agent, (None, None, None))[index] for p in points]
+            subject = agent
+        if metric == "cpu":
+            unit, ymax = "%", None if agent is not None else 100.0
+            title = f"{subject} CPU %"
+        else:
+            values = [None if v is None else v / 2**20 for v in values]
+            unit, ymax = "MiB", None
+            title = f"{subject} {'memory' if metric == 'mem' else 'GPU memory'} MiB"
+        return title, xs, {metric: values}, unit, ymax
+
+
+def make_app(
+    settings: Settings,
+    source: SnapshotSource,
+    store: History | None = None,
+    *,
+    config: Path | None = None,
+    utc: bool = False,
+) -> MonitorApp:
+    """The one way the CLI, the tests and the benchmarks build the app."""
+    return MonitorApp(settings, source, store, config=config, utc=utc)

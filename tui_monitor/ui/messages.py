@@ -1,0 +1,18 @@
+"""Messages from the snapshot source to the app."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from ..models import Snapshot
+
+
+class SnapshotReady(Message):
+    """A new snapshot. State-like: a busy UI handles only the newest one."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        super().__init__()
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SnapshotReady)

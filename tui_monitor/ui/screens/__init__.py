@@ -1,0 +1,1 @@
+"""Screens: the dashboard, the agent screen and help."""

@@ -1,0 +1,178 @@
+"""One agent: details, its process tree, history charts (5m/1h/24h/7d), events and errors."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ... import fmt, safe
+from ...collect.tree import ProcNode, process_tree
+from ...models import AgentEvent, AgentSample, Snapshot
+from ..columns import STATUS_STYLE
+from ..widgets.chart import MetricChart
+from ..widgets.event_log import EventLog
+from ..widgets.header import HeaderBar
+
+if TYPE_CHECKING:
+    from ..app import MonitorApp
+
+RANGES = {
+    "1": ("5m", timedelta(minutes=5)),
+    "2": ("1h", timedelta(hours=1)),
+    "3": ("24h", timedelta(hours=24)),
+    "4": ("7d", timedelta(days=7)),
+}
+METRICS = ("cpu", "ram", "gpu_mem")
+TITLES = {"cpu": "CPU %", "ram": "memory MiB", "gpu_mem": "GPU memory MiB"}
+
+
+class AgentScreen(Screen[None]):
+    """Reads history off the event loop; `escape` returns with the same agent selected."""
+
+    BINDINGS = [
+        Binding(
+            "escape", "app.pop_screen", "Back", id="agent.back", tooltip="Back to the dashboard"
+        ),
+        Binding("1", "range('1')", "5m", id="agent.range_5m", tooltip="Chart the last 5 minutes"),
+        Binding("2", "range('2')", "1h", id="agent.range_1h", tooltip="Chart the last hour"),
+        Binding("3", "range('3')", "24h", id="agent.range_24h", tooltip="Chart the last 24 hours"),
+        Binding("4", "range('4')", "7d", id="agent.range_7d", tooltip="Chart the last 7 days"),
+        Binding("m", "metric", "Metric", id="agent.metric", tooltip="CPU, memory, GPU memory"),
+    ]
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.agent_name = name
+        self.range_key = "1"
+        self.metric = "cpu"
+        self._ticks = 0
+
+    @property
+    def monitor(self) -> MonitorApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        with Horizontal(id="agent-top"):
+            with VerticalScroll(id="agent-left"):
+                yield Static(id="details")
+                yield Static(id="tree")
+            with Vertical(id="agent-right"):
+                yield MetricChart(id="agent-chart")
+        yield EventLog(id="agent-events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#agent-events", EventLog).border_title = "Events"
+        if self.monitor.snapshot is not None:
+            self.render_snapshot(self.monitor.snapshot, [])
+        self.load_history()
+
+    def _agent(self, snap: Snapshot) -> AgentSample | None:
+        return next((a for a in snap.agents if a.name == self.agent_name), None)
+
+    def render_snapshot(self, snap: Snapshot, new_events: list[object]) -> None:
+        source = self.monitor.source
+        clock = self.monitor.clock(snap)
+        self.query_one(HeaderBar).show(snap.host.hostname, source.mode, source.detail, clock)
+        agent = self._agent(snap)
+        self.query_one("#details", Static).update(self._details(agent, snap.ts.timestamp()))
+        self.query_one("#agent-events", EventLog).add(
+            e for e in snap.events if e.agent == self.agent_name
+        )
+        self._ticks += 1
+        if agent is not None and agent.pids and self._ticks % 3 == 1:
+            self.load_tree(agent.pids)
+        if self._ticks % (5 if self.range_key == "1" else 60) == 0:
+            self.load_history()
+
+    def remember_events(self, events: tuple[AgentEvent, ...]) -> None:
+        """Called while another screen is on top, so nothing is missed."""
+
+    def _details(self, a: AgentSample | None, now: float) -> Table:
+        t = Table.grid(padding=(0, 1))
+        t.add_column(style="bold", no_wrap=True)
+        t.add_column(overflow="fold")
+        t.add_row("agent", safe.text(self.agent_name, "bold"))
+        if a is None:
+            t.add_row("status", Text("not in the current snapshot", "dim"))
+            return t
+        t.add_row("kind", safe.text(f"{a.kind} ({a.source})"))
+        t.add_row("status", Text(a.status, STATUS_STYLE.get(a.status, "")))
+        t.add_row("pids", Text(" ".join(map(str, a.pids)) or "-"))
+        t.add_row("uptime", fmt.duration(a.uptime(now)))
+        t.add_row("cpu", fmt.percent(a.cpu_utilization))
+        t.add_row("memory", fmt.size(a.ram_used))
+        t.add_row("gpu mem", fmt.size(a.gpu_memory_used))
+        t.add_row("threads", "-" if a.threads is None else str(a.threads))
+        t.add_row("user", safe.text(a.user or "-"))
+        t.add_row("cwd", safe.text(a.cwd or "-"))
+        t.add_row("command", safe.text(a.cmdline or "-", limit=400))
+        return t
+
+    @work(exclusive=True, group="tree", exit_on_error=False)
+    async def load_tree(self, pids: tuple[int, ...]) -> None:
+        nodes = await asyncio.to_thread(process_tree, pids)
+        self.query_one("#tree", Static).update(self._tree(nodes))
+
+    @staticmethod
+    def _tree(nodes: list[ProcNode]) -> Table:
+        t = Table(title="process tree", title_justify="left", box=None, pad_edge=False)
+        for col, right in (("PID", True), ("NAME", False), ("MEM", True), ("THR", True)):
+            t.add_column(col, justify="right" if right else "left", no_wrap=True)
+        for n in nodes:
+            name = Text("  " * n.depth + ("└ " if n.depth else ""))
+            name.append_text(safe.text(n.name))
+            t.add_row(str(n.pid), name, fmt.size(n.rss), str(n.threads or "-"))
+        return t
+
+    @work(exclusive=True, group="history", exit_on_error=False)
+    async def load_history(self) -> None:
+        store = self.monitor.store
+        chart = self.query_one("#agent-chart", MetricChart)
+        label, span = RANGES[self.range_key]
+        title = f"{self.agent_name} {TITLES[self.metric]} · last {label}"
+        chart.border_title = title
+        if store is None:
+            chart.show(title + " (no history)", [], {})
+            return
+        end = datetime.now(UTC)
+        start = end - span
+        width = max(20, chart.size.width - 10)
+        try:
+            series = await asyncio.to_thread(
+                store.series, "agent", self.agent_name, self.metric, start, end, width
+            )
+            events = await asyncio.to_thread(store.events, agent=self.agent_name, limit=50)
+        except Exception as exc:  # a missing or busy file must not take the screen down
+            chart.show(f"{title} (history unavailable: {exc})", [], {})
+            return
+        now = end.timestamp()
+        xs = [now - p[0] for p in series.points]
+        scale = 1.0 if self.metric == "cpu" else 2**20
+        lines = {
+            "avg": [p[1] / scale for p in series.points],
+            "max": [p[3] / scale for p in series.points],
+        }
+        chart.show(title, xs, lines, "%" if self.metric == "cpu" else "MiB")
+        log = self.query_one("#agent-events", EventLog)
+        if not log.lines:
+            log.add(e for _, e in reversed(events))
+
+    def action_range(self, key: str) -> None:
+        self.range_key = key
+        self.load_history()
+
+    def action_metric(self) -> None:
+        self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
+        self.load_history()

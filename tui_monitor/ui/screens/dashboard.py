@@ -1,0 +1,256 @@
+"""The dashboard: header, overview cards, the agent table, a chart and the event log."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from ... import fmt, safe
+from ...models import Snapshot
+from ..columns import compile_filter
+from ..widgets.agent_table import AgentTable
+from ..widgets.cards import Card
+from ..widgets.chart import MetricChart
+from ..widgets.event_log import EventLog
+from ..widgets.header import HeaderBar
+
+if TYPE_CHECKING:
+    from ..app import MonitorApp
+
+CHART_METRICS = ("cpu", "mem", "gpu")
+CHART_EVERY = 5.0
+"""Seconds between chart redraws while only new ticks arrive (a redraw costs 35-60 ms)."""
+NARROW = 100
+"""Below this width the chart makes room for the event log."""
+SHORT = 30
+"""Below this height the bottom panels shrink so the table keeps its rows."""
+
+
+def _bind(key: str, action: str, description: str, id_: str, show: bool = True) -> Binding:
+    return Binding(key, action, description, show=show, id=id_, tooltip=description)
+
+
+class DashboardScreen(Screen[None]):
+    """Widgets are updated in place from each snapshot; nothing is rebuilt per tick."""
+
+    BINDINGS = [
+        _bind("enter", "open_agent", "Open", "dashboard.open"),
+        _bind("slash", "filter", "Filter", "dashboard.filter"),
+        _bind("escape", "clear_filter", "Clear filter", "dashboard.clear_filter", show=False),
+        _bind("greater_than_sign", "sort(1)", "Sort →", "dashboard.sort_next", show=False),
+        _bind("less_than_sign", "sort(-1)", "Sort ←", "dashboard.sort_prev", show=False),
+        _bind("I", "invert_sort", "Invert sort", "dashboard.sort_invert", show=False),
+        _bind("m", "chart_metric", "Chart metric", "dashboard.chart_metric"),
+        _bind("c", "chart_subject", "Chart host/agent", "dashboard.chart_subject", show=False),
+        _bind("l", "log_level", "Log level", "dashboard.log_level"),
+        _bind("j", "cursor(1)", "Down", "dashboard.down", show=False),
+        _bind("k", "cursor(-1)", "Up", "dashboard.up", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chart_metric = "cpu"
+        self.chart_host = False
+        self._chart_drawn_at = 0.0
+        self._chart_dirty = True
+
+    @property
+    def monitor(self) -> MonitorApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        with Horizontal(id="cards"):
+            yield Card("Agents", id="card-agents")
+            yield Card("CPU", id="card-cpu")
+            yield Card("Mem", id="card-mem")
+            yield Card("GPU", id="card-gpu")
+            yield Card("Errors", id="card-errors")
+            yield Card("Cost", id="card-cost")
+        yield Input(placeholder="filter: text or regex over name, kind, status", id="filter")
+        yield AgentTable(id="agents")
+        yield Static(id="empty")
+        with Horizontal(id="bottom"):
+            yield MetricChart(id="chart")
+            yield EventLog(id="events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#empty", Static).display = False
+        self.query_one("#events", EventLog).border_title = "Events"
+        self.query_one("#chart", MetricChart).border_title = "Chart"
+        self.query_one(AgentTable).focus()
+        if self.monitor.snapshot is not None:
+            self.render_snapshot(self.monitor.snapshot, [])
+
+    def on_resize(self) -> None:
+        self.query_one("#chart", MetricChart).display = self.size.width >= NARROW
+        self.set_class(self.size.height < SHORT, "-short")
+        self._chart_dirty = True
+        if self.monitor.snapshot is not None:
+            self._header(self.monitor.snapshot)
+
+    # -- rendering ----------------------------------------------------------------------
+
+    def render_snapshot(self, snap: Snapshot, new_events: list[object]) -> None:
+        now = snap.ts.timestamp()
+        self._header(snap)
+        self._cards(snap)
+        table = self.query_one(AgentTable)
+        table.update_agents(snap.agents, self.monitor.stats, now)
+        self._empty_state(snap)
+        self.query_one(EventLog).add(snap.events)
+        self._chart(force=False)
+
+    def _header(self, snap: Snapshot) -> None:
+        source = self.monitor.source
+        self.query_one(HeaderBar).show(
+            snap.host.hostname,
+            source.mode,
+            source.detail,
+            self.monitor.clock(snap),
+            self.monitor.problem or "",
+        )
+
+    def _cards(self, snap: Snapshot) -> None:
+        app = self.monitor
+        running = sum(1 for a in snap.agents if a.status not in ("exited", "zombie"))
+        self.query_one("#card-agents", Card).set(
+            Text(f"{running}/{len(snap.agents)}", "bold"), app.trend("agents")
+        )
+        h = snap.host
+        self.query_one("#card-cpu", Card).set(
+            Text(fmt.percent(h.cpu_utilization), "bold"), app.trend("cpu")
+        )
+        self.query_one("#card-mem", Card).set(
+            Text(f"{fmt.short_size(h.ram_used)}/{fmt.short_size(h.ram_total)}", "bold"),
+            app.trend("mem"),
+        )
+        gpu = self.query_one("#card-gpu", Card)
+        if not snap.gpu.available:
+            gpu.set(Text("n/a", "dim"), None, safe.text(snap.gpu.reason or "", "dim"))
+        else:
+            ok = [g for g in snap.gpu.gpus if not g.error]
+            util = [g.gpu_utilization for g in ok if g.gpu_utilization is not None]
+            temps = [g.gpu_temperature for g in ok if g.gpu_temperature is not None]
+            value = f"{sum(util) / len(util):.0f}%" if util else "-"
+            if temps:
+                value += f" {max(temps):.0f}°C"
+            bad = len(snap.gpu.gpus) - len(ok)
+            gpu.set(Text(value + (f" {bad} down" if bad else ""), "bold"), app.trend("gpu"))
+        errors = sum(s.errors for s in app.stats.values())
+        self.query_one("#card-errors", Card).set(
+            Text(str(errors), "bold red" if errors else "bold"), app.trend("errors")
+        )
+        self.query_one("#card-cost", Card).set(Text("-", "dim"), None, Text("no usage yet", "dim"))
+
+    def _empty_state(self, snap: Snapshot) -> None:
+        empty = self.query_one("#empty", Static)
+        table = self.query_one(AgentTable)
+        if snap.agents:
+            if empty.display:
+                empty.display = False
+                table.display = True
+            return
+        text = Text.assemble(
+            ("No agents yet.\n\n", "bold"),
+            "Define one in ",
+            (str(self.monitor.config_path), "bold"),
+            ":\n\n",
+            ('  [[agents]]\n  name = "planner"\n  cmdline = "python .* -m planner"\n\n', "cyan"),
+            "or start a known agent program (claude, codex, aider, gemini, opencode, goose,\n"
+            "ollama, vllm, llama-server, ...), or try ",
+            ("tui-monitor demo", "bold"),
+            ".",
+        )
+        empty.update(text)
+        empty.display = True
+        table.display = False
+
+    def _chart(self, force: bool) -> None:
+        chart = self.query_one(MetricChart)
+        if not chart.display:
+            return
+        now = time.monotonic()
+        if not (force or self._chart_dirty) and now - self._chart_drawn_at < CHART_EVERY:
+            return
+        selected = self.query_one(AgentTable).selected
+        subject = None if self.chart_host or selected is None else selected
+        title, xs, lines, unit, ymax = self.monitor.chart_data(subject, self.chart_metric)
+        chart.show(title, xs, lines, unit, ymax)
+        chart.border_title = title
+        self._chart_drawn_at = now
+        self._chart_dirty = False
+
+    # -- events and actions -------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: AgentTable.RowSelected) -> None:
+        """`enter` on a row (the table handles the key itself)."""
+        event.stop()
+        self.action_open_agent()
+
+    def on_agent_table_selected(self, event: AgentTable.Selected) -> None:
+        self._chart_dirty = True
+        self._chart(force=True)
+
+    def action_cursor(self, step: int) -> None:
+        table = self.query_one(AgentTable)
+        table.move_cursor(row=max(0, table.cursor_row + step))
+
+    def action_open_agent(self) -> None:
+        name = self.query_one(AgentTable).selected
+        if name is not None:
+            self.monitor.open_agent(name)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.query_one(AgentTable).set_filter(compile_filter(event.value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            if not event.value.strip():
+                event.input.display = False
+            self.query_one(AgentTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self.query_one(AgentTable).set_filter(None)
+        self.query_one(AgentTable).focus()
+
+    def action_sort(self, step: int) -> None:
+        self.query_one(AgentTable).cycle_sort(step)
+
+    def action_sort_by(self, key: str) -> None:
+        self.query_one(AgentTable).set_sort(key)
+
+    def action_invert_sort(self) -> None:
+        table = self.query_one(AgentTable)
+        table.set_sort(table.sort_key, not table.sort_reverse)
+
+    def action_chart_metric(self) -> None:
+        i = CHART_METRICS.index(self.chart_metric)
+        self.chart_metric = CHART_METRICS[(i + 1) % len(CHART_METRICS)]
+        self._chart(force=True)
+
+    def action_chart_subject(self) -> None:
+        self.chart_host = not self.chart_host
+        self._chart(force=True)
+
+    def action_log_level(self) -> None:
+        level = self.query_one(EventLog).cycle_level()
+        self.notify(f"event log: {level} and above", timeout=2)

@@ -1,0 +1,53 @@
+"""`?`: every binding of the app and of the screen below, generated from the bindings."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+EXTRA = (
+    ("↑ ↓ / j k", "move between agents"),
+    ("click a header", "sort by that column (again: reverse)"),
+    ("ctrl+p", "command palette (actions, themes)"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,question_mark,q", "dismiss", "Close", id="help.close", tooltip="Close help")
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(self._table())
+
+    def _table(self) -> Table:
+        table = Table(title="Keys", box=None, show_header=False, padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        seen: set[str] = set()
+        screens = [s for s in self.app.screen_stack if s is not self]
+        below = screens[-1] if screens else None
+        sources = [
+            (type(below).__name__, below.BINDINGS if below else []),
+            ("App", self.app.BINDINGS),
+        ]
+        keymap = getattr(self.app, "_keymap", {}) or {}
+        for title, bindings in sources:
+            table.add_row(Text(title.replace("Screen", ""), style="bold underline"), "")
+            for b in bindings:
+                if not isinstance(b, Binding) or b.action in seen:
+                    continue
+                seen.add(b.action)
+                keys = keymap.get(b.id, b.key) if b.id else b.key
+                shown = ", ".join(self.app.get_key_display(Binding(k, "")) for k in keys.split(","))
+                table.add_row(shown, Text(b.description or b.action))
+        table.add_row(Text("Also", style="bold underline"), "")
+        for key, what in EXTRA:
+            table.add_row(key, what)
+        return table

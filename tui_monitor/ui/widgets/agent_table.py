@@ -1,0 +1,173 @@
+"""The agent table, updated in place by row key: only changed cells are rewritten."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from ...models import AgentSample
+from ..columns import BY_KEY, COLUMNS, NAME_MAX, AgentStats, Column, cell, fitting
+
+
+class AgentTable(DataTable[Text]):
+    """Rows keyed by agent name; the cursor follows its agent across ticks, sorts and filters."""
+
+    DEFAULT_CSS = "AgentTable { height: 1fr; }"
+
+    class Selected(Message):
+        """The highlighted agent changed (None: no rows)."""
+
+        def __init__(self, name: str | None) -> None:
+            self.name = name
+            super().__init__()
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kw)  # type: ignore[arg-type]
+        self.sort_key = "cpu"
+        self.sort_reverse = True
+        self._columns: list[Column] = []
+        self._name_width = 0
+        self._cells: dict[str, tuple[str, ...]] = {}
+        self._name_cells: dict[str, Text] = {}  # the Text object in each row's name cell
+        self._order: list[str] = []
+        self._agents: dict[str, AgentSample] = {}
+        self._stats: Mapping[str, AgentStats] = {}
+        self._now = 0.0
+        self._filter: Callable[[AgentSample], bool] | None = None
+        self._selected: str | None = None
+
+    @property
+    def selected(self) -> str | None:
+        return self._selected
+
+    @property
+    def visible_names(self) -> list[str]:
+        return list(self._order)
+
+    def set_filter(self, predicate: Callable[[AgentSample], bool] | None) -> None:
+        self._filter = predicate
+        self._refresh_rows()
+
+    def set_sort(self, key: str, reverse: bool | None = None) -> None:
+        if key not in BY_KEY:
+            return
+        if reverse is None:
+            reverse = not self.sort_reverse if key == self.sort_key else key not in ("name",)
+        self.sort_key, self.sort_reverse = key, reverse
+        self._relabel()
+        self._refresh_rows()
+
+    def cycle_sort(self, step: int) -> None:
+        keys = [c.key for c in self._columns] or [c.key for c in COLUMNS]
+        i = keys.index(self.sort_key) if self.sort_key in keys else 0
+        self.set_sort(keys[(i + step) % len(keys)], self.sort_reverse)
+
+    def update_agents(
+        self, agents: Sequence[AgentSample], stats: Mapping[str, AgentStats], now: float
+    ) -> None:
+        """Show this tick's agents: changed cells only, new rows added, vanished rows removed."""
+        self._agents = {a.name: a for a in agents}
+        self._stats = stats
+        self._now = now
+        self._refresh_rows()
+
+    def on_resize(self) -> None:
+        self._refresh_rows()
+
+    def _layout(self) -> bool:
+        """Choose columns for the current width; True when the columns changed."""
+        longest = max((len(n) for n in self._agents), default=4)
+        name_width = max(8, min(NAME_MAX, longest))
+        width = self.size.width or self.app.size.width
+        columns = fitting(width - 2, name_width)
+        if columns == self._columns and name_width == self._name_width:
+            return False
+        self._columns, self._name_width = columns, name_width
+        self.clear(columns=True)
+        self._cells.clear()
+        self._name_cells.clear()
+        self._order = []
+        for col in columns:
+            width = name_width if col.key == "name" else col.width
+            self.add_column(self._label(col), width=width, key=col.key)
+        return True
+
+    def _label(self, col: Column) -> Text:
+        arrow = (" ▼" if self.sort_reverse else " ▲") if col.key == self.sort_key else ""
+        return Text(col.label + arrow, justify="right" if col.right else "left")
+
+    def _relabel(self) -> None:
+        for key, column in self.columns.items():
+            col = BY_KEY.get(str(key.value))
+            if col is not None:
+                column.label = self._label(col)
+        self.refresh()
+
+    def _refresh_rows(self) -> None:
+        if not self.is_mounted:
+            return
+        self._layout()
+        keep = self._selected
+        shown = [a for a in self._agents.values() if self._filter is None or self._filter(a)]
+        empty = AgentStats()
+        sort_col = BY_KEY[self.sort_key]
+        shown.sort(
+            key=lambda a: (sort_col.sort(a, self._stats.get(a.name, empty), self._now), a.name),
+            reverse=self.sort_reverse,
+        )
+        names = [a.name for a in shown]
+        wanted = set(names)
+        for gone in [n for n in self._cells if n not in wanted]:
+            self.remove_row(gone)
+            del self._cells[gone]
+            del self._name_cells[gone]
+        order = [n for n in self._order if n in wanted]  # what the table shows after removals
+        for a in shown:
+            stats = self._stats.get(a.name, empty)
+            texts = [cell(c, a, stats, self._now) for c in self._columns]
+            plain = tuple(f"{t.plain}\0{t.style}" for t in texts)
+            old = self._cells.get(a.name)
+            if old is None:
+                self.add_row(*texts, key=a.name)
+                self._name_cells[a.name] = texts[0]
+                order.append(a.name)
+            elif old != plain:
+                for col, text, before, now in zip(self._columns, texts, old, plain, strict=True):
+                    if before != now:
+                        self.update_cell(a.name, col.key, text)
+                        if col.key == "name":
+                            self._name_cells[a.name] = text
+            self._cells[a.name] = plain
+        if order != names:  # sort once, only when the order really changed
+            rank = {id(self._name_cells[n]): i for i, n in enumerate(names)}
+            self.sort("name", key=lambda t: rank.get(id(t), 0))
+        self._order = names
+        self._restore(keep)
+
+    def _restore(self, keep: str | None) -> None:
+        """Put the cursor back on the agent it was on (or the nearest row)."""
+        if not self._order:
+            self._set_selected(None)
+            return
+        if keep in self._cells:
+            index = self.get_row_index(keep)
+            if index != self.cursor_row:
+                self.move_cursor(row=index, animate=False)
+        self._set_selected(self._order[min(self.cursor_row, len(self._order) - 1)])
+
+    def _set_selected(self, name: str | None) -> None:
+        if name != self._selected:
+            self._selected = name
+            self.post_message(self.Selected(name))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if event.row_key.value is not None and event.row_key.value in self._cells:
+            self._set_selected(str(event.row_key.value))
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.set_sort(str(event.column_key.value))

@@ -1,0 +1,65 @@
+"""The event log: newest last, coloured by level, filtered by level, bounded."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from ... import safe
+from ...models import AgentEvent
+
+LEVELS = ("debug", "info", "warning", "error", "critical")
+LEVEL_STYLE = {
+    "debug": "dim",
+    "info": "",
+    "warning": "yellow",
+    "error": "bold red",
+    "critical": "bold white on red",
+}
+KEEP = 1000
+
+
+def event_line(event: AgentEvent) -> Text:
+    """`12:34:56 WARN name kind: message` as Text; agent text is untrusted."""
+    style = LEVEL_STYLE.get(event.level, "")
+    line = Text(f"{event.ts:%H:%M:%S} ", style="dim")
+    line.append(f"{event.level[:4].upper():<4} ", style=style or "bold")
+    line.append_text(safe.text(event.agent, "bold", limit=40))
+    line.append(" ")
+    line.append_text(safe.text(event.kind, "cyan", limit=40))
+    if event.message:
+        line.append(": ")
+        line.append_text(safe.text(event.message, style, limit=500))
+    return line
+
+
+class EventLog(RichLog):
+    """Keeps the last KEEP events; changing the level filter redraws from them."""
+
+    DEFAULT_CSS = "EventLog { height: 1fr; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(max_lines=KEEP, wrap=False, markup=False, highlight=False, id=id)
+        self.min_level = "debug"
+        self._events: deque[AgentEvent] = deque(maxlen=KEEP)
+
+    def _shown(self, event: AgentEvent) -> bool:
+        return LEVELS.index(event.level) >= LEVELS.index(self.min_level)
+
+    def add(self, events: Iterable[AgentEvent]) -> None:
+        for event in events:
+            self._events.append(event)
+            if self._shown(event):
+                self.write(event_line(event))
+
+    def cycle_level(self) -> str:
+        self.min_level = LEVELS[(LEVELS.index(self.min_level) + 1) % (len(LEVELS) - 1)]
+        self.clear()
+        for event in self._events:
+            if self._shown(event):
+                self.write(event_line(event))
+        self.border_subtitle = f"level ≥ {self.min_level}"
+        return self.min_level
