@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import psutil
 
-from .. import safe
+from .. import fmt, safe
 from ..config import Settings
 from ..models import AgentEvent, AgentSample, AgentStatus, EventLevel
 from . import proctable
@@ -235,12 +235,10 @@ class AgentCollector:
             old_pid = previous.last.pid if previous.last else None
             data: _Data = {"pid": pid, "previous_pid": old_pid, "down_s": round(down, 3)}
             events.append(
-                _event(now, name, "restarted", "warning", f"restarted after {down:.1f}s", data)
+                _event(now, name, "restarted", "warning", f"pid {pid} after {down:.1f}s down", data)
             )
         else:
-            events.append(
-                _event(now, name, "started", "info", f"started (pid {pid})", {"pid": pid})
-            )
+            events.append(_event(now, name, "started", "info", f"pid {pid}", {"pid": pid}))
         return agent
 
     def _update(
@@ -330,7 +328,7 @@ class AgentCollector:
                 agent.name,
                 "exited",
                 "warning",
-                f"exited (pid {pid}) after {uptime:.0f}s",
+                f"pid {pid} after {fmt.duration(uptime)}",
                 {"pid": pid, "uptime_s": round(uptime, 1)},
             )
         )

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from ..config import Settings, config_path
-from ..models import Snapshot
+from ..models import AgentEvent, Snapshot
 from ..recorder import AlreadyRecording
 from ..source import AttachedSource, SnapshotSource
 from ..store.queries import History
@@ -23,6 +23,7 @@ from .messages import SnapshotReady
 
 TREND_POINTS = 60
 """Sparkline length: the last minute at 1 s ticks."""
+EVENTS_KEPT = 1000
 CHART_SECONDS = 600.0
 """The dashboard chart shows the last ten minutes (kept in memory, no store reads)."""
 
@@ -41,6 +42,7 @@ class _Point:
     cpu: float | None
     mem: float
     gpu: float | None
+    errors: float
     agents: dict[str, tuple[float | None, float | None, float | None]] = field(default_factory=dict)
 
 
@@ -72,6 +74,9 @@ class MonitorApp(App[None]):
         self.utc = utc
         self.snapshot: Snapshot | None = None
         self.stats: dict[str, AgentStats] = {}
+        self.events: deque[tuple[int, AgentEvent]] = deque(maxlen=EVENTS_KEPT)
+        """Recent events, numbered, so a screen that was covered can catch up."""
+        self._event_no = 0
         self.problem: str | None = None
         self._points: deque[_Point] = deque()
         self._stop = asyncio.Event()
@@ -133,19 +138,17 @@ class MonitorApp(App[None]):
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         snap = message.snapshot
         self.snapshot = snap
-        self._remember(snap)
         self._count_events(snap)
-        screen = self.screen
-        render = getattr(screen, "render_snapshot", None)
+        self._remember(snap)
+        # Only the screen on top renders; the others read self.snapshot when they return.
+        render = getattr(self.screen, "render_snapshot", None)
         if render is not None:
-            render(snap, list(snap.events))
-        # other screens (agent, help) read self.snapshot when they need it
-        for other in self.screen_stack:
-            if other is not screen and hasattr(other, "remember_events"):
-                other.remember_events(snap.events)
+            render(snap)
 
     def _count_events(self, snap: Snapshot) -> None:
         for e in snap.events:
+            self._event_no += 1
+            self.events.append((self._event_no, e))
             old = self.stats.get(e.agent, AgentStats())
             self.stats[e.agent] = AgentStats(
                 messages=old.messages + 1,
@@ -161,6 +164,7 @@ class MonitorApp(App[None]):
             cpu=h.cpu_utilization,
             mem=float(h.ram_used),
             gpu=sum(util) / len(util) if util else None,
+            errors=float(sum(s.errors for s in self.stats.values())),
             agents={
                 a.name: (
                     a.cpu_utilization,
@@ -179,8 +183,6 @@ class MonitorApp(App[None]):
         recent = list(self._points)[-TREND_POINTS:]
         if what == "agents":
             return [float(len(p.agents)) for p in recent]
-        if what == "errors":
-            return [0.0 for _ in recent]
         values: Sequence[float | None] = [getattr(p, what) for p in recent]
         return [v for v in values if v is not None]
 

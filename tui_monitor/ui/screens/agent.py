@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static
 
 from ... import fmt, safe
 from ...collect.tree import ProcNode, process_tree
-from ...models import AgentEvent, AgentSample, Snapshot
+from ...models import AgentSample, Snapshot
 from ..columns import STATUS_STYLE
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
@@ -75,29 +75,26 @@ class AgentScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#agent-events", EventLog).border_title = "Events"
         if self.monitor.snapshot is not None:
-            self.render_snapshot(self.monitor.snapshot, [])
+            self.render_snapshot(self.monitor.snapshot)
         self.load_history()
 
     def _agent(self, snap: Snapshot) -> AgentSample | None:
         return next((a for a in snap.agents if a.name == self.agent_name), None)
 
-    def render_snapshot(self, snap: Snapshot, new_events: list[object]) -> None:
+    def render_snapshot(self, snap: Snapshot) -> None:
         source = self.monitor.source
         clock = self.monitor.clock(snap)
         self.query_one(HeaderBar).show(snap.host.hostname, source.mode, source.detail, clock)
         agent = self._agent(snap)
         self.query_one("#details", Static).update(self._details(agent, snap.ts.timestamp()))
-        self.query_one("#agent-events", EventLog).add(
-            e for e in snap.events if e.agent == self.agent_name
+        self.query_one("#agent-events", EventLog).sync(
+            (n, e) for n, e in self.monitor.events if e.agent == self.agent_name
         )
         self._ticks += 1
         if agent is not None and agent.pids and self._ticks % 3 == 1:
             self.load_tree(agent.pids)
         if self._ticks % (5 if self.range_key == "1" else 60) == 0:
             self.load_history()
-
-    def remember_events(self, events: tuple[AgentEvent, ...]) -> None:
-        """Called while another screen is on top, so nothing is missed."""
 
     def _details(self, a: AgentSample | None, now: float) -> Table:
         t = Table.grid(padding=(0, 1))

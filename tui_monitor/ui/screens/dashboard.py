@@ -89,7 +89,12 @@ class DashboardScreen(Screen[None]):
         self.query_one("#chart", MetricChart).border_title = "Chart"
         self.query_one(AgentTable).focus()
         if self.monitor.snapshot is not None:
-            self.render_snapshot(self.monitor.snapshot, [])
+            self.render_snapshot(self.monitor.snapshot)
+
+    def on_screen_resume(self) -> None:
+        """Back from the agent screen or help: catch up on what arrived meanwhile."""
+        if self.monitor.snapshot is not None and self.is_mounted:
+            self.render_snapshot(self.monitor.snapshot)
 
     def on_resize(self) -> None:
         self.query_one("#chart", MetricChart).display = self.size.width >= NARROW
@@ -100,14 +105,14 @@ class DashboardScreen(Screen[None]):
 
     # -- rendering ----------------------------------------------------------------------
 
-    def render_snapshot(self, snap: Snapshot, new_events: list[object]) -> None:
+    def render_snapshot(self, snap: Snapshot) -> None:
         now = snap.ts.timestamp()
         self._header(snap)
         self._cards(snap)
         table = self.query_one(AgentTable)
         table.update_agents(snap.agents, self.monitor.stats, now)
         self._empty_state(snap)
-        self.query_one(EventLog).add(snap.events)
+        self.query_one(EventLog).sync(self.monitor.events)
         self._chart(force=False)
 
     def _header(self, snap: Snapshot) -> None:

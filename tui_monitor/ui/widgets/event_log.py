@@ -45,11 +45,23 @@ class EventLog(RichLog):
         super().__init__(max_lines=KEEP, wrap=False, markup=False, highlight=False, id=id)
         self.min_level = "debug"
         self._events: deque[AgentEvent] = deque(maxlen=KEEP)
+        self._last = 0
 
     def _shown(self, event: AgentEvent) -> bool:
         return LEVELS.index(event.level) >= LEVELS.index(self.min_level)
 
+    def sync(self, numbered: Iterable[tuple[int, AgentEvent]]) -> None:
+        """Append the events numbered after the last one shown (catch-up after a cover)."""
+        for n, event in numbered:
+            if n <= self._last:
+                continue
+            self._last = n
+            self._events.append(event)
+            if self._shown(event):
+                self.write(event_line(event))
+
     def add(self, events: Iterable[AgentEvent]) -> None:
+        """Append events that carry no number (history read from the store)."""
         for event in events:
             self._events.append(event)
             if self._shown(event):
