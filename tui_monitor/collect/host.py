@@ -41,7 +41,8 @@ def _busy_and_total(old: Any, new: Any) -> tuple[float, float]:
 
 
 def _percent(busy: float, total: float) -> float:
-    return min(100.0, max(0.0, 100.0 * busy / total))
+    """Rounded to 0.1 (what any display shows), which also keeps the per-core history small."""
+    return round(min(100.0, max(0.0, 100.0 * busy / total)), 1)
 
 
 def _net_counters() -> tuple[int, int] | None:

@@ -103,6 +103,10 @@ class MonitorApp(App[None]):
         )
 
     def _emit(self, snapshot: Snapshot) -> None:
+        """Runs on the app's loop for every snapshot, so events and trends miss none of them
+        even when the message queue coalesces snapshots for a busy screen."""
+        self._count_events(snapshot)
+        self._remember(snapshot)
         self.post_message(SnapshotReady(snapshot))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -138,8 +142,6 @@ class MonitorApp(App[None]):
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         snap = message.snapshot
         self.snapshot = snap
-        self._count_events(snap)
-        self._remember(snap)
         # Only the screen on top renders; the others read self.snapshot when they return.
         render = getattr(self.screen, "render_snapshot", None)
         if render is not None:

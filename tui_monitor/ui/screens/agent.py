@@ -139,9 +139,10 @@ class AgentScreen(Screen[None]):
         chart = self.query_one("#agent-chart", MetricChart)
         label, span = RANGES[self.range_key]
         title = f"{self.agent_name} {TITLES[self.metric]} · last {label}"
-        chart.border_title = title
+        chart.border_title = safe.text(title)  # a Text, so an agent's name is never markup
         if store is None:
-            chart.show(title + " (no history)", [], {})
+            chart.show(title, [], {})
+            chart.border_title = safe.text(f"{title} (no history)")
             return
         end = datetime.now(UTC)
         start = end - span
@@ -152,7 +153,8 @@ class AgentScreen(Screen[None]):
             )
             events = await asyncio.to_thread(store.events, agent=self.agent_name, limit=50)
         except Exception as exc:  # a missing or busy file must not take the screen down
-            chart.show(f"{title} (history unavailable: {exc})", [], {})
+            chart.show(title, [], {})
+            chart.border_title = safe.text(f"{title} (history unavailable: {exc})")
             return
         now = end.timestamp()
         xs = [now - p[0] for p in series.points]

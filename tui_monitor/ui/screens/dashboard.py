@@ -160,25 +160,25 @@ class DashboardScreen(Screen[None]):
     def _empty_state(self, snap: Snapshot) -> None:
         empty = self.query_one("#empty", Static)
         table = self.query_one(AgentTable)
+        bottom = self.query_one("#bottom")
         if snap.agents:
             if empty.display:
                 empty.display = False
-                table.display = True
+                table.display = bottom.display = True
             return
         text = Text.assemble(
-            ("No agents yet.\n\n", "bold"),
-            "Define one in ",
-            (str(self.monitor.config_path), "bold"),
-            ":\n\n",
-            ('  [[agents]]\n  name = "planner"\n  cmdline = "python .* -m planner"\n\n', "cyan"),
-            "or start a known agent program (claude, codex, aider, gemini, opencode, goose,\n"
-            "ollama, vllm, llama-server, ...), or try ",
+            ("No agents yet. ", "bold"),
+            "Try ",
             ("tui-monitor demo", "bold"),
-            ".",
+            ", start a known agent program\n(claude, codex, aider, gemini, opencode, goose, "
+            "ollama, vllm, llama-server, ...),\nor define one in ",
+            safe.text(str(self.monitor.config_path), "bold"),
+            ":\n",
+            ('  [[agents]]\n  name = "planner"\n  cmdline = "python .* -m planner"', "cyan"),
         )
         empty.update(text)
         empty.display = True
-        table.display = False
+        table.display = bottom.display = False
 
     def _chart(self, force: bool) -> None:
         chart = self.query_one(MetricChart)
@@ -191,7 +191,7 @@ class DashboardScreen(Screen[None]):
         subject = None if self.chart_host or selected is None else selected
         title, xs, lines, unit, ymax = self.monitor.chart_data(subject, self.chart_metric)
         chart.show(title, xs, lines, unit, ymax)
-        chart.border_title = title
+        chart.border_title = safe.text(title)  # a Text, so an agent's name is never markup
         self._chart_drawn_at = now
         self._chart_dirty = False
 

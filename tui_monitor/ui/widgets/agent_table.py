@@ -79,8 +79,10 @@ class AgentTable(DataTable[Text]):
 
     def _layout(self) -> bool:
         """Choose columns for the current width; True when the columns changed."""
+        # The name column only ever grows (up to NAME_MAX), so the table is rebuilt a handful
+        # of times in a session, not whenever the longest name comes or goes.
         longest = max((len(n) for n in self._agents), default=4)
-        name_width = max(8, min(NAME_MAX, longest))
+        name_width = max(8, self._name_width, min(NAME_MAX, longest))
         width = self.size.width or self.app.size.width
         columns = fitting(width - 2, name_width)
         if columns == self._columns and name_width == self._name_width:
@@ -109,8 +111,9 @@ class AgentTable(DataTable[Text]):
     def _refresh_rows(self) -> None:
         if not self.is_mounted:
             return
-        self._layout()
         keep = self._selected
+        keep_row = self.cursor_row  # a vanished agent hands the cursor to its neighbour
+        self._layout()
         shown = [a for a in self._agents.values() if self._filter is None or self._filter(a)]
         empty = AgentStats()
         sort_col = BY_KEY[self.sort_key]
@@ -145,18 +148,18 @@ class AgentTable(DataTable[Text]):
             rank = {id(self._name_cells[n]): i for i, n in enumerate(names)}
             self.sort("name", key=lambda t: rank.get(id(t), 0))
         self._order = names
-        self._restore(keep)
+        self._restore(keep, keep_row)
 
-    def _restore(self, keep: str | None) -> None:
-        """Put the cursor back on the agent it was on (or the nearest row)."""
+    def _restore(self, keep: str | None, keep_row: int) -> None:
+        """Put the cursor back on the agent it was on (or the row where it was)."""
         if not self._order:
             self._set_selected(None)
             return
-        if keep in self._cells:
-            index = self.get_row_index(keep)
-            if index != self.cursor_row:
-                self.move_cursor(row=index, animate=False)
-        self._set_selected(self._order[min(self.cursor_row, len(self._order) - 1)])
+        index = self.get_row_index(keep) if keep in self._cells else keep_row
+        index = max(0, min(index, len(self._order) - 1))
+        if index != self.cursor_row:
+            self.move_cursor(row=index, animate=False)
+        self._set_selected(self._order[index])
 
     def _set_selected(self, name: str | None) -> None:
         if name != self._selected:
