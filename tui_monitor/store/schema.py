@@ -2,8 +2,8 @@
 
 Sizes matter here: a week of 50 agents at 1 s is 30 million agent samples, so
 `agent_samples` is a WITHOUT ROWID table keyed (tick, agent) — appended in key order, so its
-pages fill well (88% measured) — with CPU stored as integer tenths of a percent. Timestamps are epoch
-milliseconds (`ticks.ts`) and rollup buckets are epoch seconds divided by the resolution.
+pages fill well (88% measured) — with CPU stored as integer tenths of a percent. Timestamps
+are epoch milliseconds (`ticks.ts`); rollup buckets are epoch seconds divided by the resolution.
 """
 
 from __future__ import annotations
