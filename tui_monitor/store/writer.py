@@ -143,6 +143,8 @@ class Store:
         rollups: list[tuple[object, ...]] = []
         hours: dict[tuple[int, int], tuple[int, float, float, float]] = {}
         minute: int | None = None
+        agents_get, runs_get, columns_get = self._agents.get, self._runs.get, columns.get
+        add_agent_row, status_code = agent_rows.append, STATUS_CODES
 
         def fold_minute() -> None:
             assert minute is not None
@@ -256,35 +258,50 @@ class Store:
                     (gs.gpu_utilization, gs.gpu_memory_used, gs.gpu_temperature, gs.power_w),
                 )
             for a in snap.agents:
-                aid = self._agents.get(a.name)
+                name = a.name
+                aid = agents_get(name)
                 if aid is None:
-                    new_agent = (a.name, a.kind, a.source, ms, ms)
-                    aid = self._id(self._agents, a.name, _NEW_AGENT, new_agent)
+                    new_agent = (name, a.kind, a.source, ms, ms)
+                    aid = self._id(self._agents, name, _NEW_AGENT, new_agent)
                 seen[aid] = ms
                 run = None
-                if a.pid is not None and a.create_time is not None:
-                    key = (aid, a.pid, a.create_time)
-                    run = self._runs.get(key)
+                pid = a.pid
+                if pid is not None and a.create_time is not None:
+                    key = (aid, pid, a.create_time)
+                    run = runs_get(key)
                     if run is None:
                         new_run = (*key, a.process, a.cmdline, a.cwd, a.user)
                         run = self._id(self._runs, key, _NEW_RUN, new_run)
-                cpu = None if a.cpu_utilization is None else round(a.cpu_utilization * 10)
-                agent_rows.append(
+                cpu = a.cpu_utilization
+                if cpu is not None:
+                    cpu = int(cpu * 10 + 0.5)  # tenths; CPU% is never negative
+                ram, gpu = a.ram_used, a.gpu_memory_used
+                add_agent_row(
                     (
                         tick,
                         aid,
                         run,
-                        STATUS_CODES[a.status],
+                        status_code[a.status],
                         cpu,
-                        a.ram_used,
-                        a.gpu_memory_used,
+                        ram,
+                        gpu,
                         a.procs,
                         a.threads,
                         a.queue_depth,
                     )
                 )
-                procs = a.procs if run is not None else None  # only while a process runs
-                gather("agent", a.name, (cpu, a.ram_used, a.gpu_memory_used, procs))
+                # `gather`, inlined: this loop runs for every agent of every tick
+                lists = columns_get(("agent", name))
+                if lists is None:
+                    lists = columns[("agent", name)] = [[], [], [], []]
+                if cpu is not None:
+                    lists[0].append(cpu)
+                if ram is not None:
+                    lists[1].append(ram)
+                if gpu is not None:
+                    lists[2].append(gpu)
+                if run is not None:  # processes count only while a process runs
+                    lists[3].append(a.procs)
             for e in snap.events:
                 data = json.dumps(e.data, ensure_ascii=True) if e.data else None
                 rows["events"].append(
