@@ -19,7 +19,7 @@ from rich.console import Console
 from textual.app import App
 from textual.pilot import Pilot
 
-from tui_monitor.config import GpuSettings, PresetSettings, Settings
+from tui_monitor.config import GpuSettings, PresetSettings, Settings, UiSettings
 from tui_monitor.models import (
     AgentEvent,
     AgentSample,
@@ -252,7 +252,12 @@ CONFIG = Path("/home/tester/.config/tui-monitor/config.toml")
 
 
 def settings() -> Settings:
-    return Settings(gpu=GpuSettings(enabled=False), presets=PresetSettings(enabled=False))
+    # These tests were written against a table sorted by CPU, largest first.
+    return Settings(
+        gpu=GpuSettings(enabled=False),
+        presets=PresetSettings(enabled=False),
+        ui=UiSettings(sort="cpu", sort_reverse=True),
+    )
 
 
 def build_app(

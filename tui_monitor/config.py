@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import (
@@ -150,6 +150,22 @@ class StoreSettings(BaseModel):
         return self.path.expanduser() if self.path else data_dir() / "history.db"
 
 
+SORT_KEYS = ("name", "kind", "status", "pid", "cpu", "mem", "gpu", "procs", "msgs", "errs",
+             "age", "uptime")  # fmt: skip
+
+
+class UiSettings(BaseModel):
+    """The dashboard."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sort: Literal[SORT_KEYS] = "name"  # type: ignore[valid-type]
+    """Initial sort column of the agent table. A live metric (cpu, mem) re-sorts, and so
+    rewrites, the table every tick; name keeps it still."""
+    sort_reverse: bool = False
+    """Start with the sort reversed (largest first)."""
+
+
 class FileSettings(BaseModel):
     """Everything the TOML file may hold (env can override each of it)."""
 
@@ -166,6 +182,7 @@ class FileSettings(BaseModel):
     presets: PresetSettings = Field(default_factory=PresetSettings)
     gpu: GpuSettings = Field(default_factory=GpuSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id -> keys, e.g. {"dashboard.filter" = "f", "app.quit" = "q,ctrl+q"}."""
     agents: list[AgentRule] = Field(default_factory=list)

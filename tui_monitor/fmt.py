@@ -50,3 +50,15 @@ def duration(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def coarse_duration(seconds: float | None) -> str:
+    """Like `duration`, but minute-grained past the first minute (45s, 12m, 3h05m, 2d04h).
+
+    Table cells use it: a value that changes every second on every row would rewrite the
+    whole table each tick, for nothing anyone reads.
+    """
+    if seconds is None:
+        return "-"
+    s = int(max(0, seconds))
+    return f"{s // 60}m" if 60 <= s < 3600 else duration(s)

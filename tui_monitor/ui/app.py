@@ -22,7 +22,9 @@ from .commands import MonitorCommands
 from .messages import SnapshotReady
 
 TREND_POINTS = 60
-"""Sparkline length: the last minute at 1 s ticks."""
+TREND_EVERY = 5
+"""Sparklines: one point per 5 ticks, so they move (and rewrite their line) every 5 s,
+and 60 points cover the last 5 minutes at 1 s ticks."""
 EVENTS_KEPT = 1000
 CHART_SECONDS = 600.0
 """The dashboard chart shows the last ten minutes (kept in memory, no store reads)."""
@@ -79,6 +81,8 @@ class MonitorApp(App[None]):
         self._event_no = 0
         self.problem: str | None = None
         self._points: deque[_Point] = deque()
+        self._trend: deque[_Point] = deque(maxlen=TREND_POINTS)
+        self._received = 0
         self._stop = asyncio.Event()
 
     def clock(self, snap: Snapshot) -> str:
@@ -177,12 +181,15 @@ class MonitorApp(App[None]):
             },
         )
         self._points.append(point)
+        if self._received % TREND_EVERY == 0:
+            self._trend.append(point)
+        self._received += 1
         while self._points and point.ts - self._points[0].ts > CHART_SECONDS:
             self._points.popleft()
 
     def trend(self, what: str) -> list[float]:
-        """The last minute of one overview figure, for a card's sparkline."""
-        recent = list(self._points)[-TREND_POINTS:]
+        """The last minutes of one overview figure, for a card's sparkline."""
+        recent = list(self._trend)
         if what == "agents":
             return [float(len(p.agents)) for p in recent]
         values: Sequence[float | None] = [getattr(p, what) for p in recent]

@@ -133,7 +133,7 @@ COLUMNS: tuple[Column, ...] = (
         7,
         6,
         True,
-        lambda a, s, n: fmt.duration(_age(s, n)),
+        lambda a, s, n: fmt.coarse_duration(_age(s, n)),
         lambda a, s, n: -_num(_age(s, n)) if s.last_event is not None else float("-inf"),
     ),
     Column(
@@ -142,7 +142,7 @@ COLUMNS: tuple[Column, ...] = (
         7,
         2,
         True,
-        lambda a, s, n: fmt.duration(a.uptime(n)),
+        lambda a, s, n: fmt.coarse_duration(a.uptime(n)),
         lambda a, s, n: _num(a.uptime(n)),
     ),
 )

@@ -87,7 +87,9 @@ class DashboardScreen(Screen[None]):
         self.query_one("#empty", Static).display = False
         self.query_one("#events", EventLog).border_title = "Events"
         self.query_one("#chart", MetricChart).border_title = "Chart"
-        self.query_one(AgentTable).focus()
+        table = self.query_one(AgentTable)
+        table.set_sort(self.monitor.settings.ui.sort, self.monitor.settings.ui.sort_reverse)
+        table.focus()
         if self.monitor.snapshot is not None:
             self.render_snapshot(self.monitor.snapshot)
 

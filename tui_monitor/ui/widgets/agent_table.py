@@ -26,8 +26,10 @@ class AgentTable(DataTable[Text]):
 
     def __init__(self, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)  # type: ignore[arg-type]
-        self.sort_key = "cpu"
-        self.sort_reverse = True
+        # By name: a stable order. A live metric re-sorts (and so rewrites) the table on
+        # every tick; `>`/`<`, a header click or the palette choose one when wanted.
+        self.sort_key = "name"
+        self.sort_reverse = False
         self._columns: list[Column] = []
         self._name_width = 0
         self._cells: dict[str, tuple[str, ...]] = {}

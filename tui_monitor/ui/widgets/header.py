@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
@@ -33,9 +34,8 @@ class HeaderBar(Static):
         if note:
             text.append("  ")
             text.append(safe.text(note, "bold red"))
-        right = Text(clock, style="bold")
-        width = self.size.width or 80
-        pad = max(1, width - text.cell_len - right.cell_len)
-        text.append(" " * pad)
-        text.append_text(right)
-        self.update(text)
+        grid = Table.grid(expand=True)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_row(text, Text(clock, style="bold"))
+        self.update(grid)

@@ -1,0 +1,381 @@
+"""End to end: the installed `tui-monitor` in a real terminal (tmux), watching real agents.
+
+What a person at an 100x30 terminal does: sees the agents, moves the cursor, filters, opens an
+agent, goes back, resizes the terminal, quits. Every step is checked on the screen text.
+
+Each test gets its own tmux server (private socket, our own config file, no status line, so
+the pane is exactly the size asked for). A shell runs the program and prints its exit status
+in the pane when it ends. Teardown kills the server and makes sure the program is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psutil
+import pytest
+import tomli_w
+
+if TYPE_CHECKING:
+    from conftest import AgentProcess, SpawnAgent
+
+pytestmark = pytest.mark.slow
+
+POLL = 0.05
+EXIT_MARK = "[tui-monitor e2e: exited with status"
+EXE = Path(sys.executable).parent / "tui-monitor"
+NAME = "e2e-worker"
+SELECTED = re.compile(r"╭─ (\S+) CPU %")
+"""The dashboard chart's title names the selected agent."""
+
+
+class Tmux:
+    """One private tmux server with (at most) one session, driven like a person would."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        exe = shutil.which("tmux")
+        if exe is None:
+            pytest.fail("tmux is not installed: `make test` installs it (apt-get install tmux)")
+        self.exe = exe
+        self.socket = f"tuimon-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.conf = tmp_path / "tmux.conf"
+        # No status line: the pane is the whole window. No Escape delay.
+        self.conf.write_text("set -g status off\nset -g history-limit 0\nset -g escape-time 0\n")
+        self.target = "e2e"
+        self.pid: int | None = None
+
+    def tmux(self, *args: str, check: bool = True) -> str:
+        env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+        proc = subprocess.run(
+            [self.exe, "-L", self.socket, "-f", str(self.conf), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=10,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"tmux {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def start(self, argv: list[str], env: Mapping[str, str], size: tuple[int, int]) -> int:
+        """Start `argv` (with `env` on top of ours) in a cols x rows pane; returns its pid.
+
+        A shell runs it and then prints its exit status, as a person would see it. (Not
+        tmux's own `pane_dead_status`: Debian's tmux can miss a SIGCHLD through libutempter,
+        tmux/tmux#311, and never learn the status.)
+        """
+        settings = [f"{k}={v}" for k, v in env.items()]
+        cols, rows = size
+        # The shell stays (until teardown): tmux may drop what a dying pane printed last.
+        script = f'"$@"; echo "{EXIT_MARK} $?]"; exec sleep 3600'
+        self.tmux(
+            "new-session", "-d", "-s", self.target, "-x", str(cols), "-y", str(rows),
+            "--", "sh", "-c", script, "sh", "env", "-u", "COLUMNS", "-u", "LINES",
+            *settings, *argv,
+        )  # fmt: skip
+        shell = psutil.Process(int(self.display("#{pane_pid}")))
+        deadline = time.monotonic() + 10
+        while not (children := shell.children()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"the program did not start:\n{self.screen()}")
+            time.sleep(0.01)
+        self.pid = children[0].pid  # `env` execs the program: this is the program's pid
+        return self.pid
+
+    def display(self, fmt: str) -> str:
+        return self.tmux("display-message", "-p", "-t", self.target, fmt).strip()
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.target)
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", self.target, *keys)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", self.target, "-l", "--", text)
+
+    def resize(self, cols: int, rows: int) -> None:
+        self.tmux("resize-window", "-t", self.target, "-x", str(cols), "-y", str(rows))
+
+    def size(self) -> tuple[int, int]:
+        cols, rows = self.display("#{pane_width} #{pane_height}").split()
+        return int(cols), int(rows)
+
+    def dead(self, screen: str | None = None) -> int | None:
+        """The program's exit status once the shell has printed it, else None."""
+        found = re.search(rf"{re.escape(EXIT_MARK)} (\d+)\]", screen or self.screen())
+        return int(found.group(1)) if found else None
+
+    def wait_for(
+        self, ok: Callable[[str], object], what: str, timeout: float = 15.0
+    ) -> tuple[str, object]:
+        """Poll the screen until `ok(screen)` is truthy; fail with the last screen if not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            found = ok(screen)
+            if found:
+                return screen, found
+            status = self.dead(screen)
+            if status is not None:
+                pytest.fail(f"the program exited ({status}) while waiting for {what}:\n{screen}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {what} on screen after {timeout:g}s; screen was:\n{screen}")
+            time.sleep(POLL)
+
+    def wait_text(self, *texts: str, timeout: float = 15.0) -> str:
+        """Wait until every one of `texts` is on screen."""
+        screen, _ = self.wait_for(
+            lambda s: all(t in s for t in texts), " and ".join(map(repr, texts)), timeout
+        )
+        return screen
+
+    def wait_exit(self, timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        while (status := self.dead()) is None:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the program did not exit within {timeout:g}s:\n{self.screen()}")
+            time.sleep(POLL)
+        return status
+
+    def close(self) -> None:
+        """Kill the server (SIGHUP to the program), then make sure the program is gone."""
+        self.tmux("kill-server", check=False)
+        if self.pid is not None and not gone(self.pid, timeout=5):
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(self.pid).kill()
+            assert gone(self.pid, timeout=5), f"pid {self.pid} survived SIGKILL"
+
+
+def gone(pid: int, timeout: float = 0.0) -> bool:
+    """True once `pid` has exited (a zombie counts: it runs no more)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    term = Tmux(tmp_path)
+    try:
+        yield term
+    finally:
+        term.close()
+
+
+def rows_named(screen: str, prefix: str) -> list[list[str]]:
+    """The agent-table rows (split on whitespace) whose first cell starts with `prefix`."""
+    pattern = re.compile(rf"^\s*{re.escape(prefix)}(#\d+)?\s")
+    return [line.split() for line in screen.splitlines() if pattern.match(line)]
+
+
+def _config(tmp_path: Path, tag: str) -> Path:
+    path = tmp_path / "e2e-config.toml"
+    data = {
+        "interval": 0.5,
+        "store": {"path": str(tmp_path / "history.db")},
+        "presets": {"enabled": False},
+        "agents": [{"name": NAME, "kind": "e2e", "cmdline": re.escape(tag)}],
+    }
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def _env(config: Path, term: str) -> dict[str, str]:
+    """The test's isolated dirs (set by `isolated_dirs`), this config and this terminal."""
+    isolated = {k: v for k, v in os.environ.items() if k.startswith(("XDG_", "TUI_MONITOR_"))}
+    return isolated | {"TERM": term, "TUI_MONITOR_CONFIG": str(config)}
+
+
+def _fleet(spawn_agent: SpawnAgent) -> tuple[str, dict[str, AgentProcess]]:
+    """Two idle and one busy agent under one tag: named in start order by the one rule."""
+    tag = f"tuimon-e2e-{uuid.uuid4().hex[:12]}"
+    agents = [spawn_agent(kind, tag=tag) for kind in ("idle", "idle", "busy")]
+    return tag, dict(zip((NAME, f"{NAME}#2", f"{NAME}#3"), agents, strict=True))
+
+
+def _table(screen: str) -> dict[str, dict[str, str]]:
+    """Agent name -> {column: value} for the leading one-word columns (name .. pid)."""
+    header = next((line.split() for line in screen.splitlines() if " NAME " in line), [])
+    if "PID" not in header:
+        return {}
+    cols = [c.lower() for c in header[: header.index("PID") + 1]]
+    return {row[0]: dict(zip(cols, row, strict=False)) for row in rows_named(screen, NAME)}
+
+
+def _all_rows(expected: dict[str, AgentProcess]) -> Callable[[str], bool]:
+    """A screen check: every agent's row, with its pid; the busy one seen running."""
+
+    def ok(screen: str) -> bool:
+        table = _table(screen)
+        return (
+            set(table) == set(expected)
+            and all(table[n]["pid"] == str(a.pid) for n, a in expected.items())
+            and table[f"{NAME}#3"]["status"] == "running"
+        )
+
+    return ok
+
+
+def _selected(screen: str) -> str | None:
+    found = SELECTED.search(screen)
+    return found.group(1) if found else None
+
+
+TERMINAL_MODES = ("alternate_on", "cursor_flag", "mouse_any_flag", "mouse_sgr_flag")
+
+
+def _modes(tmux: Tmux) -> dict[str, str]:
+    values = tmux.display(" ".join(f"#{{{m}}}" for m in TERMINAL_MODES)).split()
+    return dict(zip(TERMINAL_MODES, values, strict=True))
+
+
+def _terminal_restored(tmux: Tmux) -> None:
+    """After exit: main screen back, cursor shown, mouse reporting off, no dashboard left."""
+    assert _modes(tmux) == dict.fromkeys(TERMINAL_MODES, "0") | {"cursor_flag": "1"}
+    screen = tmux.screen()
+    assert not rows_named(screen, NAME) and "q Quit" not in screen, screen
+
+
+def _no_program_left(pid: int, config: Path) -> None:
+    assert gone(pid, timeout=5), f"pid {pid} still runs after the exit status was printed"
+    for proc in psutil.process_iter(["cmdline"]):
+        if not any("tui-monitor" in part for part in proc.info["cmdline"] or ()):
+            continue
+        try:
+            env = proc.environ()
+        except psutil.Error:
+            continue
+        assert env.get("TUI_MONITOR_CONFIG") != str(config), f"left behind: {proc}"
+
+
+def test_dashboard_keys_resize_and_quit(
+    tmux: Tmux, spawn_agent: SpawnAgent, tmp_path: Path
+) -> None:
+    tag, agents = _fleet(spawn_agent)
+    config = _config(tmp_path, tag)
+    pid = tmux.start([str(EXE)], _env(config, "xterm-256color"), (100, 30))
+    assert tmux.size() == (100, 30)
+
+    screen, _ = tmux.wait_for(_all_rows(agents), "three agents with their pids", timeout=20)
+    assert "tui-monitor" in screen.splitlines()[0]
+    assert " LIVE " in screen.splitlines()[0]
+    assert "Agents 3/3" in screen
+    assert _modes(tmux)["alternate_on"] == "1"
+    tmux.wait_text("/ Filter", "q Quit", "? Help")  # the footer fills in a moment later
+
+    # j: the cursor moves one row down; the chart follows the selected agent.
+    screen, before = tmux.wait_for(_selected, "a selected agent in the chart title")
+    order = [row[0] for row in rows_named(screen, NAME)]
+    assert before in order[:-1], screen
+    below = order[order.index(before) + 1]
+    tmux.keys("j")
+    tmux.wait_for(lambda s: _selected(s) == below, f"{below} selected after j")
+
+    # / filter: one row left while typing; Enter keeps the filter and leaves the box.
+    tmux.keys("/")
+    tmux.wait_text("filter: text or regex")
+    tmux.type("worker#2")
+    screen, _ = tmux.wait_for(lambda s: list(_table(s)) == [f"{NAME}#2"], "only #2 filtered")
+    tmux.keys("Enter")
+    screen, _ = tmux.wait_for(
+        lambda s: list(_table(s)) == [f"{NAME}#2"] and _selected(s) == f"{NAME}#2",
+        "the filtered agent selected",
+    )
+    assert "worker#2" in screen.split(" NAME ")[0], "the filter text stays in its box"
+
+    # Escape: the filter goes, all rows come back, the cursor stays on the agent.
+    tmux.keys("Escape")
+    screen, _ = tmux.wait_for(
+        lambda s: len(_table(s)) == 3 and "worker#2" not in s.split(" NAME ")[0],
+        "all rows back after Escape",
+    )
+    assert _selected(screen) == f"{NAME}#2"
+
+    # Enter: the agent screen, with this agent's details and pid.
+    tmux.keys("Enter")
+    idle2 = agents[f"{NAME}#2"]
+    screen = tmux.wait_text("esc Back")
+    screen, _ = tmux.wait_for(
+        lambda s: (
+            re.search(rf"│agent\s+{re.escape(NAME)}#2\s", s)
+            and re.search(rf"│pids\s+{idle2.pid}\s", s)
+        ),
+        "the agent's details with its pid",
+    )
+    assert re.search(r"│status\s+idle\s", screen), screen
+    assert re.search(r"│kind\s+e2e \(config\)", screen), screen
+    tmux.wait_for(lambda s: re.search(rf"│\s*{idle2.pid}\s+python\s", s), "process tree")
+
+    # Escape: back on the dashboard, same agent selected.
+    tmux.keys("Escape")
+    screen, _ = tmux.wait_for(_all_rows(agents), "the dashboard again")
+    assert "/ Filter" in screen
+    assert _selected(screen) == f"{NAME}#2"
+
+    # Resize: smaller (80x24, chart makes room) and bigger (120x40, more columns).
+    tmux.resize(80, 24)
+    screen, _ = tmux.wait_for(
+        lambda s: (
+            _all_rows(agents)(s)
+            and re.search(r"\d\d:\d\d:\d\d\s*$", s.splitlines()[0])
+            and len(s.splitlines()[0]) <= 80
+            and " KIND " not in s
+        ),
+        "the dashboard at 80x24",
+    )
+    assert tmux.size() == (80, 24)
+    assert _selected(screen) is None, "no chart below 100 columns"
+    assert tmux.dead() is None
+    tmux.resize(120, 40)
+    screen, _ = tmux.wait_for(
+        lambda s: _all_rows(agents)(s) and " KIND " in s and _selected(s) == f"{NAME}#2",
+        "the dashboard at 120x40 with the KIND column and the chart",
+    )
+    assert tmux.size() == (120, 40)
+    assert all(_table(screen)[n]["kind"] == "e2e" for n in agents), "the KIND column"
+
+    # q: the program exits cleanly and nothing is left running.
+    tmux.keys("q")
+    assert tmux.wait_exit() == 0, tmux.screen()
+    _terminal_restored(tmux)
+    _no_program_left(pid, config)
+    assert (tmp_path / "history.db").stat().st_size > 0, "it recorded where the config said"
+
+
+def test_term_screen(tmux: Tmux, spawn_agent: SpawnAgent, tmp_path: Path) -> None:
+    """A plainer terminal type (TERM=screen, as in GNU screen and old tmux setups) works too."""
+    tag, agents = _fleet(spawn_agent)
+    config = _config(tmp_path, tag)
+    pid = tmux.start([str(EXE)], _env(config, "screen"), (100, 30))
+    screen, _ = tmux.wait_for(_all_rows(agents), "three agents with their pids", timeout=20)
+    assert "Agents 3/3" in screen
+    screen, before = tmux.wait_for(_selected, "a selected agent in the chart title")
+    tmux.keys("j")
+    tmux.wait_for(lambda s: _selected(s) not in (None, before), "another agent after j")
+    tmux.resize(80, 24)
+    tmux.wait_for(
+        lambda s: _all_rows(agents)(s) and " KIND " not in s,
+        "the dashboard at 80x24",
+    )
+    tmux.keys("q")
+    assert tmux.wait_exit() == 0, tmux.screen()
+    _terminal_restored(tmux)
+    _no_program_left(pid, config)
