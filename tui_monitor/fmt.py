@@ -53,12 +53,14 @@ def duration(seconds: float | None) -> str:
 
 
 def coarse_duration(seconds: float | None) -> str:
-    """Like `duration`, but minute-grained past the first minute (45s, 12m, 3h05m, 2d04h).
+    """Minute-grained age: <1m, 12m, 3h05m, 2d04h.
 
     Table cells use it: a value that changes every second on every row would rewrite the
-    whole table each tick, for nothing anyone reads.
+    whole table each tick (a row is one terminal line), for nothing anyone reads.
     """
     if seconds is None:
         return "-"
     s = int(max(0, seconds))
-    return f"{s // 60}m" if 60 <= s < 3600 else duration(s)
+    if s < 60:
+        return "<1m"
+    return f"{s // 60}m" if s < 3600 else duration(s)
