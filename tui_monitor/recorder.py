@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .config import Settings
+from .models import Snapshot
 from .sampler import Sampler
 from .store.retention import prune_steps
 from .store.writer import Batch, Store, Writer
@@ -148,7 +149,9 @@ class Recorder:
             self.store = Store(self.db)
         return self.store
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, first: Snapshot | None = None) -> None:
+        """Record until `stop`; `first` is a tick already taken (and shown) before the store
+        was open, written ahead of the rest."""
         cfg = self.settings.store
         store = self.store if self.store is not None else await asyncio.to_thread(self.open)
         writer = self.writer = Writer(
@@ -158,6 +161,8 @@ class Recorder:
             queue_size=cfg.queue_size,
             on_commit=self._on_commit,
         )
+        if first is not None:
+            await writer.put(first)
         unsubscribe = self.sampler.subscribe(writer.put)
         tasks = [
             asyncio.create_task(self.sampler.run(stop), name="sampler"),

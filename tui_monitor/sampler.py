@@ -46,6 +46,7 @@ class Sampler:
         self.tick_errors = 0
         self.last_error: str | None = None
         self.ticks_skipped = 0
+        self._started: float | None = None
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call `fn` with every new snapshot; returns a function that unsubscribes."""
@@ -54,7 +55,7 @@ class Sampler:
 
     async def tick(self, lag: float = 0.0) -> Snapshot:
         """Collect one snapshot now (host and GPU in parallel threads, then agents)."""
-        started = self._clock()
+        started = self._started = self._clock()
         gpu_status, host = await asyncio.gather(
             asyncio.to_thread(self.gpu.sample), asyncio.to_thread(self.host.sample)
         )
@@ -89,7 +90,8 @@ class Sampler:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Tick every interval on monotonic deadlines until `stop` is set (or cancelled)."""
         stop = stop or asyncio.Event()
-        deadline = self._clock()
+        # After a tick taken by hand (the UI's first screen), keep its rhythm.
+        deadline = self._clock() if self._started is None else self._started + self.interval
         while not stop.is_set():
             lag = self._clock() - deadline
             if lag > self.interval:  # fell behind by whole ticks: skip, never burst

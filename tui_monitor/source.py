@@ -52,12 +52,14 @@ class LiveSource(SnapshotSource):
         self.notice: str | None = None
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        recorder = self.recorder = Recorder(self.settings, self.path)
+        recorder.sampler.subscribe(emit)
+        # The first screen does not wait for the lock, the integrity check or the migrations.
+        first = await recorder.sampler.tick()
         with RecorderLock(self.path):
             self.notice = await asyncio.to_thread(move_aside_if_corrupt, self.path)
-            self.recorder = Recorder(self.settings, self.path)
-            await asyncio.to_thread(self.recorder.open)
-            self.recorder.sampler.subscribe(emit)
-            await self.recorder.run(stop)
+            await asyncio.to_thread(recorder.open)
+            await recorder.run(stop, first)
 
 
 class AttachedSource(SnapshotSource):

@@ -94,8 +94,8 @@ class MonitorApp(App[None]):
 
         if self.settings.keymap:
             self.set_keymap(dict(self.settings.keymap))
+        self._start_source()  # first: its first tick runs while the screen is composed
         self.push_screen(DashboardScreen())
-        self._start_source()
 
     def _start_source(self) -> None:
         self.run_worker(
