@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from ...models import AgentSample
 from ..columns import BY_KEY, COLUMNS, NAME_MAX, AgentStats, Column, cell, fitting
@@ -40,6 +42,31 @@ class AgentTable(DataTable[Text]):
         self._now = 0.0
         self._filter: Callable[[AgentSample], bool] | None = None
         self._selected: str | None = None
+
+    def update_cell(
+        self,
+        row_key: RowKey | str,
+        column_key: ColumnKey | str,
+        value: Text,
+        *,
+        update_width: bool = False,
+    ) -> None:
+        """Like DataTable.update_cell, but repaint only that cell.
+
+        Textual's own version refreshes the whole table, so one changed figure rewrote every
+        visible row to the terminal each tick (14 KB/s at 50 agents, bench/RESULTS.md).
+        """
+        data = getattr(self, "_data", None)
+        if update_width or not isinstance(data, dict) or not hasattr(self, "_update_count"):
+            super().update_cell(row_key, column_key, value, update_width=update_width)
+            return
+        row = RowKey(row_key) if isinstance(row_key, str) else row_key
+        column = ColumnKey(column_key) if isinstance(column_key, str) else column_key
+        if row not in data or column not in self.columns:
+            raise CellDoesNotExist(f"No cell exists for row_key={row!r}, column_key={column!r}.")
+        data[row][column] = value
+        self._update_count += 1  # the row render cache is keyed on it
+        self.refresh_coordinate(Coordinate(self.get_row_index(row), self.get_column_index(column)))
 
     @property
     def selected(self) -> str | None:
