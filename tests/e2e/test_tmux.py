@@ -213,7 +213,8 @@ def _fleet(spawn_agent: SpawnAgent) -> tuple[str, dict[str, AgentProcess]]:
 
 def _table(screen: str) -> dict[str, dict[str, str]]:
     """Agent name -> {column: value} for the leading one-word columns (name .. pid)."""
-    header = next((line.split() for line in screen.splitlines() if " NAME " in line), [])
+    line = next((line for line in screen.splitlines() if " NAME " in line), "")
+    header = [word for word in line.split() if word not in ("▲", "▼")]  # the sort arrow
     if "PID" not in header:
         return {}
     cols = [c.lower() for c in header[: header.index("PID") + 1]]
