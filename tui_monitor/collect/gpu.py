@@ -66,7 +66,7 @@ def _reason(exc: BaseException | None) -> str:
 
 def _get(fn: Callable[..., Any], *args: Any) -> Any:
     """One optional field: None when the device does not support it or the call fails."""
-    import pynvml
+    import pynvml  # type: ignore[import-untyped]  # nvidia-ml-py ships no type hints
 
     try:
         return fn(*args)

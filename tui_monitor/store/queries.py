@@ -9,50 +9,27 @@ aggregate into the requested number of points inside SQLite, never in Python.
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Literal
 
 from ..models import (
     AgentEvent,
-    AgentSample,
-    AgentStatus,
-    EventLevel,
-    GpuSample,
-    GpuStatus,
-    HostSample,
     Snapshot,
 )
 from . import schema
-from .schema import LEVEL_CODES, LEVEL_NAMES, RESOLUTIONS, STATUS_NAMES
+from .rows import _EVENTS, _TICK, When, _event, _snapshot, from_ms, to_ms
+from .schema import LEVEL_CODES, RESOLUTIONS
 from .writer import AGENT_METRICS, GPU_METRICS, HOST_METRICS
 
 Scope = Literal["host", "agent", "gpu"]
-When = datetime | float
 Point = tuple[float, float, float, float]
 """(bucket start in epoch seconds, avg, min, max)."""
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
-
-def to_ms(ts: When) -> int:
-    """Epoch milliseconds, as the writer stores them; a naive datetime is taken as UTC."""
-    if isinstance(ts, datetime):
-        aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-        return (aware - EPOCH) // _MS
-    return math.floor(ts * 1000)
-
-
-def from_ms(ms: int) -> datetime:
-    """Exact inverse of `to_ms` (no float round trip)."""
-    return EPOCH + timedelta(milliseconds=ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,34 +81,6 @@ _METRICS: dict[str, dict[str, str]] = {
 }
 _SCALE = {("agent", "cpu"): 10.0}
 """Stored value / scale = the value shown (agent CPU is kept in tenths of a percent)."""
-
-_TICK = "SELECT id, ts, seq, interval, lag, duration, gpu_reason, gpu_driver FROM ticks"
-_HOST = (
-    "SELECT hostname, boot_time, cpu_count, cpu, cpu_per_core, load_1, load_5, load_15, "
-    "ram_used, ram_total, ram_available, swap_used, swap_total, disk_read, disk_write, "
-    "net_rx, net_tx FROM host_samples WHERE tick = ?"
-)
-_GPUS = (
-    "SELECT idx, uuid, name, util, mem_util, mem_used, mem_total, temp, power, power_limit, "
-    "error FROM gpu_samples WHERE tick = ? ORDER BY idx"
-)
-# A sample without a run (an exited agent) shows the command of its last run started by then,
-# as the live collector does; pid and create_time stay None.
-_AGENTS = """
-    SELECT a.name, a.kind, a.source, s.status, r.pid, r.create_time,
-           coalesce(r.process, l.process, ''), coalesce(r.cmdline, l.cmdline, ''),
-           coalesce(r.cwd, l.cwd), coalesce(r.user, l.user),
-           s.procs, s.threads, s.cpu, s.ram, s.gpu_mem, s.queue_depth
-    FROM agent_samples s
-    JOIN agents a ON a.id = s.agent
-    LEFT JOIN agent_runs r ON r.id = s.run
-    LEFT JOIN agent_runs l ON s.run IS NULL AND l.id = (
-        SELECT id FROM agent_runs WHERE agent = s.agent AND create_time <= ?
-        ORDER BY create_time DESC, id DESC LIMIT 1)
-    WHERE s.tick = ?
-    ORDER BY a.name
-"""
-_EVENTS = "SELECT id, ts, agent, kind, level, message, data FROM events"
 
 
 class History:
@@ -310,110 +259,6 @@ class History:
 
 def _quote(name: str) -> str:
     return name.replace('"', '""')
-
-
-def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
-    """Rebuild one tick; events are those stamped after the previous tick, up to this one."""
-    tick_id, ms, seq, interval, lag, duration, reason, driver = tick
-    host = conn.execute(_HOST, (tick_id,)).fetchone()
-    if host is None:
-        raise schema.SchemaError(f"tick {tick_id} has no host sample: the file is damaged")
-    prev = conn.execute(
-        "SELECT ts FROM ticks WHERE ts < ? ORDER BY ts DESC LIMIT 1", (ms,)
-    ).fetchone()
-    since = prev[0] if prev else ms - math.ceil(max(interval, duration) * 1000)
-    gpus = conn.execute(_GPUS, (tick_id,)).fetchall()
-    agents = conn.execute(_AGENTS, (ms / 1000, tick_id)).fetchall()
-    events = conn.execute(f"{_EVENTS} WHERE ts > ? AND ts <= ? ORDER BY id", (since, ms))
-    return Snapshot(
-        seq=seq,
-        ts=from_ms(ms),
-        interval=interval,
-        lag=lag,
-        duration=duration,
-        host=_host(host),
-        gpu=GpuStatus(
-            available=reason is None,
-            reason=reason,
-            driver_version=driver,
-            gpus=tuple(_gpu(g) for g in gpus),
-        ),
-        agents=tuple(_agent(a) for a in agents),
-        events=tuple(_event(e) for e in events.fetchall()),
-    )
-
-
-def _host(h: Any) -> HostSample:
-    per_core = None if h[4] is None else tuple(json.loads(h[4]))
-    return HostSample(
-        hostname=h[0],
-        boot_time=h[1],
-        cpu_count=h[2],
-        cpu_utilization=h[3],
-        cpu_per_core=per_core,
-        load_1=h[5],
-        load_5=h[6],
-        load_15=h[7],
-        ram_used=h[8],
-        ram_total=h[9],
-        ram_available=h[10],
-        swap_used=h[11],
-        swap_total=h[12],
-        disk_read_bps=h[13],
-        disk_write_bps=h[14],
-        net_rx_bps=h[15],
-        net_tx_bps=h[16],
-    )
-
-
-def _gpu(g: Any) -> GpuSample:
-    return GpuSample(
-        index=g[0],
-        uuid=g[1],
-        name=g[2],
-        gpu_utilization=g[3],
-        memory_utilization=g[4],
-        gpu_memory_used=g[5],
-        gpu_memory_total=g[6],
-        gpu_temperature=g[7],
-        power_w=g[8],
-        power_limit_w=g[9],
-        error=g[10],
-    )
-
-
-def _agent(a: Any) -> AgentSample:
-    cpu = a[12]
-    return AgentSample(
-        name=a[0],
-        kind=a[1],
-        source=a[2],
-        status=cast(AgentStatus, STATUS_NAMES[a[3]]),
-        pid=a[4],
-        create_time=a[5],
-        process=a[6],
-        cmdline=a[7],
-        cwd=a[8],
-        user=a[9],
-        procs=a[10],
-        threads=a[11],
-        cpu_utilization=None if cpu is None else cpu / 10,
-        ram_used=a[13],
-        gpu_memory_used=a[14],
-        queue_depth=a[15],
-    )
-
-
-def _event(row: Any) -> AgentEvent:
-    _, ms, agent, kind, level, message, data = row
-    return AgentEvent(
-        ts=from_ms(ms),
-        agent=agent,
-        kind=kind,
-        level=cast(EventLevel, LEVEL_NAMES.get(level, "info")),
-        message=message,
-        data={} if data is None else json.loads(data),
-    )
 
 
 def _entity_key(conn: sqlite3.Connection, scope: str, entity: str) -> int | None:
