@@ -163,7 +163,8 @@ class AgentScreen(Screen[None]):
             "avg": [p[1] / scale for p in series.points],
             "max": [p[3] / scale for p in series.points],
         }
-        chart.show(title, xs, lines, "%" if self.metric == "cpu" else "MiB")
+        unit = "%" if self.metric == "cpu" else "MiB"
+        chart.show(title, xs, lines, unit, span=span.total_seconds())
         log = self.query_one("#agent-events", EventLog)
         if not log.lines:
             log.add(e for _, e in reversed(events))

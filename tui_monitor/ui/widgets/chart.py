@@ -25,9 +25,10 @@ class MetricChart(PlotextPlot):
         lines: Mapping[str, Sequence[float | None]],
         unit: str = "",
         ymax: float | None = None,
+        span: float | None = None,
     ) -> bool:
         """Plot `lines` against `xs` (seconds relative to now, <= 0). False if nothing changed."""
-        key = (title, tuple(xs), tuple((k, tuple(v)) for k, v in lines.items()), unit, ymax)
+        key = (title, span, tuple(xs), tuple((k, tuple(v)) for k, v in lines.items()), unit, ymax)
         if key == self._key:
             return False
         self._key = key
@@ -43,8 +44,10 @@ class MetricChart(PlotextPlot):
                 )
                 top = max(top, max(p[1] for p in pairs))
         plt.ylim(0, ymax if ymax is not None else max(1.0, top * 1.15))
-        if xs:
-            span = max(xs)
+        span = span if span is not None else max(xs, default=0.0)
+        if span > 0:
+            # a fixed window (never collapsed onto the data), with "now" at the right edge
+            plt.xlim(-span, 0)
             ticks = [-span * i / 4 for i in range(4, -1, -1)]
             plt.xticks(ticks, [f"-{fmt.duration(-t)}" if t else "now" for t in ticks])
         if unit:
