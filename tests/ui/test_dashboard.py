@@ -22,6 +22,7 @@ from factories import (
 )
 from textual.pilot import Pilot
 from textual.widgets import Input
+from textual.widgets._footer import FooterKey
 from textual.widgets.data_table import ColumnKey
 
 from tui_monitor.ui.screens.agent import AgentScreen
@@ -29,6 +30,7 @@ from tui_monitor.ui.screens.dashboard import DashboardScreen
 from tui_monitor.ui.screens.help import HelpScreen
 from tui_monitor.ui.widgets.agent_table import AgentTable
 from tui_monitor.ui.widgets.event_log import EventLog
+from tui_monitor.ui.widgets.footer import KeyFooter
 
 BY_CPU = ["vllm", "coder#1", "planner", "reviewer", "coder#2", "scraper", "indexer", "summarizer"]
 """The fleet sorted the default way: CPU% descending (exited, with no CPU, last)."""
@@ -522,3 +524,25 @@ async def test_events_of_coalesced_snapshots_are_not_lost() -> None:
         assert "second of two" in text
         assert "first of two" in text
         assert app.stats["planner"].messages == 2
+
+
+async def test_the_table_has_focus_from_the_start_and_the_footer_is_built_once() -> None:
+    """The footer is rebuilt only when the keys it shows change (Textual's rebuilds its keys
+    on every bindings update, ~10 ms each at start-up)."""
+    async with running([snapshot(1, fleet())]) as (app, _, pilot):
+        await selected(pilot, "vllm")
+        assert table(app).has_focus
+        footer = app.screen.query_one(KeyFooter)
+        await wait_until(pilot, lambda: bool(footer.query(FooterKey)), what="footer keys")
+        keys = list(footer.query(FooterKey))
+        assert {k.key for k in keys} >= {"slash", "m", "q", "question_mark"}
+
+        app.screen.refresh_bindings()  # same keys on screen: nothing rebuilt
+        await pilot.pause()
+        await pilot.pause()
+        assert list(footer.query(FooterKey)) == keys
+
+        await pilot.press("slash")  # the filter box has other keys: rebuilt
+        await wait_until(
+            pilot, lambda: list(footer.query(FooterKey)) != keys, what="footer rebuilt"
+        )

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ... import fmt, safe
 from ...collect.tree import ProcNode, process_tree
@@ -21,6 +21,7 @@ from ...models import AgentSample, Snapshot
 from ..columns import STATUS_STYLE
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
+from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class AgentScreen(Screen[None]):
             with Vertical(id="agent-right"):
                 yield MetricChart(id="agent-chart")
         yield EventLog(id="agent-events")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#agent-events", EventLog).border_title = "Events"

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ... import fmt, safe
 from ...models import Snapshot
@@ -19,6 +19,7 @@ from ..widgets.agent_table import AgentTable
 from ..widgets.cards import Card
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
+from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ def _bind(key: str, action: str, description: str, id_: str, show: bool = True) 
 
 class DashboardScreen(Screen[None]):
     """Widgets are updated in place from each snapshot; nothing is rebuilt per tick."""
+
+    AUTO_FOCUS = "#agents"
 
     BINDINGS = [
         _bind("enter", "open_agent", "Open", "dashboard.open"),
@@ -74,22 +77,24 @@ class DashboardScreen(Screen[None]):
             yield Card("GPU", id="card-gpu")
             yield Card("Errors", id="card-errors")
             yield Card("Cost", id="card-cost")
-        yield Input(placeholder="filter: text or regex over name, kind, status", id="filter")
+        # Hidden from the start, so the first layout and the first focus are the final ones.
+        box = Input(placeholder="filter: text or regex over name, kind, status", id="filter")
+        box.display = False
+        yield box
         yield AgentTable(id="agents")
-        yield Static(id="empty")
+        empty = Static(id="empty")
+        empty.display = False
+        yield empty
         with Horizontal(id="bottom"):
             yield MetricChart(id="chart")
             yield EventLog(id="events")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
-        self.query_one("#empty", Static).display = False
         self.query_one("#events", EventLog).border_title = "Events"
         self.query_one("#chart", MetricChart).border_title = "Chart"
         table = self.query_one(AgentTable)
         table.set_sort(self.monitor.settings.ui.sort, self.monitor.settings.ui.sort_reverse)
-        table.focus()
         if self.monitor.snapshot is not None:
             self.render_snapshot(self.monitor.snapshot)
 
@@ -187,6 +192,10 @@ class DashboardScreen(Screen[None]):
         if not chart.display:
             return
         now = time.monotonic()
+        if not self._chart_drawn_at and not force:
+            # The first chart waits until the first screen with data is out.
+            self.call_after_refresh(self._chart, True)
+            return
         if not (force or self._chart_dirty) and now - self._chart_drawn_at < CHART_EVERY:
             return
         selected = self.query_one(AgentTable).selected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from ... import fmt
@@ -17,6 +18,11 @@ class MetricChart(PlotextPlot):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._key: object = None
+
+    def render(self) -> RenderResult:
+        if self._key is None:  # nothing to plot yet: skip plotext's 35-60 ms of an empty frame
+            return ""
+        return super().render()
 
     def show(
         self,
