@@ -64,6 +64,8 @@ class AgentRule(BaseModel):
     """Only processes of this user (an extra condition, not a match on its own)."""
     pidfile: Path | None = None
     """A file holding the pid of the agent's root process."""
+    heartbeat_timeout: float | None = Field(default=None, gt=0)
+    """Seconds without a heartbeat before this agent is `stale` (default: [ingest])."""
 
     @field_validator("name")
     @classmethod
@@ -150,6 +152,30 @@ class StoreSettings(BaseModel):
         return self.path.expanduser() if self.path else data_dir() / "history.db"
 
 
+class IngestSettings(BaseModel):
+    """How agents report in: the Unix socket and JSONL spool files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Listen on the ingest socket while recording (the UI's own recorder included)."""
+    socket: Path | None = None
+    """The socket path (default: $XDG_RUNTIME_DIR/tui-monitor/ingest.sock)."""
+    max_connections: int = Field(default=64, ge=1, le=4096)
+    """Agents connected at once; more are refused with a reason."""
+    idle_timeout: float = Field(default=600.0, ge=1.0)
+    """Seconds a connection may stay silent before it is closed."""
+    pending: int = Field(default=50_000, ge=100)
+    """Records (events, errors, usage) waiting for the next tick before senders must wait."""
+    heartbeat_timeout: float = Field(default=30.0, gt=0)
+    """An agent that sent heartbeats and then none for this long is `stale`."""
+
+    def socket_path(self) -> Path:
+        from .client import default_socket_path
+
+        return self.socket.expanduser() if self.socket else default_socket_path()
+
+
 SORT_KEYS = ("name", "kind", "status", "pid", "cpu", "mem", "gpu", "procs", "msgs", "errs",
              "age", "uptime")  # fmt: skip
 
@@ -183,6 +209,7 @@ class FileSettings(BaseModel):
     gpu: GpuSettings = Field(default_factory=GpuSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id -> keys, e.g. {"dashboard.filter" = "f", "app.quit" = "q,ctrl+q"}."""
     agents: list[AgentRule] = Field(default_factory=list)

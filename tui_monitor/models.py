@@ -7,7 +7,7 @@ Every text field that came from a process or an agent has already passed through
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -95,6 +95,13 @@ class AgentSample(_Frozen):
     ram_used: int | None = Field(default=None, description="RSS in bytes, summed over the tree")
     gpu_memory_used: int | None = None
     queue_depth: int | None = None
+    reported: str | None = Field(
+        default=None, description="the status the agent last reported in a heartbeat"
+    )
+    task: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    heartbeat: float | None = Field(default=None, description="epoch s of the last heartbeat")
+    errors: int = Field(default=0, description="errors it reported that nobody resolved yet")
 
     def uptime(self, now: float) -> float | None:
         """Seconds since the root process started, or None when not running."""
@@ -109,7 +116,48 @@ class AgentEvent(_Frozen):
     kind: str
     level: EventLevel = "info"
     message: str = ""
-    data: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict)
+    """Free-form JSON an agent sent (bounded by the ingest protocol)."""
+
+
+class ErrorRecord(_Frozen):
+    """An error an agent reported; stays unresolved until someone resolves it."""
+
+    ts: datetime
+    agent: str
+    error_type: str
+    message: str
+    stack: str | None = None
+
+
+class UsageRecord(_Frozen):
+    """Tokens one request of an agent used, and what it cost (None: not priced)."""
+
+    ts: datetime
+    agent: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float | None = None
+    request_id: str | None = None
+
+
+class IngestStats(_Frozen):
+    """Counters of the ingest transports since the recorder started."""
+
+    received: int = 0
+    """Lines read (socket and spool files)."""
+    rejected: int = 0
+    stored: int = 0
+    """Accepted messages folded into committed ticks."""
+    refused: int = 0
+    """Connections refused (another uid, too many)."""
+    connections: int = 0
+    last_rejection: str | None = None
+    listening: str | None = None
+    """The socket path, or why there is none."""
 
 
 class Snapshot(_Frozen):
@@ -124,3 +172,7 @@ class Snapshot(_Frozen):
     gpu: GpuStatus
     agents: tuple[AgentSample, ...]
     events: tuple[AgentEvent, ...] = ()
+    errors: tuple[ErrorRecord, ...] = ()
+    usage: tuple[UsageRecord, ...] = ()
+    reported: int = Field(default=0, description="ingest messages folded into this tick")
+    ingest: IngestStats | None = None

@@ -23,12 +23,19 @@ from datetime import datetime
 from pathlib import Path
 
 from .config import Settings
+from .ingest.hub import IngestHub
+from .ingest.server import IngestServer, ServerError
 from .models import Snapshot
 from .sampler import Sampler
+from .store.queries import History
 from .store.retention import prune_steps
+from .store.schema import SchemaError
 from .store.writer import Batch, Store, Writer
 
 log = logging.getLogger(__name__)
+
+ERRORS_EVERY = 2.0
+"""Seconds between counts of open errors (a resolve in any viewer shows within this)."""
 
 
 class AlreadyRecording(Exception):
@@ -142,6 +149,43 @@ class Recorder:
         self.writer: Writer | None = None
         self.store: Store | None = None
         self.pruned_at: float | None = None
+        self.hub: IngestHub | None = None
+        self.server: IngestServer | None = None
+
+    def _committed(self, batch: Batch) -> None:
+        if self.hub is not None:
+            self.hub.committed(batch.reported)
+        if self._on_commit is not None:
+            self._on_commit(batch)
+
+    async def _listen(self) -> None:
+        """Agents report in while we record; a socket we cannot serve is shown, not fatal."""
+        cfg = self.settings.ingest
+        if not cfg.enabled:
+            return
+        timeouts = {
+            r.name: r.heartbeat_timeout for r in self.settings.agents if r.heartbeat_timeout
+        }
+        hub = self.hub = IngestHub(
+            limit=cfg.pending,
+            heartbeat_timeout=cfg.heartbeat_timeout,
+            timeouts=timeouts,
+            forget_after=self.settings.exited_linger,
+        )
+        self.sampler.ingest = hub
+        server = IngestServer(
+            cfg.socket_path(),
+            hub,
+            max_connections=cfg.max_connections,
+            idle_timeout=cfg.idle_timeout,
+        )
+        try:
+            await server.start()
+        except ServerError as exc:
+            hub.listening = f"not listening: {exc}"
+            log.error("ingest socket: %s", exc)
+            return
+        self.server = server
 
     def open(self) -> Store:
         """Open (and migrate) the database now, so its problems surface before recording."""
@@ -159,27 +203,45 @@ class Recorder:
             flush_interval=cfg.flush_interval,
             flush_rows=cfg.flush_rows,
             queue_size=cfg.queue_size,
-            on_commit=self._on_commit,
+            on_commit=self._committed,
         )
         if first is not None:
             await writer.put(first)
         unsubscribe = self.sampler.subscribe(writer.put)
+        await self._listen()
         tasks = [
             asyncio.create_task(self.sampler.run(stop), name="sampler"),
             asyncio.create_task(self._prune_loop(writer), name="retention"),
+            asyncio.create_task(self._errors_loop(), name="errors"),
         ]
         writing = asyncio.create_task(writer.run(), name="writer")
         try:
             await stop.wait()
         finally:
-            unsubscribe()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.server is not None:
+                await self.server.close()
+            if self.hub is not None and self.hub.pending_messages:
+                # Answered "ok" but not yet in a tick: one last tick takes them to the writer.
+                with contextlib.suppress(Exception):
+                    await self.sampler.tick()
+            unsubscribe()
             await writer.close()  # the writer empties its queue, then returns
             await writing
             await asyncio.to_thread(store.close)
             self.sampler.close()
+
+    async def _errors_loop(self) -> None:
+        """Open errors per agent for the table: written by us, resolved by any viewer."""
+        history = History(self.db)
+        while True:
+            try:
+                self.sampler.unresolved = await asyncio.to_thread(history.unresolved_counts)
+            except (sqlite3.Error, SchemaError) as exc:
+                log.warning("counting open errors failed: %s", exc)
+            await asyncio.sleep(ERRORS_EVERY)
 
     async def _prune_loop(self, writer: Writer) -> None:
         """Retention one small batch per writer call, so recording interleaves with it."""

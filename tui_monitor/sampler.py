@@ -14,6 +14,7 @@ from .collect.agents import AgentCollector
 from .collect.gpu import GpuCollector
 from .collect.host import HostCollector
 from .config import Settings
+from .ingest.hub import IngestHub
 from .models import Snapshot
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ class Sampler:
         self.last_error: str | None = None
         self.ticks_skipped = 0
         self._started: float | None = None
+        self.ingest: IngestHub | None = None
+        """Set by the recorder when agents report in: merged into every tick."""
+        self.unresolved: dict[str, int] = {}
+        """Open errors per agent, refreshed from the store by the recorder."""
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call `fn` with every new snapshot; returns a function that unsubscribes."""
@@ -62,16 +67,31 @@ class Sampler:
         memory = gpu_status.process_memory if gpu_status.available else None
         agents, events = await asyncio.to_thread(self.agents.collect, memory)
         self.seq += 1
+        now = datetime.now(UTC)
+        reported = None
+        if self.ingest is not None:
+            agents = self.ingest.apply(agents, now.timestamp())
+            reported = self.ingest.drain()
+        if self.unresolved:
+            counts = self.unresolved
+            agents = tuple(
+                a.model_copy(update={"errors": counts[a.name]}) if a.name in counts else a
+                for a in agents
+            )
         snapshot = Snapshot(
             seq=self.seq,
-            ts=datetime.now(UTC),
+            ts=now,
             interval=self.interval,
             lag=round(max(0.0, lag), 4),
             duration=round(self._clock() - started, 4),
             host=host,
             gpu=gpu_status,
             agents=agents,
-            events=events,
+            events=(*events, *reported.events) if reported else events,
+            errors=tuple(reported.errors) if reported else (),
+            usage=tuple(reported.usage) if reported else (),
+            reported=reported.count if reported else 0,
+            ingest=self.ingest.stats() if self.ingest is not None else None,
         )
         self.last = snapshot
         await self._publish(snapshot)

@@ -46,12 +46,22 @@ def test_psutil_fallback_agrees_with_procfs() -> None:
     assert len(set(fast) & set(slow)) >= 0.9 * min(len(fast), len(slow))
 
 
+def settled(pid: int) -> proctable.ProcStat:
+    """The process once it sleeps: right after its ready line it may still be on a CPU."""
+    deadline = time.monotonic() + 5
+    while True:
+        st = proctable.scan()[pid]
+        if st.state == "S" or time.monotonic() > deadline:
+            return st
+        time.sleep(0.02)
+
+
 @linux_only
 def test_start_is_on_the_since_boot_clock(spawn_agent: SpawnAgent) -> None:
     before = proctable.since_boot()
     agent = spawn_agent("idle")
     after = proctable.since_boot()
-    st = proctable.scan()[agent.pid]
+    st = settled(agent.pid)
     # /proc start times have clock-tick (10 ms) resolution and are truncated.
     assert before - 0.02 <= st.start <= after
     assert proctable.boot_time() + st.start == pytest.approx(
@@ -65,7 +75,7 @@ def test_start_is_on_the_since_boot_clock(spawn_agent: SpawnAgent) -> None:
 @pytest.mark.parametrize("comm", ["a) R 1 (b", "x y z", "\x1b[31m[/]x", "))"])
 def test_process_names_with_parentheses_and_spaces(spawn_agent: SpawnAgent, comm: str) -> None:
     agent = spawn_agent("hostile", "--comm", comm)
-    st = proctable.scan()[agent.pid]
+    st = settled(agent.pid)
     assert st.name == comm.encode()
     assert st.ppid == os.getpid()
     assert st.state == "S"

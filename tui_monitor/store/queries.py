@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +23,7 @@ from ..models import (
     Snapshot,
 )
 from . import schema
-from .rows import _EVENTS, _TICK, When, _event, _snapshot, from_ms, to_ms
+from .rows import _EVENTS, _TICK, UNRESOLVED, When, _event, _snapshot, from_ms, to_ms
 from .schema import LEVEL_CODES, RESOLUTIONS
 from .writer import AGENT_METRICS, GPU_METRICS, HOST_METRICS
 
@@ -222,6 +222,12 @@ class History:
         with self._conn() as conn:
             rows = conn.execute(f"{sql} ORDER BY ts DESC, id DESC LIMIT ?", (*params, limit))
             return [ErrorRow(i, from_ms(ts), *rest) for i, ts, *rest in rows.fetchall()]
+
+    def unresolved_counts(self) -> dict[str, int]:
+        """Open errors per agent, now."""
+        ms = to_ms(datetime.now(UTC))
+        with self._conn() as conn:
+            return dict(conn.execute(UNRESOLVED, (ms, ms)).fetchall())
 
     def info(self) -> DbInfo:
         """Sizes, version and row counts (counting scans each table: seconds on a big file)."""

@@ -70,6 +70,11 @@ _AGENTS = """
     ORDER BY a.name
 """
 _EVENTS = "SELECT id, ts, agent, kind, level, message, data FROM events"
+UNRESOLVED = (
+    "SELECT agent, count(*) FROM errors WHERE ts <= ? AND (resolved = 0 OR resolved_ts > ?) "
+    "GROUP BY agent"
+)
+"""Errors still open at a time (epoch ms, twice): for replay as much as for now."""
 
 
 def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
@@ -85,6 +90,7 @@ def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
     gpus = conn.execute(_GPUS, (tick_id,)).fetchall()
     agents = conn.execute(_AGENTS, (ms / 1000, tick_id)).fetchall()
     events = conn.execute(f"{_EVENTS} WHERE ts > ? AND ts <= ? ORDER BY id", (since, ms))
+    unresolved = dict(conn.execute(UNRESOLVED, (ms, ms)).fetchall())
     return Snapshot(
         seq=seq,
         ts=from_ms(ms),
@@ -98,7 +104,7 @@ def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
             driver_version=driver,
             gpus=tuple(_gpu(g) for g in gpus),
         ),
-        agents=tuple(_agent(a) for a in agents),
+        agents=tuple(_agent(a, unresolved.get(a[0], 0)) for a in agents),
         events=tuple(_event(e) for e in events.fetchall()),
     )
 
@@ -142,7 +148,7 @@ def _gpu(g: Any) -> GpuSample:
     )
 
 
-def _agent(a: Any) -> AgentSample:
+def _agent(a: Any, errors: int = 0) -> AgentSample:
     cpu = a[12]
     return AgentSample(
         name=a[0],
@@ -161,6 +167,7 @@ def _agent(a: Any) -> AgentSample:
         ram_used=a[13],
         gpu_memory_used=a[14],
         queue_depth=a[15],
+        errors=errors,
     )
 
 

@@ -52,6 +52,8 @@ class Batch:
     last_seq: int
     ticks: int
     agent_rows: int
+    reported: int = 0
+    """Ingest messages folded into these ticks (their events, errors and usage are in it)."""
 
 
 def _ms_of(ts: datetime) -> int:
@@ -307,6 +309,23 @@ class Store:
                 rows["events"].append(
                     (_ms_of(e.ts), e.agent, e.kind, LEVEL_CODES[e.level], e.message, data)
                 )
+            rows["errors"] += [
+                (_ms_of(r.ts), r.agent, r.error_type, r.message, r.stack) for r in snap.errors
+            ]
+            rows["usage"] += [
+                (
+                    _ms_of(u.ts),
+                    u.agent,
+                    u.model,
+                    u.input_tokens,
+                    u.output_tokens,
+                    u.cache_read_tokens,
+                    u.cache_write_tokens,
+                    u.cost_usd,
+                    u.request_id,
+                )
+                for u in snap.usage
+            ]
         if minute is not None:
             fold_minute()
         rollups += [(sid, 3600, hour, *acc) for (sid, hour), acc in hours.items()]
@@ -315,7 +334,10 @@ class Store:
         self.conn.executemany(_SEEN, [(ms, aid, ms) for aid, ms in seen.items()])
         self.conn.executemany(_ROLLUP, rollups)
         seqs = [s.seq for s in snapshots] or [0]
-        return Batch(first, self.last_tick, seqs[0], seqs[-1], len(rows["ticks"]), len(agent_rows))
+        reported = sum(s.reported for s in snapshots)
+        return Batch(
+            first, self.last_tick, seqs[0], seqs[-1], len(rows["ticks"]), len(agent_rows), reported
+        )
 
 
 _METRICS = {"host": HOST_METRICS, "gpu": GPU_METRICS, "agent": AGENT_METRICS}
@@ -326,6 +348,11 @@ _INSERT = {
     "agent_samples": f"INSERT INTO agent_samples VALUES ({', '.join('?' * 10)})",
     "events": "INSERT INTO events (ts, agent, kind, level, message, data) "
     "VALUES (?, ?, ?, ?, ?, ?)",
+    "errors": "INSERT INTO errors (ts, agent, error_type, message, stack) VALUES (?, ?, ?, ?, ?)",
+    # a request_id seen before (a client re-sending after a reconnect) is counted once
+    "usage": "INSERT OR IGNORE INTO usage (ts, agent, model, input_tokens, output_tokens, "
+    "cache_read_tokens, cache_write_tokens, cost_usd, request_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 }
 _NEW_AGENT = (
     "INSERT INTO agents (name, kind, source, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
@@ -345,6 +372,20 @@ _ROLLUP = (
 
 
 OnCommit = Callable[[Batch], None]
+
+
+def resolve_error(path: Path, error_id: int, when: datetime) -> bool:
+    """Mark one error resolved (a person did it from the UI): a short write next to the
+    recorder's, waiting for its lock like any writer. False if it was already resolved."""
+    conn = connect_rw(path)
+    try:
+        cur = conn.execute(
+            "UPDATE errors SET resolved = 1, resolved_ts = ? WHERE id = ? AND resolved = 0",
+            (_ms_of(when), error_id),
+        )
+        return cur.rowcount == 1
+    finally:
+        conn.close()
 
 
 class Writer:

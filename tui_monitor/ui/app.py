@@ -170,7 +170,7 @@ class MonitorApp(App[None]):
             cpu=h.cpu_utilization,
             mem=float(h.ram_used),
             gpu=sum(util) / len(util) if util else None,
-            errors=float(sum(s.errors for s in self.stats.values())),
+            errors=float(sum(a.errors for a in snap.agents)),
             agents={
                 a.name: (
                     a.cpu_utilization,

@@ -23,6 +23,13 @@ STATUS_STYLE = {
 STATUS_ORDER = {s: i for i, s in enumerate(STATUS_STYLE)}
 
 
+def shown_status(agent: AgentSample) -> str:
+    """What the agent says it is doing (e.g. "thinking"), unless the process says worse."""
+    if agent.reported and agent.status in ("running", "idle", "waiting"):
+        return agent.reported
+    return agent.status
+
+
 @dataclass(frozen=True, slots=True)
 class AgentStats:
     """What the event stream says about one agent (the table's messages/errors/age columns)."""
@@ -61,7 +68,7 @@ COLUMNS: tuple[Column, ...] = (
         8,
         0,
         False,
-        lambda a, s, n: a.status,
+        lambda a, s, n: shown_status(a),
         lambda a, s, n: STATUS_ORDER.get(a.status, 99),
     ),
     Column(
@@ -124,8 +131,8 @@ COLUMNS: tuple[Column, ...] = (
         4,
         2,
         True,
-        lambda a, s, n: str(s.errors) if s.errors else "-",
-        lambda a, s, n: s.errors,
+        lambda a, s, n: str(a.errors) if a.errors else "-",
+        lambda a, s, n: a.errors,
     ),
     Column(
         "age",
@@ -173,7 +180,7 @@ def cell(column: Column, agent: AgentSample, stats: AgentStats, now: float) -> T
         style = STATUS_STYLE.get(agent.status, "")
     elif column.key == "name":
         style = "bold"
-    elif column.key == "errs" and stats.errors:
+    elif column.key == "errs" and agent.errors:
         style = "bold red"
     text = safe.text(value, style=style, limit=NAME_MAX if column.key == "name" else 64)
     if column.right:
@@ -190,4 +197,4 @@ def compile_filter(query: str) -> Callable[[AgentSample], bool] | None:
         pattern = re.compile(query, re.IGNORECASE)
     except re.error:
         pattern = re.compile(re.escape(query), re.IGNORECASE)
-    return lambda a: any(pattern.search(v) for v in (a.name, a.kind, a.status))
+    return lambda a: any(pattern.search(v) for v in (a.name, a.kind, a.status, a.reported or ""))

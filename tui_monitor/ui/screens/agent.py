@@ -13,11 +13,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
 
 from ... import fmt, safe
 from ...collect.tree import ProcNode, process_tree
 from ...models import AgentSample, Snapshot
+from ...store.queries import ErrorRow
+from ...store.writer import resolve_error
 from ..columns import STATUS_STYLE
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
@@ -49,6 +52,9 @@ class AgentScreen(Screen[None]):
         Binding("3", "range('3')", "24h", id="agent.range_24h", tooltip="Chart the last 24 hours"),
         Binding("4", "range('4')", "7d", id="agent.range_7d", tooltip="Chart the last 7 days"),
         Binding("m", "metric", "Metric", id="agent.metric", tooltip="CPU, memory, GPU memory"),
+        Binding(
+            "r", "resolve", "Resolve", id="agent.resolve", tooltip="Resolve the selected error"
+        ),
     ]
 
     def __init__(self, name: str) -> None:
@@ -67,6 +73,7 @@ class AgentScreen(Screen[None]):
         with Horizontal(id="agent-top"):
             with VerticalScroll(id="agent-left"):
                 yield Static(id="details")
+                yield OptionList(id="errors")
                 yield Static(id="tree")
             with Vertical(id="agent-right"):
                 yield MetricChart(id="agent-chart")
@@ -75,6 +82,7 @@ class AgentScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#agent-events", EventLog).border_title = "Events"
+        self.query_one("#errors", OptionList).border_title = "Open errors (r resolves)"
         if self.monitor.snapshot is not None:
             self.render_snapshot(self.monitor.snapshot)
         self.load_history()
@@ -85,7 +93,9 @@ class AgentScreen(Screen[None]):
     def render_snapshot(self, snap: Snapshot) -> None:
         source = self.monitor.source
         clock = self.monitor.clock(snap)
-        self.query_one(HeaderBar).show(snap.host.hostname, source.mode, source.detail, clock)
+        self.query_one(HeaderBar).show(
+            snap.host.hostname, source.mode, source.detail, clock, ingest=snap.ingest
+        )
         agent = self._agent(snap)
         self.query_one("#details", Static).update(self._details(agent, snap.ts.timestamp()))
         self.query_one("#agent-events", EventLog).sync(
@@ -107,6 +117,16 @@ class AgentScreen(Screen[None]):
             return t
         t.add_row("kind", safe.text(f"{a.kind} ({a.source})"))
         t.add_row("status", Text(a.status, STATUS_STYLE.get(a.status, "")))
+        if a.heartbeat is not None:
+            t.add_row("reports", safe.text(a.reported or "-"))
+            t.add_row("heartbeat", f"{fmt.duration(max(0.0, now - a.heartbeat))} ago")
+        if a.task:
+            t.add_row("task", safe.text(a.task, limit=400))
+        if a.queue_depth is not None:
+            t.add_row("queue", str(a.queue_depth))
+        for key, value in sorted(a.metrics.items())[:12]:
+            t.add_row(safe.text(key, limit=24), f"{value:g}")
+        t.add_row("errors", Text(str(a.errors), "bold red") if a.errors else Text("0"))
         t.add_row("pids", Text(" ".join(map(str, a.pids)) or "-"))
         t.add_row("uptime", fmt.duration(a.uptime(now)))
         t.add_row("cpu", fmt.percent(a.cpu_utilization))
@@ -153,6 +173,7 @@ class AgentScreen(Screen[None]):
                 store.series, "agent", self.agent_name, self.metric, start, end, width
             )
             events = await asyncio.to_thread(store.events, agent=self.agent_name, limit=50)
+            errors = await asyncio.to_thread(store.unresolved_errors, self.agent_name, 100)
         except Exception as exc:  # a missing or busy file must not take the screen down
             chart.show(title, [], {})
             chart.border_title = safe.text(f"{title} (history unavailable: {exc})")
@@ -169,6 +190,48 @@ class AgentScreen(Screen[None]):
         log = self.query_one("#agent-events", EventLog)
         if not log.lines:
             log.add(e for _, e in reversed(events))
+        self._show_errors(errors)
+
+    def _show_errors(self, errors: list[ErrorRow]) -> None:
+        box = self.query_one("#errors", OptionList)
+        shown = [str(o.id) for o in box.options]
+        if shown == [str(e.id) for e in errors]:
+            return
+        keep = box.highlighted_option.id if box.highlighted_option is not None else None
+        box.clear_options()
+        for e in errors:
+            prompt = Text(f"{e.ts.astimezone():%m-%d %H:%M:%S} ", "dim")
+            prompt.append_text(safe.text(e.error_type, "bold red", limit=80))
+            if e.message:
+                prompt.append(": ")
+                prompt.append_text(safe.text(e.message, limit=300))
+            box.add_option(Option(prompt, id=str(e.id)))
+        box.display = bool(errors)
+        if keep is not None and keep in [str(e.id) for e in errors]:
+            box.highlighted = box.get_option_index(keep)
+        elif errors:
+            box.highlighted = 0  # `r` always has a target: the newest, until you move
+
+    @work(exclusive=True, group="resolve", exit_on_error=False)
+    async def action_resolve(self) -> None:
+        box = self.query_one("#errors", OptionList)
+        option = box.highlighted_option
+        store = self.monitor.store
+        if option is None or option.id is None:
+            self.notify("no open error selected", timeout=3)
+            return
+        if store is None:
+            self.notify("no history database: nothing to resolve", severity="warning")
+            return
+        try:
+            done = await asyncio.to_thread(
+                resolve_error, store.path, int(option.id), datetime.now(UTC)
+            )
+        except Exception as exc:  # a locked or read-only file: say so, keep the screen
+            self.notify(f"could not resolve: {exc}", severity="error")
+            return
+        self.notify("error resolved" if done else "it was already resolved", timeout=3)
+        self.load_history()
 
     def action_range(self, key: str) -> None:
         self.range_key = key

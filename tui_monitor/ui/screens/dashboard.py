@@ -130,6 +130,7 @@ class DashboardScreen(Screen[None]):
             source.detail,
             self.monitor.clock(snap),
             self.monitor.problem or "",
+            snap.ingest,
         )
 
     def _cards(self, snap: Snapshot) -> None:
@@ -158,7 +159,7 @@ class DashboardScreen(Screen[None]):
                 value += f" {max(temps):.0f}°C"
             bad = len(snap.gpu.gpus) - len(ok)
             gpu.set(Text(value + (f" {bad} down" if bad else ""), "bold"), app.trend("gpu"))
-        errors = sum(s.errors for s in app.stats.values())
+        errors = sum(a.errors for a in snap.agents)  # open (unresolved) ones
         self.query_one("#card-errors", Card).set(
             Text(str(errors), "bold red" if errors else "bold"), app.trend("errors")
         )

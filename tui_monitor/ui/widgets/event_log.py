@@ -20,6 +20,9 @@ LEVEL_STYLE = {
     "critical": "bold white on red",
 }
 KEEP = 1000
+BURST = 200
+"""New events written per update at most: each line costs a render, and a flood of thousands
+per tick would freeze the screen. The rest are counted in one line (all are in the history)."""
 
 
 def event_line(event: AgentEvent) -> Text:
@@ -52,20 +55,26 @@ class EventLog(RichLog):
 
     def sync(self, numbered: Iterable[tuple[int, AgentEvent]]) -> None:
         """Append the events numbered after the last one shown (catch-up after a cover)."""
+        new: list[AgentEvent] = []
         for n, event in numbered:
-            if n <= self._last:
-                continue
-            self._last = n
-            self._events.append(event)
-            if self._shown(event):
-                self.write(event_line(event))
+            if n > self._last:
+                self._last = n
+                new.append(event)
+        self.add(new)
 
     def add(self, events: Iterable[AgentEvent]) -> None:
-        """Append events that carry no number (history read from the store)."""
+        """Append events; of a burst, only the newest BURST shown are written."""
+        shown: list[AgentEvent] = []
         for event in events:
             self._events.append(event)
             if self._shown(event):
-                self.write(event_line(event))
+                shown.append(event)
+        if len(shown) > BURST:
+            skipped = len(shown) - BURST
+            self.write(Text(f"… {skipped:,} more events (kept in the history)", "dim italic"))
+            shown = shown[-BURST:]
+        for event in shown:
+            self.write(event_line(event))
 
     def cycle_level(self) -> str:
         self.min_level = LEVELS[(LEVELS.index(self.min_level) + 1) % (len(LEVELS) - 1)]

@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ... import safe
+from ...models import IngestStats
 
 MODE_STYLE = {
     "live": "bold green",
@@ -21,7 +22,15 @@ class HeaderBar(Static):
 
     DEFAULT_CSS = "HeaderBar { height: 1; }"
 
-    def show(self, host: str, mode: str, detail: str, clock: str, note: str = "") -> None:
+    def show(
+        self,
+        host: str,
+        mode: str,
+        detail: str,
+        clock: str,
+        note: str = "",
+        ingest: IngestStats | None = None,
+    ) -> None:
         text = Text.assemble(
             ("tui-monitor", "bold"),
             "  ",
@@ -37,5 +46,29 @@ class HeaderBar(Static):
         grid = Table.grid(expand=True)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         grid.add_column(justify="right", no_wrap=True)
-        grid.add_row(text, Text(clock, style="bold"))
+        right = _ingest(ingest)
+        right.append(clock, "bold")
+        grid.add_row(text, right)
         self.update(grid)
+
+
+def _count(n: int) -> str:
+    return f"{n:,}" if n < 100_000 else f"{n / 1000:,.0f}k"
+
+
+def _ingest(stats: IngestStats | None) -> Text:
+    """What agents sent: lines in, stored, rejected (the socket's state when it is down)."""
+    if stats is None:
+        return Text()
+    if not stats.listening or stats.listening.startswith("not listening"):
+        return Text("ingest off  ", "dim")
+    text = Text.assemble(
+        ("ingest ", "dim"),
+        (_count(stats.received), "bold"),
+        (" in ", "dim"),
+        (_count(stats.stored), "bold"),
+        (" stored ", "dim"),
+    )
+    text.append(_count(stats.rejected), "bold yellow" if stats.rejected else "bold")
+    text.append(" rejected  ", "yellow" if stats.rejected else "dim")
+    return text

@@ -1,0 +1,1 @@
+"""Ingest: how agents report in (Unix socket, JSONL spool files)."""

@@ -1,0 +1,286 @@
+"""Between the transports and the sampler: lines in, per-agent state and records out.
+
+Transports (socket, spool files) hand every line to `IngestHub.receive`, which validates it
+and folds it in: heartbeats and registrations update what we know of the agent, events,
+errors and usage wait for the next tick. The sampler takes them with `drain` and writes them
+with that tick, in the same transaction, so a crash never keeps half of what a tick saw.
+The waiting records are bounded: once `limit` are pending, `room()` blocks the transports
+(they stop reading, so the senders wait) until the next tick takes them. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, get_args
+
+from ..models import (
+    AgentEvent,
+    AgentSample,
+    AgentStatus,
+    ErrorRecord,
+    IngestStats,
+    UsageRecord,
+)
+from .protocol import Error, Event, Heartbeat, Register, Rejected, Usage, parse
+
+_STATUSES = set(get_args(AgentStatus))
+
+
+@dataclass
+class Reported:
+    """What one agent told us about itself."""
+
+    kind: str | None = None
+    pid: int | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    status: str | None = None
+    task: str | None = None
+    queue_depth: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    heartbeat: float | None = None
+    """Receive time (our clock) of the last heartbeat: staleness never depends on theirs."""
+    last_seen: float = 0.0
+
+
+@dataclass
+class Drained:
+    events: list[AgentEvent]
+    errors: list[ErrorRecord]
+    usage: list[UsageRecord]
+    count: int
+    """Accepted messages since the previous drain (all types)."""
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class IngestHub:
+    """Validated messages folded into agent state and pending records; counters for the UI."""
+
+    def __init__(
+        self,
+        *,
+        limit: int = 50_000,
+        heartbeat_timeout: float = 30.0,
+        timeouts: dict[str, float] | None = None,
+        forget_after: float = 300.0,
+        clock: Any = time.time,
+    ) -> None:
+        self.limit = limit
+        self.heartbeat_timeout = heartbeat_timeout
+        self.timeouts = timeouts or {}
+        """Per-agent heartbeat timeouts (from the config's agent rules)."""
+        self.forget_after = forget_after
+        self._clock = clock
+        self.agents: dict[str, Reported] = {}
+        self._events: list[AgentEvent] = []
+        self._errors: list[ErrorRecord] = []
+        self._usage: list[UsageRecord] = []
+        self._count = 0
+        self._room = asyncio.Event()
+        self._room.set()
+        self.received = 0
+        self.rejected = 0
+        self.stored = 0
+        self.refused = 0
+        self.connections = 0
+        self.last_rejection: str | None = None
+        self.listening: str | None = None
+
+    # -- transports ---------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        return len(self._events) + len(self._errors) + len(self._usage)
+
+    @property
+    def pending_messages(self) -> int:
+        """Accepted messages not yet taken by a tick (heartbeats included)."""
+        return self._count
+
+    async def room(self) -> None:
+        """Wait until the pending records fit under the limit (the next tick takes them)."""
+        while self.pending >= self.limit:
+            self._room.clear()
+            await self._room.wait()
+
+    def receive(self, line: bytes) -> str | None:
+        """Fold one line in; the rejection reason, or None when it was accepted."""
+        self.received += 1
+        now = self._clock()
+        try:
+            msg = parse(line, now)
+        except Rejected as exc:
+            self.rejected += 1
+            self.last_rejection = exc.reason
+            return exc.reason
+        self._count += 1
+        name = msg.agent
+        state = self.agents.get(name)
+        if state is None:
+            state = self.agents[name] = Reported()
+        state.last_seen = now
+        if msg.pid is not None:
+            state.pid = msg.pid
+        if isinstance(msg, Event):
+            self._events.append(
+                AgentEvent.model_construct(
+                    ts=_dt(msg.epoch),
+                    agent=name,
+                    kind=msg.kind,
+                    level=msg.level,
+                    message=msg.message,
+                    data=msg.data,
+                )
+            )
+        elif isinstance(msg, Heartbeat):
+            state.heartbeat = now
+            state.status = msg.status if msg.status is not None else state.status
+            state.task = msg.task if msg.task is not None else state.task
+            state.queue_depth = msg.queue_depth
+            state.metrics = dict(msg.metrics)
+        elif isinstance(msg, Error):
+            ts = _dt(msg.epoch)
+            self._errors.append(
+                ErrorRecord.model_construct(
+                    ts=ts,
+                    agent=name,
+                    error_type=msg.error_type,
+                    message=msg.message,
+                    stack=msg.stack,
+                )
+            )
+            text = f"{msg.error_type}: {msg.message}" if msg.message else msg.error_type
+            self._events.append(
+                AgentEvent.model_construct(
+                    ts=ts, agent=name, kind="error", level="error", message=text, data={}
+                )
+            )
+        elif isinstance(msg, Usage):
+            self._usage.append(
+                UsageRecord.model_construct(
+                    ts=_dt(msg.epoch),
+                    agent=name,
+                    model=msg.model,
+                    input_tokens=msg.input_tokens,
+                    output_tokens=msg.output_tokens,
+                    cache_read_tokens=msg.cache_read_tokens,
+                    cache_write_tokens=msg.cache_write_tokens,
+                    cost_usd=msg.cost_usd,
+                    request_id=msg.request_id,
+                )
+            )
+        elif isinstance(msg, Register):
+            state.kind = msg.kind or state.kind
+            state.labels = dict(msg.labels)
+            what = ", ".join(
+                f"{k} {v}" for k, v in (("kind", msg.kind), ("pid", msg.pid)) if v is not None
+            )
+            self._events.append(
+                AgentEvent.model_construct(
+                    ts=_dt(msg.epoch),
+                    agent=name,
+                    kind="registered",
+                    level="info",
+                    message=f"registered ({what})" if what else "registered",
+                    data={},
+                )
+            )
+        return None
+
+    # -- the sampler's side -------------------------------------------------------------
+
+    def drain(self) -> Drained:
+        """Everything accepted since the last call, handed to the tick being built."""
+        out = Drained(self._events, self._errors, self._usage, self._count)
+        self._events, self._errors, self._usage, self._count = [], [], [], 0
+        self._room.set()
+        return out
+
+    def committed(self, reported: int) -> None:
+        """The writer committed ticks holding this many accepted messages."""
+        self.stored += reported
+
+    def stats(self) -> IngestStats:
+        return IngestStats(
+            received=self.received,
+            rejected=self.rejected,
+            stored=self.stored,
+            refused=self.refused,
+            connections=self.connections,
+            last_rejection=self.last_rejection,
+            listening=self.listening,
+        )
+
+    def stale(self, name: str, state: Reported, now: float) -> bool:
+        if state.heartbeat is None:
+            return False
+        return now - state.heartbeat > self.timeouts.get(name, self.heartbeat_timeout)
+
+    def apply(self, agents: tuple[AgentSample, ...], now: float) -> tuple[AgentSample, ...]:
+        """Agents seen as processes, with what they reported; agents known only from what
+        they reported, added. No heartbeat within the timeout -> `stale`."""
+        out: list[AgentSample] = []
+        seen: set[str] = set()
+        for a in agents:
+            state = self.agents.get(a.name)
+            if state is None:
+                out.append(a)
+                continue
+            seen.add(a.name)
+            stale = self.stale(a.name, state, now)
+            status = "stale" if stale and a.status not in ("exited", "zombie") else a.status
+            out.append(a.model_copy(update=self._fields(state, status)))
+        for name, state in list(self.agents.items()):
+            if name in seen:
+                continue
+            reported = self._status(name, state, now)
+            if reported in ("stale", "exited") and now - state.last_seen > self.forget_after:
+                del self.agents[name]  # silent for long: forgotten, as exited processes are
+                continue
+            sample = AgentSample(
+                name=name,
+                kind=state.kind or "reported",
+                source="ingest",
+                status="running",
+                pid=state.pid,
+            )
+            out.append(sample.model_copy(update=self._fields(state, reported)))
+        return tuple(out)
+
+    def _status(self, name: str, state: Reported, now: float) -> str:
+        if state.pid is not None and not _pid_alive(state.pid):
+            return "exited"
+        if self.stale(name, state, now):
+            return "stale"
+        if state.status is not None and state.status in _STATUSES:
+            return state.status
+        return "running"
+
+    @staticmethod
+    def _fields(state: Reported, status: str) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "status": status,
+            "reported": state.status,
+            "task": state.task,
+            "metrics": state.metrics,
+            "heartbeat": state.heartbeat,
+        }
+        if state.queue_depth is not None:
+            fields["queue_depth"] = state.queue_depth
+        return fields
