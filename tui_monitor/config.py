@@ -23,6 +23,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .alerts.rules import AlertSettings
+from .usage import BudgetSettings, PriceTable
+
 APP_NAME = "tui-monitor"
 CONFIG_ENV = "TUI_MONITOR_CONFIG"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -169,6 +172,13 @@ class IngestSettings(BaseModel):
     """Records (events, errors, usage) waiting for the next tick before senders must wait."""
     heartbeat_timeout: float = Field(default=30.0, gt=0)
     """An agent that sent heartbeats and then none for this long is `stale`."""
+    spool_dir: Path | None = None
+    """JSONL files dropped here are tailed (default: spool/ in the user data dir)."""
+    files: list[Path] = Field(default_factory=list)
+    """More JSONL files to tail, wherever they are (each must be yours, not a symlink)."""
+
+    def spool_path(self) -> Path:
+        return self.spool_dir.expanduser() if self.spool_dir else data_dir() / "spool"
 
     def socket_path(self) -> Path:
         from .client import default_socket_path
@@ -177,7 +187,7 @@ class IngestSettings(BaseModel):
 
 
 SORT_KEYS = ("name", "kind", "status", "pid", "cpu", "mem", "gpu", "procs", "msgs", "errs",
-             "age", "uptime")  # fmt: skip
+             "cost", "age", "uptime")  # fmt: skip
 
 
 class UiSettings(BaseModel):
@@ -210,6 +220,10 @@ class FileSettings(BaseModel):
     store: StoreSettings = Field(default_factory=StoreSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    prices: PriceTable = Field(default_factory=PriceTable)
+    """USD per million tokens by model name or glob, for usage reported without cost_usd."""
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id -> keys, e.g. {"dashboard.filter" = "f", "app.quit" = "q,ctrl+q"}."""
     agents: list[AgentRule] = Field(default_factory=list)

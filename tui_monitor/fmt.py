@@ -64,3 +64,23 @@ def coarse_duration(seconds: float | None) -> str:
     if s < 60:
         return "<1m"
     return f"{s // 60}m" if s < 3600 else duration(s)
+
+
+def usd(value: float | None) -> str:
+    """Money as the cards and the table show it: $0.42, $12.3, $1,234."""
+    if value is None:
+        return "-"
+    if value < 10:
+        return f"${value:.2f}"
+    if value < 100:
+        return f"${value:.1f}"
+    return f"${value:,.0f}"
+
+
+def count(n: int) -> str:
+    """Token and message counts: 812, 12.3k, 4.5M."""
+    if n < 10_000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.1f}M"

@@ -102,6 +102,7 @@ class AgentSample(_Frozen):
     metrics: dict[str, float] = Field(default_factory=dict)
     heartbeat: float | None = Field(default=None, description="epoch s of the last heartbeat")
     errors: int = Field(default=0, description="errors it reported that nobody resolved yet")
+    cost: float | None = Field(default=None, description="USD spent today (local time)")
 
     def uptime(self, now: float) -> float | None:
         """Seconds since the root process started, or None when not running."""
@@ -160,6 +161,28 @@ class IngestStats(_Frozen):
     """The socket path, or why there is none."""
 
 
+class BudgetState(_Frozen):
+    """One configured budget: how much is spent and when it runs out at the current burn."""
+
+    name: str
+    limit: float
+    spent: float
+    pct: float
+    exceeded: bool
+    runs_out_at: float | None = None
+    runs_out_in_period: bool = False
+
+
+class CostState(_Frozen):
+    """Money: today and this month (local time), the burn over the last hour, budgets."""
+
+    today: float
+    month: float
+    burn_per_hour: float
+    unknown: int = Field(default=0, description="usage records this month with no price")
+    budgets: tuple[BudgetState, ...] = ()
+
+
 class Snapshot(_Frozen):
     """One tick of everything, as the sampler produced it."""
 
@@ -176,3 +199,4 @@ class Snapshot(_Frozen):
     usage: tuple[UsageRecord, ...] = ()
     reported: int = Field(default=0, description="ingest messages folded into this tick")
     ingest: IngestStats | None = None
+    cost: CostState | None = None

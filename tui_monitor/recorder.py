@@ -23,8 +23,11 @@ from datetime import datetime
 from pathlib import Path
 
 from .config import Settings
+from .derive import Derived, month_start_ms
 from .ingest.hub import IngestHub
+from .ingest.protocol import MAX_LINE
 from .ingest.server import IngestServer, ServerError
+from .ingest.tail import Tailer, TailError, TailProblem, ensure_spool_dir
 from .models import Snapshot
 from .sampler import Sampler
 from .store.queries import History
@@ -34,6 +37,8 @@ from .store.writer import Batch, Store, Writer
 
 log = logging.getLogger(__name__)
 
+SPOOL_EVERY = 0.5
+"""Seconds between looks at the spool files."""
 ERRORS_EVERY = 2.0
 """Seconds between counts of open errors (a resolve in any viewer shows within this)."""
 
@@ -208,12 +213,20 @@ class Recorder:
         if first is not None:
             await writer.put(first)
         unsubscribe = self.sampler.subscribe(writer.put)
+        derive = self.sampler.derive = Derived(self.settings)
+        try:
+            rows = await asyncio.to_thread(History(self.db).usage_since, month_start_ms())
+            derive.seed(r for _, r in rows)
+        except (sqlite3.Error, SchemaError) as exc:
+            log.error("reading this month's usage failed (cost starts at 0): %s", exc)
         await self._listen()
         tasks = [
             asyncio.create_task(self.sampler.run(stop), name="sampler"),
             asyncio.create_task(self._prune_loop(writer), name="retention"),
             asyncio.create_task(self._errors_loop(), name="errors"),
         ]
+        if self.hub is not None:
+            tasks.append(asyncio.create_task(self._tail_loop(self.hub), name="spool"))
         writing = asyncio.create_task(writer.run(), name="writer")
         try:
             await stop.wait()
@@ -228,10 +241,41 @@ class Recorder:
                 with contextlib.suppress(Exception):
                     await self.sampler.tick()
             unsubscribe()
+            await derive.close()
             await writer.close()  # the writer empties its queue, then returns
             await writing
             await asyncio.to_thread(store.close)
             self.sampler.close()
+
+    async def _tail_loop(self, hub: IngestHub) -> None:
+        """JSONL spool files, read like socket lines. Offsets are saved once the lines are in
+        the hub: a crash loses at most the last tick, as it does for samples."""
+        cfg = self.settings.ingest
+        spool = cfg.spool_path()
+        try:
+            ensure_spool_dir(spool)
+        except TailError as exc:
+            log.error("spool directory: %s", exc)
+            hub.spool_problem = str(exc)
+        state = self.db.with_name(self.db.name + ".spool.json")
+        tailer = Tailer([spool], cfg.files, state, max_line=MAX_LINE)
+        try:
+            while True:
+                for item in await asyncio.to_thread(tailer.poll):
+                    if isinstance(item, TailProblem):
+                        hub.spool_problem = f"{item.source}: {item.reason}"
+                        log.warning("spool: %s", hub.spool_problem)
+                        continue
+                    if hub.pending >= hub.limit:
+                        await hub.room()
+                    reason = hub.receive(item.data)
+                    if reason is not None:
+                        hub.last_rejection = f"{item.source}: {reason}"
+                await asyncio.to_thread(tailer.save)
+                await asyncio.sleep(SPOOL_EVERY)
+        finally:
+            await asyncio.to_thread(tailer.save)
+            tailer.close()
 
     async def _errors_loop(self) -> None:
         """Open errors per agent for the table: written by us, resolved by any viewer."""

@@ -14,6 +14,7 @@ from .collect.agents import AgentCollector
 from .collect.gpu import GpuCollector
 from .collect.host import HostCollector
 from .config import Settings
+from .derive import Derived
 from .ingest.hub import IngestHub
 from .models import Snapshot
 
@@ -50,6 +51,8 @@ class Sampler:
         self._started: float | None = None
         self.ingest: IngestHub | None = None
         """Set by the recorder when agents report in: merged into every tick."""
+        self.derive: Derived | None = None
+        """Cost, budgets and alerts (set by the recorder)."""
         self.unresolved: dict[str, int] = {}
         """Open errors per agent, refreshed from the store by the recorder."""
 
@@ -93,6 +96,8 @@ class Sampler:
             reported=reported.count if reported else 0,
             ingest=self.ingest.stats() if self.ingest is not None else None,
         )
+        if self.derive is not None:
+            snapshot = self.derive.apply(snapshot)
         self.last = snapshot
         await self._publish(snapshot)
         return snapshot

@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
+from . import usage
 from .config import Settings
+from .derive import month_start_ms, with_cost
 from .models import Snapshot
 from .recorder import AlreadyRecording, Recorder, RecorderLock, move_aside_if_corrupt, recorder_pid
 from .store.queries import History
@@ -67,19 +69,35 @@ class AttachedSource(SnapshotSource):
 
     mode: Mode = "attached"
 
-    def __init__(self, db: Path, interval: float, pid: int | None = None) -> None:
+    def __init__(
+        self, db: Path, interval: float, pid: int | None = None, settings: Settings | None = None
+    ) -> None:
         self.db = self.path = db
         self.interval = interval
         self.detail = f"recorder pid {pid}" if pid else ""
         self.errors = 0
         self.last_error: str | None = None
+        settings = settings or Settings()
+        self.ledger = usage.Ledger(settings.prices, settings.budgets)
+        """Cost from the usage rows the recorder wrote, priced with our own config."""
+        self._usage_id = 0
+
+    def _read(self, history: History) -> Snapshot | None:
+        snap = history.latest()
+        since = month_start_ms() if self._usage_id == 0 else 0
+        for row_id, record in history.usage_since(since, self._usage_id):
+            self._usage_id = row_id
+            self.ledger.add(usage.UsageRecord.of(record))
+        if snap is None:
+            return None
+        return with_cost(snap, self.ledger.summary(snap.ts.timestamp()))
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         history = History(self.path)
         last: tuple[int, object] | None = None
         while not stop.is_set():
             try:
-                snap = await asyncio.to_thread(history.latest)
+                snap = await asyncio.to_thread(self._read, history)
             except (sqlite3.Error, SchemaError) as exc:
                 self.errors += 1
                 self.last_error = str(exc)
@@ -123,7 +141,7 @@ def choose_source(settings: Settings, db: Path) -> SnapshotSource:
     """Attach when a recorder owns the database; otherwise record in-process."""
     pid = recorder_pid(db)
     if pid is not None:
-        return AttachedSource(db, settings.interval, pid)
+        return AttachedSource(db, settings.interval, pid, settings)
     return LiveSource(settings, db)
 
 

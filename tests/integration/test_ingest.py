@@ -281,3 +281,47 @@ async def test_every_type_round_trips_into_the_database(short_dir: Path, tmp_pat
     assert last is not None
     [sample] = [a for a in last.agents if a.name == hostile]
     assert (sample.source, sample.kind, sample.queue_depth) == ("ingest", "coder", 4)
+
+
+async def test_spool_files_are_tailed_into_the_database(short_dir: Path, tmp_path: Path) -> None:
+    db, spool = tmp_path / "h.db", tmp_path / "spool"
+    settings = _settings(db, short_dir / "ingest.sock")
+    settings.ingest.spool_dir = spool
+    recorder = Recorder(settings, db)
+    stop = asyncio.Event()
+    running = asyncio.create_task(recorder.run(stop))
+    history = History(db)
+
+    async def messages() -> list[str]:
+        for _ in range(100):
+            if db.exists():
+                break
+            await asyncio.sleep(0.05)
+        return [e.message for _, e in reversed(history.events(agent="spooler"))]
+
+    try:
+        for _ in range(100):
+            if spool.is_dir():
+                break
+            await asyncio.sleep(0.05)
+        assert stat.S_IMODE(spool.stat().st_mode) == 0o700
+        path = spool / "agent.jsonl"
+        with path.open("ab") as f:
+            f.write(event("spooler", "one") + b"\n" + b"{broken\n" + event("spooler", "two"))
+        for _ in range(100):
+            if await messages() == ["one"]:
+                break
+            await asyncio.sleep(0.05)
+        assert await messages() == ["one"]  # "two" has no newline yet: it waits
+        with path.open("ab") as f:
+            f.write(b"\n")
+        for _ in range(100):
+            if await messages() == ["one", "two"]:
+                break
+            await asyncio.sleep(0.05)
+        assert await messages() == ["one", "two"]
+        assert recorder.hub is not None and recorder.hub.rejected == 1
+        assert "agent.jsonl" in (recorder.hub.last_rejection or "")
+    finally:
+        stop.set()
+        await running

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from factories import screen_text, table, wait_until
@@ -44,7 +45,10 @@ def sock_dir() -> Iterator[Path]:
 
 @asynccontextmanager
 async def live(
-    tmp_path: Path, sock: Path, size: tuple[int, int] = (120, 40)
+    tmp_path: Path,
+    sock: Path,
+    size: tuple[int, int] = (120, 40),
+    extra: dict[str, Any] | None = None,
 ) -> AsyncIterator[tuple[MonitorApp, Pilot[None]]]:
     db = tmp_path / "history.db"
     settings = Settings(
@@ -53,6 +57,7 @@ async def live(
         presets=PresetSettings(enabled=False),
         store=StoreSettings(path=db, flush_interval=0.2),
         ingest=IngestSettings(socket=sock, heartbeat_timeout=2.0),
+        **(extra or {}),
     )
     app = make_app(settings, LiveSource(settings, db), History(db), utc=True)
     async with app.run_test(size=size) as pilot:
@@ -231,3 +236,64 @@ async def test_flood_of_50k_events_from_4_clients_loses_nothing_and_keys_still_w
     print(f"key latencies during the flood (s): {[round(x, 3) for x in latencies]}")
     assert len(latencies) >= 3, "too few key presses landed during the flood"
     assert statistics.median(latencies) < 0.2, latencies
+
+
+async def test_cost_budget_and_alerts_on_screen(tmp_path: Path, sock_dir: Path) -> None:
+    sock = sock_dir / "ingest.sock"
+    settings = {
+        "prices": {"m-cheap": {"input": 1000.0, "output": 2000.0}},
+        "budgets": {"daily": 1.0},
+    }
+    async with live(tmp_path, sock, extra=settings) as (app, pilot):
+        replies = await send(
+            sock,
+            [
+                {"type": "usage", "agent": "coder", "model": "m-paid", "input_tokens": 10,
+                 "cost_usd": 0.5, "request_id": "a"},
+                {"type": "usage", "agent": "coder", "model": "m-paid", "input_tokens": 10,
+                 "cost_usd": 0.5, "request_id": "a"},  # the same request again: counted once
+                {"type": "usage", "agent": "coder", "model": "m-cheap", "input_tokens": 100,
+                 "output_tokens": 100},  # priced from the table: 0.1 + 0.2
+                {"type": "heartbeat", "agent": "coder", "status": "busy"},
+            ],
+        )  # fmt: skip
+        assert all(r["ok"] for r in replies)
+        await wait_until(
+            pilot,
+            lambda: (
+                app.snapshot is not None
+                and app.snapshot.cost is not None
+                and app.snapshot.cost.today == pytest.approx(0.8)
+            ),
+            timeout=10,
+            what="today's cost 0.80",
+        )
+        assert app.snapshot is not None and app.snapshot.cost is not None
+        [daily] = app.snapshot.cost.budgets
+        assert (daily.name, daily.pct) == ("daily", pytest.approx(80.0))
+        [coder] = [a for a in app.snapshot.agents if a.name == "coder"]
+        assert coder.cost == pytest.approx(0.8)
+        await wait_until(
+            pilot, lambda: "budget-80" in str(list(app.alerts)), timeout=10, what="budget alert"
+        )
+        text = screen_text(app)
+        assert "Cost $0.80" in text and "daily 80%" in text
+        assert "Alerts 1" in text
+        row = next(line for line in text.splitlines() if " coder " in line)
+        assert "$0.80" in row
+        log = app.screen.query_one(EventLog)
+        assert "budget daily" in "\n".join(s.text for s in log.lines)
+        # the agent screen: usage by model, this month
+        t = table(app)
+        for _ in range(t.get_row_index("coder") - t.cursor_row):
+            await pilot.press("j")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, AgentScreen), what="agent screen")
+        await wait_until(
+            pilot, lambda: "usage this month" in screen_text(app), timeout=10, what="usage"
+        )
+        lines = screen_text(app).splitlines()
+        paid = next(line for line in lines if "m-paid" in line)
+        cheap = next(line for line in lines if "m-cheap" in line)
+        assert "$0.50" in paid and " 1 " in paid  # one request, not two
+        assert "$0.30" in cheap

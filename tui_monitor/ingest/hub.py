@@ -101,6 +101,7 @@ class IngestHub:
         self.connections = 0
         self.last_rejection: str | None = None
         self.listening: str | None = None
+        self.spool_problem: str | None = None
 
     # -- transports ---------------------------------------------------------------------
 

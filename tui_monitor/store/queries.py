@@ -18,10 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from ..models import (
-    AgentEvent,
-    Snapshot,
-)
+from ..models import AgentEvent, Snapshot, UsageRecord
 from . import schema
 from .rows import _EVENTS, _TICK, UNRESOLVED, When, _event, _snapshot, from_ms, to_ms
 from .schema import LEVEL_CODES, RESOLUTIONS
@@ -51,6 +48,21 @@ class ErrorRow:
     error_type: str
     message: str
     stack: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUsageRow:
+    """Usage of one model by one agent over a period."""
+
+    model: str
+    records: int
+    tokens: tuple[int, int, int, int]
+    """input, output, cache read, cache write."""
+    cost: float
+    """Sum of the costs the agent reported."""
+    unpriced: int
+    """Records that came without a cost."""
+    unpriced_tokens: tuple[int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +234,60 @@ class History:
         with self._conn() as conn:
             rows = conn.execute(f"{sql} ORDER BY ts DESC, id DESC LIMIT ?", (*params, limit))
             return [ErrorRow(i, from_ms(ts), *rest) for i, ts, *rest in rows.fetchall()]
+
+    def usage_since(self, ms: int, after_id: int = 0) -> list[tuple[int, UsageRecord]]:
+        """(id, record) of usage rows from `ms` (epoch ms) on and after row `after_id`."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT id, ts, agent, model, input_tokens, output_tokens, cache_read_tokens, "
+                "cache_write_tokens, cost_usd, request_id FROM usage WHERE ts >= ? AND id > ? "
+                "ORDER BY id",
+                (ms, after_id),
+            ).fetchall()
+        return [
+            (
+                r[0],
+                UsageRecord(
+                    ts=from_ms(r[1]),
+                    agent=r[2],
+                    model=r[3],
+                    input_tokens=r[4],
+                    output_tokens=r[5],
+                    cache_read_tokens=r[6],
+                    cache_write_tokens=r[7],
+                    cost_usd=r[8],
+                    request_id=r[9],
+                ),
+            )
+            for r in rows
+        ]
+
+    def usage_by_model(self, agent: str, since_ms: int) -> list[ModelUsageRow]:
+        """One agent's tokens and cost per model since `since_ms`; tokens of the records
+        that came without a cost are kept apart, so the caller can price them."""
+        sql = (
+            "SELECT model, count(*), sum(input_tokens), sum(output_tokens), "
+            "sum(cache_read_tokens), sum(cache_write_tokens), total(cost_usd), "
+            "sum(cost_usd IS NULL), "
+            "total(CASE WHEN cost_usd IS NULL THEN input_tokens END), "
+            "total(CASE WHEN cost_usd IS NULL THEN output_tokens END), "
+            "total(CASE WHEN cost_usd IS NULL THEN cache_read_tokens END), "
+            "total(CASE WHEN cost_usd IS NULL THEN cache_write_tokens END) "
+            "FROM usage WHERE agent = ? AND ts >= ? GROUP BY model ORDER BY total(cost_usd) DESC"
+        )
+        with self._conn() as conn:
+            rows = conn.execute(sql, (agent, since_ms)).fetchall()
+        return [
+            ModelUsageRow(
+                r[0],
+                r[1],
+                (r[2], r[3], r[4], r[5]),
+                r[6],
+                r[7],
+                (int(r[8]), int(r[9]), int(r[10]), int(r[11])),
+            )
+            for r in rows
+        ]
 
     def unresolved_counts(self) -> dict[str, int]:
         """Open errors per agent, now."""

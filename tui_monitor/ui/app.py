@@ -10,8 +10,10 @@ from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
+from .. import safe
 from ..config import Settings, config_path
 from ..models import AgentEvent, Snapshot
 from ..recorder import AlreadyRecording
@@ -84,6 +86,8 @@ class MonitorApp(App[None]):
         self._trend: deque[_Point] = deque(maxlen=TREND_POINTS)
         self._received = 0
         self._stop = asyncio.Event()
+        self.alerts: dict[tuple[str, str], AgentEvent] = {}
+        """Firing alerts by (rule, subject), from the alert events: the same in every mode."""
 
     def clock(self, snap: Snapshot) -> str:
         """The snapshot's time for headers: local time, or UTC when asked (tests, servers)."""
@@ -120,11 +124,13 @@ class MonitorApp(App[None]):
         error = event.worker.error
         if isinstance(error, AlreadyRecording) and self.source.db is not None:
             # A recorder started between our check and our lock: follow it instead.
-            self.source = AttachedSource(self.source.db, self.settings.interval, error.pid)
+            self.source = AttachedSource(
+                self.source.db, self.settings.interval, error.pid, self.settings
+            )
             self._start_source()
             return
         self.problem = f"source stopped: {type(error).__name__}: {error}"
-        self.notify(self.problem, severity="error", timeout=30)
+        self.notify(self.problem, severity="error", timeout=30, markup=False)
 
     async def action_quit(self) -> None:
         self._stop.set()
@@ -153,6 +159,8 @@ class MonitorApp(App[None]):
 
     def _count_events(self, snap: Snapshot) -> None:
         for e in snap.events:
+            if e.kind == "alert":
+                self._alert(e)
             self._event_no += 1
             self.events.append((self._event_no, e))
             old = self.stats.get(e.agent, AgentStats())
@@ -161,6 +169,23 @@ class MonitorApp(App[None]):
                 errors=old.errors + (1 if e.level in ("error", "critical") else 0),
                 last_event=e.ts.timestamp(),
             )
+
+    def _alert(self, e: AgentEvent) -> None:
+        key = (str(e.data.get("rule", "")), str(e.data.get("subject", "")))
+        firing = e.data.get("state") == "firing"
+        if firing:
+            self.alerts[key] = e
+        else:
+            self.alerts.pop(key, None)
+        cfg = self.settings.alerts
+        if cfg.toast:
+            severity: SeverityLevel = "information"
+            if firing:
+                severity = "error" if e.level == "critical" else "warning"
+            message = safe.clean(e.message, 300)
+            self.notify(message, title="alert", severity=severity, timeout=8, markup=False)
+        if cfg.bell and firing:
+            self.bell()
 
     def _remember(self, snap: Snapshot) -> None:
         h = snap.host

@@ -135,6 +135,15 @@ COLUMNS: tuple[Column, ...] = (
         lambda a, s, n: a.errors,
     ),
     Column(
+        "cost",
+        "COST",
+        7,
+        4,
+        True,
+        lambda a, s, n: fmt.usd(a.cost),
+        lambda a, s, n: _num(a.cost),
+    ),
+    Column(
         "age",
         "LAST EV",
         7,

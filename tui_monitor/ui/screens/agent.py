@@ -16,10 +16,11 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ... import fmt, safe
+from ... import fmt, safe, usage
 from ...collect.tree import ProcNode, process_tree
+from ...derive import month_start_ms
 from ...models import AgentSample, Snapshot
-from ...store.queries import ErrorRow
+from ...store.queries import ErrorRow, ModelUsageRow
 from ...store.writer import resolve_error
 from ..columns import STATUS_STYLE
 from ..widgets.chart import MetricChart
@@ -73,6 +74,7 @@ class AgentScreen(Screen[None]):
         with Horizontal(id="agent-top"):
             with VerticalScroll(id="agent-left"):
                 yield Static(id="details")
+                yield Static(id="usage")
                 yield OptionList(id="errors")
                 yield Static(id="tree")
             with Vertical(id="agent-right"):
@@ -174,6 +176,9 @@ class AgentScreen(Screen[None]):
             )
             events = await asyncio.to_thread(store.events, agent=self.agent_name, limit=50)
             errors = await asyncio.to_thread(store.unresolved_errors, self.agent_name, 100)
+            models = await asyncio.to_thread(
+                store.usage_by_model, self.agent_name, month_start_ms()
+            )
         except Exception as exc:  # a missing or busy file must not take the screen down
             chart.show(title, [], {})
             chart.border_title = safe.text(f"{title} (history unavailable: {exc})")
@@ -191,6 +196,33 @@ class AgentScreen(Screen[None]):
         if not log.lines:
             log.add(e for _, e in reversed(events))
         self._show_errors(errors)
+        self.query_one("#usage", Static).update(self._usage(models))
+
+    def _usage(self, rows: list[ModelUsageRow]) -> Table | str:
+        """Tokens and cost by model this month; records without a cost priced from [prices]."""
+        if not rows:
+            return ""
+        prices = self.monitor.settings.prices
+        t = Table(title="usage this month", title_justify="left", box=None, pad_edge=False)
+        for col, right in (("MODEL", False), ("REQ", True), ("IN", True), ("OUT", True)):
+            t.add_column(col, justify="right" if right else "left", no_wrap=True)
+        t.add_column("COST", justify="right", no_wrap=True)
+        for r in rows[:12]:
+            cost: float | None = r.cost
+            if r.unpriced:
+                priced = usage.cost_of(
+                    usage.UsageRecord(0.0, "", r.model, *r.unpriced_tokens), prices
+                )
+                cost = None if priced is None else r.cost + priced
+            shown = Text(fmt.usd(cost)) if cost is not None else Text("no price", "yellow")
+            t.add_row(
+                safe.text(r.model, limit=24),
+                str(r.records),
+                fmt.count(r.tokens[0] + r.tokens[2] + r.tokens[3]),
+                fmt.count(r.tokens[1]),
+                shown,
+            )
+        return t
 
     def _show_errors(self, errors: list[ErrorRow]) -> None:
         box = self.query_one("#errors", OptionList)
@@ -228,7 +260,7 @@ class AgentScreen(Screen[None]):
                 resolve_error, store.path, int(option.id), datetime.now(UTC)
             )
         except Exception as exc:  # a locked or read-only file: say so, keep the screen
-            self.notify(f"could not resolve: {exc}", severity="error")
+            self.notify(f"could not resolve: {exc}", severity="error", markup=False)
             return
         self.notify("error resolved" if done else "it was already resolved", timeout=3)
         self.load_history()

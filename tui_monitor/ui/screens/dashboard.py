@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from ... import fmt, safe
-from ...models import Snapshot
+from ...models import CostState, Snapshot
 from ..columns import compile_filter
 from ..widgets.agent_table import AgentTable
 from ..widgets.cards import Card
@@ -77,6 +77,7 @@ class DashboardScreen(Screen[None]):
             yield Card("GPU", id="card-gpu")
             yield Card("Errors", id="card-errors")
             yield Card("Cost", id="card-cost")
+            yield Card("Alerts", id="card-alerts")
         # Hidden from the start, so the first layout and the first focus are the final ones.
         box = Input(placeholder="filter: text or regex over name, kind, status", id="filter")
         box.display = False
@@ -106,9 +107,11 @@ class DashboardScreen(Screen[None]):
     def on_resize(self) -> None:
         self.query_one("#chart", MetricChart).display = self.size.width >= NARROW
         self.set_class(self.size.height < SHORT, "-short")
+        self.set_class(self.size.width < NARROW, "-narrow")  # no room for the alerts card
         self._chart_dirty = True
         if self.monitor.snapshot is not None:
             self._header(self.monitor.snapshot)
+            self._cards(self.monitor.snapshot)
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -160,10 +163,21 @@ class DashboardScreen(Screen[None]):
             bad = len(snap.gpu.gpus) - len(ok)
             gpu.set(Text(value + (f" {bad} down" if bad else ""), "bold"), app.trend("gpu"))
         errors = sum(a.errors for a in snap.agents)  # open (unresolved) ones
-        self.query_one("#card-errors", Card).set(
-            Text(str(errors), "bold red" if errors else "bold"), app.trend("errors")
+        active = list(app.alerts.values())
+        critical = any(e.level == "critical" for e in active)
+        alert_style = "bold red" if critical else "bold yellow" if active else "bold"
+        newest = max(active, key=lambda e: e.ts, default=None)
+        note = safe.text(newest.message, alert_style) if newest else None
+        shown = Text(str(errors), "bold red" if errors else "bold")
+        if active and self.has_class("-narrow"):  # the alerts card is hidden: say it here
+            shown.append(f" ⚠{len(active)}", alert_style)
+            self.query_one("#card-errors", Card).set(shown, None, note)
+        else:
+            self.query_one("#card-errors", Card).set(shown, app.trend("errors"))
+        self.query_one("#card-cost", Card).set(*_cost_card(snap.cost))
+        self.query_one("#card-alerts", Card).set(
+            Text(str(len(active)), alert_style), None, note or Text("none firing", "dim")
         )
-        self.query_one("#card-cost", Card).set(Text("-", "dim"), None, Text("no usage yet", "dim"))
 
     def _empty_state(self, snap: Snapshot) -> None:
         empty = self.query_one("#empty", Static)
@@ -271,3 +285,19 @@ class DashboardScreen(Screen[None]):
     def action_log_level(self) -> None:
         level = self.query_one(EventLog).cycle_level()
         self.notify(f"event log: {level} and above", timeout=2)
+
+
+def _cost_card(cost: CostState | None) -> tuple[Text, None, Text]:
+    """Today's spend; below it the month, the burn rate, or the budget nearest its limit."""
+    if cost is None:
+        return Text("-", "dim"), None, Text("no usage data", "dim")
+    value = Text(fmt.usd(cost.today), "bold")
+    worst = max(cost.budgets, key=lambda b: b.pct, default=None)
+    if worst is not None and worst.pct >= 50:
+        style = "bold red" if worst.exceeded else "yellow" if worst.runs_out_in_period else ""
+        note = Text(f"{worst.name} {worst.pct:.0f}%", style)
+        if worst.runs_out_at is not None and worst.runs_out_in_period:
+            note.append(f" out {time.strftime('%H:%M', time.localtime(worst.runs_out_at))}")
+        return value, None, note
+    note = Text(f"mo {fmt.usd(cost.month)} {fmt.usd(cost.burn_per_hour)}/h", "dim")
+    return value, None, note

@@ -1,0 +1,685 @@
+"""Benchmark (not a test): sustained ingest over the socket into SQLite, with the UI open.
+
+The issue's target: at least 20,000 events/s sustained over the socket into SQLite with the UI
+open, and RSS growth under 50 MB during a 60 s flood. `tui-monitor` (live mode: its in-process
+recorder serves the ingest socket) runs in a detached tmux pane of 120x40 (bench/ui.py's
+Terminal, private config and XDG dirs, interval 1 s). After a warm-up, N flood clients
+(bench/_flood.py, one process each) send ~170-byte events for `--seconds`, pipelined in batches
+of 500 lines with every reply read. Measured: events/s accepted (replies ok, at the clients)
+and stored (rows in `events` at the end, counted read-only once the count settles; lost =
+accepted - stored), the app's RSS before, peak (sampled each second) and after, its CPU
+(`cpu_times` delta, split main thread / other threads) and the clients', and how fast the UI
+answers keys during the flood (`m` cycles the chart metric, `?` opens and closes help: time
+from `send-keys` until the screen shows the change, capture-pane polled every 20 ms). The same
+flood against `tui-monitor record` (headless) for comparison. `--profile S` adds an
+in-process headless run under cProfile (event-loop thread) with the writer thread timed.
+
+    .venv/bin/python bench/ingest.py [--seconds 60] [--clients 4,1,8] [--headless 4]
+                                     [--warmup 5] [--batch 500] [--profile 0] [--write]
+
+Every process started here is killed on exit, Ctrl-C or SIGTERM: the clients have
+`tuimon-ingestbench` in their command line, the tmux servers use private sockets named
+`tuimon-uibench-*` (bench/ui.py's); `pgrep -af tuimon-` shows any left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import ctypes
+import json
+import os
+import pstats
+import re
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import psutil
+import ui  # bench/ui.py: the terminal, the private environment, machine info, RESULTS.md
+
+MARKER = "tuimon-ingestbench"
+FLOOD = Path(__file__).resolve().parent / "_flood.py"
+TARGET_RATE = 20_000.0  # events/s stored, sustained, UI open
+TARGET_GROWTH = 50.0  # MB of RSS growth during the flood
+METRIC = re.compile(r"(GPU memory MiB|memory MiB|CPU %)")
+NEXT_METRIC = {"CPU %": "memory MiB", "memory MiB": "GPU memory MiB", "GPU memory MiB": "CPU %"}
+COUNT_FLOOD = "SELECT count(*) FROM events WHERE agent GLOB 'flood-*'"
+
+
+def _mb(n: float) -> float:
+    return n / 2**20
+
+
+@dataclass
+class Run:
+    """One flood against one program."""
+
+    name: str
+    clients: int
+    seconds: float
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    first_error: str = ""
+    wall: float = 0.0
+    """The flood: from go to the last client's deadline."""
+    bytes_sent: int = 0
+    stored: int = 0
+    settle_s: float = 0.0
+    """Seconds from the flood's end until the stored count settled."""
+    stored_window: float = 0.0
+    """Events/s committed during the flood window (from max(id) sampled each second)."""
+    lag_max: int = 0
+    """Most events accepted but not yet committed, over the 1 s samples."""
+    rss_before: float = 0.0
+    rss_peak: float = 0.0
+    rss_after: float = 0.0
+    cpu_app: float = 0.0
+    cpu_main: float = 0.0
+    cpu_clients: float = 0.0
+    cpu_tmux: float = 0.0
+    box_busy: float = 0.0
+    """All CPUs of the box during the flood, % of one core (2 cores = 200)."""
+    slowest_second: int = 0
+    rtt_median: float = 0.0
+    rtt_max: float = 0.0
+    metric_keys: list[float] = field(default_factory=list)
+    help_keys: list[float] = field(default_factory=list)
+    key_misses: int = 0
+    stop_s: float | None = None
+    load: str = ""
+    note: str = ""
+
+    @property
+    def accepted_rate(self) -> float:
+        return self.accepted / self.wall if self.wall else 0.0
+
+    @property
+    def lost(self) -> int:
+        return self.accepted - self.stored
+
+
+# -- pieces -----------------------------------------------------------------------------
+
+
+def config(workdir: Path, tag: str) -> tuple[Path, Path, Path]:
+    """(config file, database, socket) of one run: nothing shared with another run."""
+    sock = workdir / f"s-{tag}" / "in.sock"
+    db = workdir / f"{tag}.db"
+    path = workdir / f"config-{tag}.toml"
+    path.write_text(
+        "interval = 1.0\n"
+        f'[store]\npath = "{db}"\n'
+        "[presets]\nenabled = false\n"
+        f'[ingest]\nsocket = "{sock}"\n'
+    )
+    if len(os.fsencode(sock)) > 100:
+        raise SystemExit(f"socket path too long: {sock}")
+    return path, db, sock
+
+
+def wait_socket(sock: Path, pid: int, timeout: float = 20.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while True:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(sock))
+            return
+        except OSError:
+            if time.monotonic() > deadline or ui.gone(pid, 0):
+                raise RuntimeError(f"nothing listens on {sock} after {timeout:g}s") from None
+            time.sleep(ui.POLL)
+        finally:
+            probe.close()
+
+
+class Clients:
+    """The flood clients: connected and waiting, then started together."""
+
+    def __init__(self, sock: Path, count: int, seconds: float, batch: int) -> None:
+        self.procs = []
+        for i in range(count):
+            argv = [sys.executable, str(FLOOD), str(sock), f"flood-{i}", str(seconds), str(batch)]
+            argv.append(MARKER)
+            self.procs.append(
+                subprocess.Popen(
+                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
+                )
+            )
+        for p in self.procs:
+            assert p.stdout is not None
+            line = p.stdout.readline()
+            if line.strip() != b"READY":
+                raise RuntimeError(f"flood client did not connect: {line!r}")
+
+    def go(self) -> None:
+        for p in self.procs:
+            assert p.stdin is not None
+            p.stdin.write(b"go\n")
+            p.stdin.flush()
+
+    def results(self, timeout: float) -> list[dict[str, object]]:
+        out = []
+        for p in self.procs:
+            assert p.stdout is not None
+            text, _ = p.communicate(timeout=timeout)
+            if p.returncode != 0:
+                raise RuntimeError(f"flood client exited {p.returncode}")
+            out.append(json.loads(text))
+        return out
+
+    def close(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+
+class Sampler(threading.Thread):
+    """Each second: RSS of the program and the highest committed event id."""
+
+    def __init__(self, proc: psutil.Process, db: Path) -> None:
+        super().__init__(daemon=True)
+        self.proc, self.db = proc, db
+        self.samples: list[tuple[float, float, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
+        try:
+            t0 = time.perf_counter()
+            i = 0
+            while not self.stop.is_set():
+                top = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+                rss = self.proc.memory_info().rss
+                self.samples.append((time.perf_counter(), rss, int(top)))
+                i += 1
+                self.stop.wait(max(0.0, t0 + i - time.perf_counter()))
+        finally:
+            conn.close()
+
+
+def cpu(proc: psutil.Process) -> tuple[float, float]:
+    """(all threads, main thread) CPU seconds."""
+    total = ui.cpu_seconds(proc)
+    main = next((t.user_time + t.system_time for t in proc.threads() if t.id == proc.pid), 0.0)
+    return total, main
+
+
+def box_busy() -> float:
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0)
+
+
+def settle(db: Path, accepted: int, timeout: float = 60.0) -> tuple[int, float]:
+    """Stored flood events once the count equals `accepted` or stops changing for 5 s."""
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        last, since = -1, t0
+        while True:
+            n = int(conn.execute(COUNT_FLOOD).fetchone()[0])
+            now = time.perf_counter()
+            if n != last:
+                last, since = n, now
+            if n >= accepted or now - since > 5.0 or now - t0 > timeout:
+                return n, (since if n < accepted else now) - t0
+            time.sleep(0.25)
+    finally:
+        conn.close()
+
+
+def press(
+    term: ui.Terminal, key: str, changed: Callable[[str], bool], timeout: float = 10.0
+) -> float | None:
+    """Seconds from send-keys until `changed(screen)`; None if it never showed."""
+    t0 = time.perf_counter()
+    term.keys(key)
+    while time.perf_counter() - t0 < timeout:
+        if changed(term.screen()):
+            return time.perf_counter() - t0
+        time.sleep(ui.POLL)
+    return None
+
+
+def chart_metric(screen: str) -> str | None:
+    for line in screen.splitlines():
+        if "╭" in line:
+            found = METRIC.search(line)
+            if found:
+                return found.group(1)
+    return None
+
+
+def help_open(screen: str) -> bool:
+    return "move between agents" in screen  # a line of the help screen's "Also" part
+
+
+def keys_during(term: ui.Terminal, run: Run, until: float, count: int) -> None:
+    """`count` key presses spread until `until` (perf_counter): `m`, then `?` open/close."""
+    start = time.perf_counter() + 3.0
+    step = max(0.5, (until - 3.0 - start) / max(1, count))
+    for i in range(count):
+        time.sleep(max(0.0, start + i * step - time.perf_counter()))
+        if time.perf_counter() > until:
+            break
+        if i % 2 == 0:
+            now = chart_metric(term.screen())
+            if now is None:
+                run.key_misses += 1
+                continue
+            took = press(term, "m", _shows(NEXT_METRIC[now]))
+            (run.metric_keys.append(took) if took is not None else _miss(run))
+        else:
+            took = press(term, "?", help_open)
+            (run.help_keys.append(took) if took is not None else _miss(run))
+            back = press(term, "?" if took is not None else "Escape", lambda s: not help_open(s))
+            (run.help_keys.append(back) if back is not None else _miss(run))
+
+
+def _shows(metric: str) -> Callable[[str], bool]:
+    return lambda screen: chart_metric(screen) == metric
+
+
+def _miss(run: Run) -> None:
+    run.key_misses += 1
+
+
+# -- one flood --------------------------------------------------------------------------
+
+
+def flood(
+    run: Run,
+    pid: int,
+    db: Path,
+    sock: Path,
+    args: argparse.Namespace,
+    term: ui.Terminal | None,
+) -> None:
+    proc = psutil.Process(pid)
+    tmux = psutil.Process(term.server) if term is not None and term.server else None
+    wait_socket(sock, pid)
+    time.sleep(args.warmup)
+    run.rss_before = _mb(proc.memory_info().rss)
+    clients = Clients(sock, run.clients, run.seconds, args.batch)
+    sampler = Sampler(proc, db)
+    try:
+        run.load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        cpu0, main0 = cpu(proc)
+        tmux0 = ui.cpu_seconds(tmux) if tmux else 0.0
+        box0, t0 = box_busy(), time.perf_counter()
+        clients.go()
+        sampler.start()
+        if term is not None:
+            keys_during(term, run, t0 + run.seconds, args.presses)
+        got = clients.results(timeout=run.seconds + 120)
+        t1 = time.perf_counter()
+        cpu1, main1 = cpu(proc)
+        tmux1 = ui.cpu_seconds(tmux) if tmux else 0.0
+        box1 = box_busy()
+    finally:
+        clients.close()
+        sampler.stop.set()
+    sampler.join()
+    run.wall = max(float(str(g["wall"])) for g in got)
+    run.sent = sum(int(str(g["sent"])) for g in got)
+    run.accepted = sum(int(str(g["ok"])) for g in got)
+    run.rejected = sum(int(str(g["rejected"])) for g in got)
+    run.first_error = next((str(g["first_error"]) for g in got if g["first_error"]), "")
+    run.bytes_sent = sum(int(str(g["bytes"])) for g in got)
+    wall = t1 - t0
+    run.cpu_app = (cpu1 - cpu0) / wall * 100
+    run.cpu_main = (main1 - main0) / wall * 100
+    run.cpu_clients = sum(float(str(g["cpu"])) for g in got) / wall * 100
+    run.cpu_tmux = (tmux1 - tmux0) / wall * 100
+    run.box_busy = (box1 - box0) / wall * 100
+    run.rtt_median = statistics.median(float(str(g["rtt_median"])) for g in got)
+    run.rtt_max = max(float(str(g["rtt_max"])) for g in got)
+    seconds = [list(map(int, g["per_second"])) for g in got]  # type: ignore[call-overload]
+    full = int(run.seconds)  # whole seconds only: the last one is cut by the deadline
+    run.slowest_second = min(
+        sum(s[i] if i < len(s) else 0 for s in seconds) for i in range(max(1, full))
+    )
+    run.stored, run.settle_s = settle(db, run.accepted)
+    run.rss_peak = _mb(max([s[1] for s in sampler.samples] + [proc.memory_info().rss]))
+    inside = [s for s in sampler.samples if s[0] <= t0 + run.wall]
+    if len(inside) >= 2:
+        (ta, _, ia), (tb, _, ib) = inside[0], inside[-1]
+        run.stored_window = (ib - ia) / (tb - ta) if tb > ta else 0.0
+    total = [sum(s[i] if i < len(s) else 0 for s in seconds) for i in range(full + 1)]
+    run.lag_max = max(
+        (sum(total[: int(s[0] - t0)]) - s[2] for s in inside), default=0
+    )  # accepted by the whole seconds before the sample, not yet committed
+    time.sleep(2.0)
+    run.rss_after = _mb(proc.memory_info().rss)
+
+
+def run_ui(workdir: Path, clients: int, args: argparse.Namespace, n: int) -> Run:
+    run = Run("tui-monitor (dashboard, live)", clients, args.seconds)
+    print(f"{run.name}: {clients} clients, {args.seconds:g} s ...", flush=True)
+    cfg, db, sock = config(workdir, f"ui{n}")
+    env = ui.app_env(workdir, truecolor=False) | {"TUI_MONITOR_CONFIG": str(cfg)}
+    term = ui.Terminal(workdir, f"ingest{n}")
+    try:
+        pid = term.start([str(ui.APP)], env)
+        term.wait_for(lambda s: "tui-monitor" in s[:200] and "ingest" in s[:400], 20.0)
+        flood(run, pid, db, sock, args, term)
+        t0 = time.perf_counter()
+        term.keys("q")
+        if ui.gone(pid, 20.0):
+            run.stop_s = time.perf_counter() - t0
+    finally:
+        term.close()
+    return run
+
+
+def run_headless(workdir: Path, clients: int, args: argparse.Namespace, n: int) -> Run:
+    run = Run("tui-monitor record (headless)", clients, args.seconds)
+    print(f"{run.name}: {clients} clients, {args.seconds:g} s ...", flush=True)
+    cfg, db, sock = config(workdir, f"rec{n}")
+    env = ui.app_env(workdir, truecolor=False) | {"TUI_MONITOR_CONFIG": str(cfg)}
+    log = (workdir / f"rec{n}.log").open("wb")
+    proc = subprocess.Popen(
+        [str(ui.APP), "record", "--db", str(db)],
+        env=os.environ | env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    try:
+        flood(run, proc.pid, db, sock, args, None)
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        run.stop_s = time.perf_counter() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    return run
+
+
+# -- profile ----------------------------------------------------------------------------
+
+
+@dataclass
+class Profile:
+    seconds: float
+    clients: int
+    accepted: int = 0
+    loop_cpu: float = 0.0
+    writer_cpu: float = 0.0
+    writes: int = 0
+    top: list[tuple[str, int, float, float]] = field(default_factory=list)
+    """(function, calls, own s, cumulative s) by own time."""
+
+
+def profile(workdir: Path, args: argparse.Namespace) -> Profile:
+    """The headless recorder in this process: cProfile on the event-loop thread, and the
+    thread CPU of every `Store.write_batch` (it runs in a worker thread cProfile cannot see)."""
+    from tui_monitor.config import load_settings
+    from tui_monitor.recorder import Recorder
+    from tui_monitor.store.writer import Store
+
+    out = Profile(args.profile, args.clients[0])
+    print(f"profile: headless in-process, {out.clients} clients, {out.seconds:g} s ...")
+    cfg, db, sock = config(workdir, "prof")
+    settings = load_settings(cfg)
+
+    class TimedStore(Store):
+        def write_batch(self, *a, **k):  # type: ignore[no-untyped-def]
+            t = time.thread_time()
+            try:
+                return super().write_batch(*a, **k)
+            finally:
+                out.writer_cpu += time.thread_time() - t
+                out.writes += 1
+
+    async def go() -> None:
+        recorder = Recorder(settings, db)
+        recorder.store = TimedStore(db)
+        stop = asyncio.Event()
+        task = asyncio.create_task(recorder.run(stop))
+        await asyncio.to_thread(wait_socket, sock, os.getpid())
+        await asyncio.sleep(2.0)
+        clients = await asyncio.to_thread(Clients, sock, out.clients, out.seconds, args.batch)
+        prof = cProfile.Profile()
+        try:
+            out.writer_cpu = 0.0
+            t = time.thread_time()
+            prof.enable()
+            clients.go()
+            got = await asyncio.to_thread(clients.results, out.seconds + 120)
+            prof.disable()
+            out.loop_cpu = time.thread_time() - t
+        finally:
+            clients.close()
+            stop.set()
+            await task
+        out.accepted = sum(int(str(g["ok"])) for g in got)
+        stats = pstats.Stats(prof)
+        rows = []
+        for (file, line, fn), (_cc, nc, tt, ct, _) in stats.stats.items():  # type: ignore[attr-defined]
+            where = f"{Path(file).name}:{line}" if line else file
+            rows.append((f"{fn} ({where})", nc, tt, ct))
+        out.top = sorted(rows, key=lambda r: -r[2])[: args.top]
+
+    asyncio.run(go())
+    return out
+
+
+# -- reporting --------------------------------------------------------------------------
+
+
+def _ok(good: bool) -> str:
+    return "PASS" if good else "FAIL"
+
+
+def _keys(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values) * 1000:.0f} / {max(values) * 1000:.0f}"
+
+
+def _short(r: Run) -> str:
+    return "dashboard" if _is_ui(r) else "record"
+
+
+def _is_ui(r: Run) -> bool:
+    return r.name.startswith("tui-monitor (")
+
+
+def tables(runs: list[Run]) -> str:
+    lines = [
+        "| program | clients | accepted ev/s | committed ev/s during | stored / accepted | lost "
+        "| all stored, s after the end | slowest 1 s (replies) | most accepted, not yet "
+        "committed | batch RTT ms median / max |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r.name} | {r.clients} | {r.accepted_rate:,.0f} | {r.stored_window:,.0f} | "
+            f"{r.stored:,} / {r.accepted:,} | {r.lost:,} | {r.settle_s:.1f} | "
+            f"{r.slowest_second:,} | {r.lag_max:,} | {r.rtt_median * 1000:.0f} / "
+            f"{r.rtt_max * 1000:.0f} |"
+        )
+    lines += [
+        "",
+        "| program | clients | RSS MB before / peak / after (growth) | CPU % app (main thread) "
+        "| CPU % tmux | CPU % clients | CPU % others | box busy % | key ms `m` median / max "
+        "| key ms `?` median / max | stop s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        stop = "-" if r.stop_s is None else f"{r.stop_s:.1f}"
+        others = r.box_busy - r.cpu_app - r.cpu_tmux - r.cpu_clients
+        tmux = f"{r.cpu_tmux:.0f}" if _is_ui(r) else "-"
+        m = _keys(r.metric_keys) if _is_ui(r) else "-"
+        h = _keys(r.help_keys) if _is_ui(r) else "-"
+        lines.append(
+            f"| {r.name} | {r.clients} | {r.rss_before:.1f} / {r.rss_peak:.1f} / "
+            f"{r.rss_after:.1f} ({r.rss_peak - r.rss_before:+.1f}) | {r.cpu_app:.0f} "
+            f"({r.cpu_main:.0f}) | {tmux} | {r.cpu_clients:.0f} | {others:.0f} | "
+            f"{r.box_busy:.0f} | {m} | {h} | {stop} |"
+        )
+    return "\n".join(lines)
+
+
+def profile_text(p: Profile) -> str:
+    per = 1e6 / p.accepted if p.accepted else 0.0
+    lines = [
+        f"Where the time goes (`--profile {p.seconds:g}`): the headless recorder in the "
+        f"benchmark's own process, {p.clients} clients for {p.seconds:g} s, "
+        f"{p.accepted:,} events accepted ({p.accepted / p.seconds:,.0f}/s under cProfile). "
+        f"Event-loop thread {p.loop_cpu:.1f} s CPU ({p.loop_cpu * per:.1f} µs per event, "
+        f"cProfile overhead included); writer thread {p.writer_cpu:.1f} s in {p.writes} "
+        f"`write_batch` calls ({p.writer_cpu * per:.1f} µs per event). Top functions of the "
+        "event-loop thread by own time:",
+        "",
+        "| function | calls | own s | cumulative s | own µs per event |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, calls, own, cum in p.top:
+        name = name.replace("|", "\\|")
+        lines.append(f"| `{name}` | {calls:,} | {own:.2f} | {cum:.2f} | {own * per:.2f} |")
+    return "\n".join(lines)
+
+
+def verdicts(runs: list[Run]) -> str:
+    out = []
+    uis = [r for r in runs if _is_ui(r)]
+    for r in uis:
+        rate = min(r.accepted_rate, r.stored_window) if r.stored_window else r.accepted_rate
+        short = "" if rate >= TARGET_RATE else f", {(1 - rate / TARGET_RATE) * 100:.0f}% short"
+        growth = r.rss_peak - r.rss_before
+        out.append(
+            f"- {r.clients} client(s), UI open: **{_ok(rate >= TARGET_RATE and r.lost == 0)}** "
+            f"rate {r.accepted_rate:,.0f} ev/s accepted, {r.stored_window:,.0f} ev/s committed "
+            f"during the flood, {r.stored:,} of {r.accepted:,} stored ({r.lost:,} lost"
+            f"{', ' + str(r.rejected) + ' rejected' if r.rejected else ''}) (target ≥ "
+            f"{TARGET_RATE:,.0f} ev/s{short}); **{_ok(growth < TARGET_GROWTH)}** RSS growth "
+            f"{growth:+.1f} MB (target < {TARGET_GROWTH:g} MB); keys answered in "
+            f"{_keys(r.metric_keys + r.help_keys)} ms median / max"
+            f"{f', {r.key_misses} not seen within 10 s' if r.key_misses else ''}."
+        )
+        if r.first_error:
+            out.append(f"  First rejection: `{r.first_error}`.")
+    for r in runs:
+        if not _is_ui(r) and uis:
+            base = next((u for u in uis if u.clients == r.clients), uis[0])
+            out.append(
+                f"- Headless, {r.clients} clients: {r.accepted_rate:,.0f} ev/s accepted "
+                f"({r.accepted_rate / base.accepted_rate:.2f}× the dashboard's), {r.lost:,} "
+                f"lost, RSS growth {r.rss_peak - r.rss_before:+.1f} MB, CPU {r.cpu_app:.0f}% "
+                f"against {base.cpu_app:.0f}% with the dashboard."
+            )
+    return "\n".join(out)
+
+
+def section(runs: list[Run], args: argparse.Namespace, env: str, prof: Profile | None) -> str:
+    loads = "; ".join(f"{_short(r)} {r.clients}: {r.load}" for r in runs)
+    parts = [
+        f"## Ingest over the socket, UI open — {date.today().isoformat()}",
+        f"Machine: {env}; at each flood's start {loads}; at the end "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}.",
+        f"Command: `{ui.command()}`",
+        f"The program in a tmux pane of {ui.COLS}x{ui.ROWS} (TERM=xterm-256color), private "
+        "config: interval 1 s, presets off, no agent rules (the flood's agents are the only "
+        "rows), `[ingest] socket` in the run's own directory, default `pending` (50,000), "
+        f"a fresh database per run. {args.warmup:g} s after the socket answers, N clients "
+        "(bench/_flood.py, one process each, started together) send events of ~170 bytes "
+        f"(agent, ts, level, kind, a message with a counter, a 3-key data object) for "
+        f"{args.seconds:g} s, in batches of {args.batch} lines, reading all replies of a batch "
+        'before the next. Accepted = `{"ok":true}` replies counted by the clients over '
+        "their wall time; stored = `events` rows of the flood's agents, counted read-only "
+        "after the flood once the count equals the accepted count (or stops changing for "
+        "5 s; lost = accepted - stored); committed ev/s during = the highest committed "
+        "`events.id`, sampled each second, over the flood window (commits trail the replies "
+        "by a tick or two); slowest 1 s = fewest replies in one whole second, all clients "
+        "together; most accepted, not yet committed = the largest gap between replies and "
+        "committed rows at a 1 s sample (what the process holds in memory). RSS of the "
+        "program before the flood (after the warm-up), largest of the 1 s samples, and 2 s "
+        "after everything was stored. CPU = `cpu_times` delta / wall over the flood, % of one "
+        "core: app (main thread = the event loop: socket, parsing, UI; the rest is the "
+        "writer's and the sampler's worker threads), the tmux server, the clients, others = "
+        "box busy (all CPUs of the box) minus those (other users of the shared box, kernel). "
+        "Keys, during the flood: `m` (chart metric; until the chart's title shows the next "
+        "metric) and `?` (help; until it shows, then `?` again until it is gone), "
+        f"{args.presses} actions spread over the flood, `capture-pane` polled every "
+        f"{ui.POLL * 1000:.0f} ms (wall clock, the polling included). MB = 2^20 bytes.",
+        tables(runs),
+        verdicts(runs),
+    ]
+    if prof is not None:
+        parts.append(profile_text(prof))
+    return "\n\n".join(parts)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="flood length per run")
+    parser.add_argument(
+        "--clients", default="4,1,8", help="client counts for the dashboard runs (comma list)"
+    )
+    parser.add_argument(
+        "--headless", default="4", help="client counts for `record` runs ('' for none)"
+    )
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds before the flood")
+    parser.add_argument("--batch", type=int, default=500, help="lines per batch per client")
+    parser.add_argument("--presses", type=int, default=15, help="key actions per UI run")
+    parser.add_argument("--profile", type=float, default=0.0, help="seconds of a cProfile run")
+    parser.add_argument("--top", type=int, default=15, help="functions shown from the profile")
+    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = parser.parse_args()
+    args.clients = [int(x) for x in args.clients.split(",") if x.strip()]
+    headless = [int(x) for x in args.headless.split(",") if x.strip()]
+    if not args.clients:
+        parser.error("--clients needs at least one count")
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    for var in [v for v in os.environ if v.startswith("TUI_MONITOR_")]:
+        del os.environ[var]
+    if sys.platform.startswith("linux"):  # daemonised tmux servers come back to us to reap
+        with contextlib.suppress(Exception):
+            ctypes.CDLL(None).prctl(ui.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    env = ui.machine()
+    runs: list[Run] = []
+    prof = None
+    with ui.workspace() as workdir:
+        try:
+            for n, count in enumerate(args.clients):
+                runs.append(run_ui(workdir, count, args, n))
+            for n, count in enumerate(headless):
+                runs.append(run_headless(workdir, count, args, n))
+            if args.profile > 0:
+                prof = profile(workdir, args)
+        finally:
+            ui._reap()
+    text = section(runs, args, env, prof)
+    print(text)
+    if args.write:
+        ui.write(text)
+        print(f"\nwritten to {ui.RESULTS.relative_to(ui.ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
