@@ -40,10 +40,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import psutil
 import ui  # bench/ui.py: the terminal, the private environment, machine info, RESULTS.md
@@ -150,20 +151,24 @@ class Clients:
     """The flood clients: connected and waiting, then started together."""
 
     def __init__(self, sock: Path, count: int, seconds: float, batch: int) -> None:
-        self.procs = []
-        for i in range(count):
-            argv = [sys.executable, str(FLOOD), str(sock), f"flood-{i}", str(seconds), str(batch)]
-            argv.append(MARKER)
-            self.procs.append(
-                subprocess.Popen(
-                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
+        self.procs: list[subprocess.Popen[bytes]] = []
+        try:
+            for i in range(count):
+                argv = [sys.executable, str(FLOOD), str(sock), f"flood-{i}", str(seconds)]
+                argv += [str(batch), MARKER]
+                self.procs.append(
+                    subprocess.Popen(
+                        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
+                    )
                 )
-            )
-        for p in self.procs:
-            assert p.stdout is not None
-            line = p.stdout.readline()
-            if line.strip() != b"READY":
-                raise RuntimeError(f"flood client did not connect: {line!r}")
+            for p in self.procs:
+                assert p.stdout is not None
+                line = p.stdout.readline()
+                if line.strip() != b"READY":
+                    raise RuntimeError(f"flood client did not connect: {line!r}")
+        except BaseException:
+            self.close()
+            raise
 
     def go(self) -> None:
         for p in self.procs:
@@ -424,31 +429,48 @@ class Profile:
     accepted: int = 0
     loop_cpu: float = 0.0
     writer_cpu: float = 0.0
+    writer_wall: float = 0.0
     writes: int = 0
+    written: int = 0
+    """Events in the `write_batch` calls during the flood."""
     top: list[tuple[str, int, float, float]] = field(default_factory=list)
     """(function, calls, own s, cumulative s) by own time."""
+    convoy: tuple[int, float, float] = (0, 0.0, 0.0)
+    """(events, seconds alone, seconds beside a busy Python thread) of one `write_batch`."""
 
 
 def profile(workdir: Path, args: argparse.Namespace) -> Profile:
     """The headless recorder in this process: cProfile on the event-loop thread, and the
-    thread CPU of every `Store.write_batch` (it runs in a worker thread cProfile cannot see)."""
+    thread CPU and wall time of every `Store.write_batch` (it runs in a worker thread, which
+    cProfile does not see). Then the largest batch written again into a fresh file, alone and
+    beside a thread running Python code, as the event loop does during a flood."""
     from tui_monitor.config import load_settings
+    from tui_monitor.models import Snapshot
     from tui_monitor.recorder import Recorder
-    from tui_monitor.store.writer import Store
+    from tui_monitor.store.writer import Batch, Store
 
-    out = Profile(args.profile, args.clients[0])
+    out = Profile(args.profile, args.clients[0] if args.clients else 4)
     print(f"profile: headless in-process, {out.clients} clients, {out.seconds:g} s ...")
     cfg, db, sock = config(workdir, "prof")
     settings = load_settings(cfg)
+    largest: list[Snapshot] = []
+    measuring = threading.Event()
 
     class TimedStore(Store):
-        def write_batch(self, *a, **k):  # type: ignore[no-untyped-def]
-            t = time.thread_time()
+        def write_batch(self, snapshots: Sequence[Snapshot]) -> Batch:
+            nonlocal largest
+            t, w = time.thread_time(), time.perf_counter()
             try:
-                return super().write_batch(*a, **k)
+                return super().write_batch(snapshots)
             finally:
-                out.writer_cpu += time.thread_time() - t
-                out.writes += 1
+                if measuring.is_set():
+                    out.writer_cpu += time.thread_time() - t
+                    out.writer_wall += time.perf_counter() - w
+                    out.writes += 1
+                    events = sum(len(s.events) for s in snapshots)
+                    out.written += events
+                    if events > sum(len(s.events) for s in largest):
+                        largest = list(snapshots)
 
     async def go() -> None:
         recorder = Recorder(settings, db)
@@ -460,12 +482,13 @@ def profile(workdir: Path, args: argparse.Namespace) -> Profile:
         clients = await asyncio.to_thread(Clients, sock, out.clients, out.seconds, args.batch)
         prof = cProfile.Profile()
         try:
-            out.writer_cpu = 0.0
             t = time.thread_time()
+            measuring.set()
             prof.enable()
             clients.go()
             got = await asyncio.to_thread(clients.results, out.seconds + 120)
             prof.disable()
+            measuring.clear()
             out.loop_cpu = time.thread_time() - t
         finally:
             clients.close()
@@ -480,7 +503,42 @@ def profile(workdir: Path, args: argparse.Namespace) -> Profile:
         out.top = sorted(rows, key=lambda r: -r[2])[: args.top]
 
     asyncio.run(go())
+    if largest:
+        out.convoy = (sum(len(s.events) for s in largest), *convoy(workdir, largest))
     return out
+
+
+def convoy(workdir: Path, batch: list[Any]) -> tuple[float, float]:
+    """Seconds of one `write_batch(batch)` into a fresh file: alone, then while another
+    thread runs Python code. sqlite3 lets go of the GIL around every row's step, and gets it
+    back only when the busy thread yields it (every 5 ms, `sys.getswitchinterval()`)."""
+    from tui_monitor.store.writer import Store
+
+    def timed(path: Path) -> float:
+        store = Store(path)
+        try:
+            t = time.perf_counter()
+            store.write_batch(batch)
+            return time.perf_counter() - t
+        finally:
+            store.close()
+
+    alone = timed(workdir / "convoy-alone.db")
+    stop = threading.Event()
+
+    def spin() -> None:
+        line = b'{"v":1,"type":"event","agent":"a","message":"m","data":{"i":1}}'
+        while not stop.is_set():
+            json.loads(line)
+
+    busy = threading.Thread(target=spin, daemon=True)
+    busy.start()
+    try:
+        beside = timed(workdir / "convoy-busy.db")
+    finally:
+        stop.set()
+        busy.join()
+    return alone, beside
 
 
 # -- reporting --------------------------------------------------------------------------
@@ -542,14 +600,28 @@ def tables(runs: list[Run]) -> str:
 
 def profile_text(p: Profile) -> str:
     per = 1e6 / p.accepted if p.accepted else 0.0
+    n, alone, beside = p.convoy
     lines = [
         f"Where the time goes (`--profile {p.seconds:g}`): the headless recorder in the "
         f"benchmark's own process, {p.clients} clients for {p.seconds:g} s, "
         f"{p.accepted:,} events accepted ({p.accepted / p.seconds:,.0f}/s under cProfile). "
-        f"Event-loop thread {p.loop_cpu:.1f} s CPU ({p.loop_cpu * per:.1f} µs per event, "
-        f"cProfile overhead included); writer thread {p.writer_cpu:.1f} s in {p.writes} "
-        f"`write_batch` calls ({p.writer_cpu * per:.1f} µs per event). Top functions of the "
-        "event-loop thread by own time:",
+        f"Event-loop thread: {p.loop_cpu:.1f} s CPU ({p.loop_cpu * per:.1f} µs per event, "
+        f"cProfile's overhead included). Writer thread: {p.writes} `write_batch` calls "
+        f"holding {p.written:,} events took {p.writer_cpu:.2f} s of its CPU but "
+        f"{p.writer_wall:.2f} s of wall time.",
+    ]
+    if n:
+        lines[0] += (
+            f" The largest of those batches ({n:,} events) written again into a fresh file: "
+            f"{alone:.2f} s alone ({n / alone:,.0f} events/s), {beside:.2f} s while another "
+            f"thread of the process runs Python code ({n / beside:,.0f} events/s, "
+            f"{beside / alone:.0f}× slower): `sqlite3` lets go of the GIL around each row's "
+            "step and gets it back only when the busy thread yields it "
+            f"(`sys.getswitchinterval()` = {sys.getswitchinterval() * 1000:g} ms)."
+        )
+    lines += [
+        "",
+        "Top functions of the event-loop thread by own time:",
         "",
         "| function | calls | own s | cumulative s | own µs per event |",
         "|---|---:|---:|---:|---:|",
@@ -652,8 +724,8 @@ def main() -> None:
     args = parser.parse_args()
     args.clients = [int(x) for x in args.clients.split(",") if x.strip()]
     headless = [int(x) for x in args.headless.split(",") if x.strip()]
-    if not args.clients:
-        parser.error("--clients needs at least one count")
+    if not args.clients and not headless and args.profile <= 0:
+        parser.error("nothing to run: --clients, --headless and --profile are all empty")
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     for var in [v for v in os.environ if v.startswith("TUI_MONITOR_")]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,14 @@ def record(obj: _Ctx, db: Path | None, verbose: bool) -> None:
         click.echo(f"stopped: {writer.ticks_written} ticks in {writer.batches} batches", err=True)
 
 
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+"""What Python makes of argv bytes that are not UTF-8 (surrogateescape)."""
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 class EmitFailed(click.ClickException):
     """The recorder refused the message or could not be reached: exit 1 with its reason."""
 
@@ -237,9 +246,14 @@ def emit(obj: _Ctx, /, type_: str, socket: Path | None, **fields: Any) -> None:
     message: dict[str, Any] = {"v": 1, "type": type_}
     if fields.get("data") is not None:
         try:
-            fields["data"] = json.loads(fields["data"])
-        except json.JSONDecodeError as exc:
-            raise click.BadParameter(f"not JSON: {exc.msg}", param_hint="--data") from None
+            fields["data"] = json.loads(fields["data"], parse_constant=_no_constant)
+        except (json.JSONDecodeError, ValueError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise click.BadParameter(f"not JSON: {reason}", param_hint="--data") from None
+    for key, value in fields.items():
+        if isinstance(value, str) and _UNDECODABLE.search(value):
+            name = "MESSAGE" if key == "message" else f"--{key.replace('_', '-')}"
+            raise click.BadParameter("not valid UTF-8", param_hint=name)
     message.update({k: v for k, v in fields.items() if v is not None})
     path = socket or obj.settings().ingest.socket_path()
     try:

@@ -84,13 +84,19 @@ def _one_line(text: str, limit: int = _REASON_MAX) -> str:
     return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
+class _TooLong(ValueError):
+    pass
+
+
 def _encode(message: object) -> bytes:
     """One protocol line; ValueError/TypeError when it is not JSON or too long."""
     text = json.dumps(message, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
-    line = text.encode("ascii") + b"\n"
-    if len(line) > MAX_LINE_BYTES:
-        raise ValueError(f"message is {len(line)} bytes; a line holds at most {MAX_LINE_BYTES}")
-    return line
+    line = text.encode("ascii")
+    if len(line) > MAX_LINE_BYTES:  # the newline does not count, as on the server
+        raise _TooLong(
+            f"message too long: {len(line)} bytes as a JSON line, the limit is {MAX_LINE_BYTES}"
+        )
+    return line + b"\n"
 
 
 def _parse_reply(raw: bytes) -> tuple[bool, str]:
@@ -120,6 +126,8 @@ def send(message: dict[str, object], *, path: Path | None = None, timeout: float
     target = path if path is not None else default_socket_path()
     try:
         line = _encode(message)
+    except _TooLong as exc:
+        raise ClientError(str(exc)) from None
     except (TypeError, ValueError, RecursionError) as exc:
         raise ClientError(f"message cannot be sent as JSON: {exc}") from None
     deadline = time.monotonic() + timeout

@@ -90,10 +90,17 @@ class AgentRule(BaseModel):
                 raise ValueError(f"invalid regular expression: {exc}") from None
         return v
 
+    @property
+    def finds_processes(self) -> bool:
+        return bool(self.process or self.cmdline or self.cwd or self.pidfile)
+
     @model_validator(mode="after")
     def _has_matcher(self) -> AgentRule:
-        if not (self.process or self.cmdline or self.cwd or self.pidfile):
-            raise ValueError("needs at least one of process, cmdline, cwd or pidfile")
+        if not self.finds_processes and self.heartbeat_timeout is None:
+            raise ValueError(
+                "needs at least one of process, cmdline, cwd or pidfile "
+                "(or heartbeat_timeout, for an agent that only reports in)"
+            )
         return self
 
 

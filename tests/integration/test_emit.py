@@ -315,6 +315,19 @@ def test_data_that_is_not_json_is_a_usage_error(recorder: Running) -> None:
     assert "--data" in line and "not JSON" in line  # checked before any connection is tried
 
 
+def test_nan_data_and_undecodable_arguments_are_usage_errors(recorder: Running) -> None:
+    nan = emit(recorder, "--agent", name(), "--data", '{"x": NaN}', "hi")
+    assert nan.returncode == 2 and "--data" in nan.stderr and "NaN" in nan.stderr
+    raw = subprocess.run(
+        [*tui_monitor(), "emit", "--agent", name(), b"\xff\xfe".decode("utf-8", "surrogateescape")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=recorder.env,
+    )
+    assert raw.returncode == 2 and "MESSAGE" in raw.stderr and "not valid UTF-8" in raw.stderr
+
+
 def test_an_empty_agent_is_refused(recorder: Running) -> None:
     out = emit(recorder, "--agent", "", "hello")
     assert out.returncode == 1

@@ -239,3 +239,12 @@ def test_rule_order_is_config_order() -> None:
     settings = Settings(agents=rules, presets=PresetSettings(enabled=False))
     assert [m.name for m in build_matchers(settings)] == ["b", "a", "c"]
     assert first_match(facts("worker"), settings) == "b"
+
+
+def test_a_rule_that_only_sets_a_heartbeat_timeout_matches_no_process() -> None:
+    """An agent that only reports in can still get its own stale timeout."""
+    settings = Settings.model_validate(
+        {"presets": {"enabled": False}, "agents": [{"name": "bot", "heartbeat_timeout": 5}]}
+    )
+    assert settings.agents[0].heartbeat_timeout == 5
+    assert build_matchers(settings) == []

@@ -158,6 +158,7 @@ def build_matchers(settings: Settings) -> list[Matcher]:
             _regex=re.compile(rule.cmdline) if rule.cmdline else None,
         )
         for rule in settings.agents
+        if rule.finds_processes  # a rule that only names a reporting agent matches nothing
     ]
     if settings.presets.enabled:
         excluded = set(settings.presets.exclude)

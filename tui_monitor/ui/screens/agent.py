@@ -64,6 +64,7 @@ class AgentScreen(Screen[None]):
         self.range_key = "1"
         self.metric = "cpu"
         self._ticks = 0
+        self._reported: tuple[float | None, int] | None = None
 
     @property
     def monitor(self) -> MonitorApp:
@@ -106,7 +107,11 @@ class AgentScreen(Screen[None]):
         self._ticks += 1
         if agent is not None and agent.pids and self._ticks % 3 == 1:
             self.load_tree(agent.pids)
-        if self._ticks % (5 if self.range_key == "1" else 60) == 0:
+        reported = None if agent is None else (agent.cost, agent.errors)
+        if reported != self._reported:  # new usage or errors: their lists are stale
+            self._reported = reported
+            self.load_history()
+        elif self._ticks % (5 if self.range_key == "1" else 60) == 0:
             self.load_history()
 
     def _details(self, a: AgentSample | None, now: float) -> Table:
@@ -128,7 +133,8 @@ class AgentScreen(Screen[None]):
             t.add_row("queue", str(a.queue_depth))
         for key, value in sorted(a.metrics.items())[:12]:
             t.add_row(safe.text(key, limit=24), f"{value:g}")
-        t.add_row("errors", Text(str(a.errors), "bold red") if a.errors else Text("0"))
+        if a.errors:
+            t.add_row("errors", Text(f"{a.errors} open", "bold red"))
         t.add_row("pids", Text(" ".join(map(str, a.pids)) or "-"))
         t.add_row("uptime", fmt.duration(a.uptime(now)))
         t.add_row("cpu", fmt.percent(a.cpu_utilization))
@@ -196,7 +202,9 @@ class AgentScreen(Screen[None]):
         if not log.lines:
             log.add(e for _, e in reversed(events))
         self._show_errors(errors)
-        self.query_one("#usage", Static).update(self._usage(models))
+        box = self.query_one("#usage", Static)
+        box.update(self._usage(models))
+        box.display = bool(models)
 
     def _usage(self, rows: list[ModelUsageRow]) -> Table | str:
         """Tokens and cost by model this month; records without a cost priced from [prices]."""
