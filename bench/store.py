@@ -63,6 +63,8 @@ from tui_monitor.store.writer import AGENT_METRICS, GPU_METRICS, HOST_METRICS, S
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 CACHE = ROOT / "bench" / ".cache"
+AGENT_COLUMNS = "tick, agent, run, status, cpu, ram, gpu_mem, procs, threads, queue_depth"
+TICK_COLUMNS = "id, ts, seq, interval, lag, duration, gpu_reason, gpu_driver"
 GENERATOR = 2  # bump whenever the synthetic data changes, so cached files get rebuilt
 END_S = 1_795_219_200  # 2026-11-21T00:00:00Z: the synthetic history ends here (reproducible)
 TS_OFFSET_MS = 437  # the sampler's deadlines are not on whole seconds
@@ -326,7 +328,8 @@ class Week:
         agent_rows = list(chain.from_iterable(zip(*per_agent, strict=True)))
         self._host_and_gpu(rollup, ticks, ms0, cpus, rams, gpu_mem)
         self.conn.executemany(
-            "INSERT INTO agent_samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", agent_rows
+            f"INSERT INTO agent_samples ({AGENT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
+            agent_rows,
         )
         self.rows["agent_samples"] += len(agent_rows)
         bucket = second0 // 60
@@ -419,7 +422,9 @@ class Week:
         keys = [("host", "", m) for m in HOST_METRICS] + [("gpu", "0", m) for m in GPU_METRICS]
         for key, col in zip(keys, cols, strict=True):
             self._fold(rollup, key, len(col), sum(col), min(col), max(col))
-        self.conn.executemany("INSERT INTO ticks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", tick_rows)
+        self.conn.executemany(
+            f"INSERT INTO ticks ({TICK_COLUMNS}) VALUES ({', '.join('?' * 8)})", tick_rows
+        )
         self.conn.executemany(f"INSERT INTO host_samples VALUES ({', '.join('?' * 18)})",
                               host_rows)  # fmt: skip
         self.conn.executemany(f"INSERT INTO gpu_samples VALUES ({', '.join('?' * 12)})", gpu_rows)
@@ -634,6 +639,7 @@ def ensure_week(args: argparse.Namespace) -> tuple[Path, Built, bool]:
             cached = Built(**json.loads(meta.read_text()))
             key = ("generator", "days", "agents", "cores", "seed")
             if all(getattr(cached, k) == getattr(want, k) for k in key):
+                Store(path).close()  # a cache from an older schema: the real migrations
                 return path, cached, True
     CACHE.mkdir(parents=True, exist_ok=True)
     want.estimate_s = estimate_writer(args, want)
@@ -812,7 +818,7 @@ def write_prebuilt(path: Path, snaps: list[Snapshot], batch: int) -> WriteRun:
     return meter.result(sum(len(s.agents) for s in snaps))
 
 
-_AGENT_INSERT = f"INSERT INTO agent_samples VALUES ({', '.join('?' * 10)})"
+_AGENT_INSERT = f"INSERT INTO agent_samples ({AGENT_COLUMNS}) VALUES ({', '.join('?' * 10)})"
 _WRITER_PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL",
                    "journal_size_limit = 67108864", "wal_autocheckpoint = 1000")  # fmt: skip
 

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -281,6 +282,12 @@ async def test_every_type_round_trips_into_the_database(short_dir: Path, tmp_pat
     assert last is not None
     [sample] = [a for a in last.agents if a.name == hostile]
     assert (sample.source, sample.kind, sample.queue_depth) == ("ingest", "coder", 4)
+    # what an attached viewer (or a replay) reads back: the reported state and the counters
+    assert (sample.reported, sample.task) == ("thinking", hostile)
+    assert sample.heartbeat is not None and abs(sample.heartbeat - time.time()) < 60
+    assert last.ingest is not None
+    assert (last.ingest.received, last.ingest.rejected) == (len(lines), 0)
+    assert last.ingest.listening == str(sock)
 
 
 async def test_spool_files_are_tailed_into_the_database(short_dir: Path, tmp_path: Path) -> None:

@@ -73,6 +73,7 @@ def snapshot(seq: int, ms: int, events: tuple[AgentEvent, ...] = ()) -> Snapshot
             procs=1,
             cpu_utilization=2.5,
             ram_used=seq,
+            reported=f"step {seq}" if n == "a" else None,  # a new reported state each tick
         )
         for i, n in enumerate(("a", "b"))
     )
@@ -126,6 +127,7 @@ def state(conn: sqlite3.Connection) -> dict[str, set[tuple[Any, ...]]]:
         "events": rows(conn, "SELECT id, ts FROM events"),
         "errors": rows(conn, "SELECT id, ts, resolved FROM errors"),
         "usage": rows(conn, "SELECT id, ts FROM usage"),
+        "reports": rows(conn, "SELECT id, last_ts FROM reports"),
         "agents": rows(conn, "SELECT * FROM agents"),
         "agent_runs": rows(conn, "SELECT * FROM agent_runs"),
         "series": rows(conn, "SELECT * FROM series"),
@@ -146,6 +148,7 @@ def kept(before: dict[str, set[tuple[Any, ...]]]) -> dict[str, set[tuple[Any, ..
         "events": {r for r in before["events"] if r[1] >= EVENTS_CUT},
         "errors": {r for r in before["errors"] if r[1] >= EVENTS_CUT or not r[2]},
         "usage": {r for r in before["usage"] if r[1] >= USAGE_CUT},
+        "reports": {r for r in before["reports"] if r[1] >= RAW_CUT},
         **{t: before[t] for t in ("agents", "agent_runs", "series")},
     }
 
@@ -174,7 +177,7 @@ def test_prune_removes_exactly_the_old_rows(store: Store) -> None:
     assert removed == {
         "ticks": 4, "host_samples": 4, "gpu_samples": 8, "agent_samples": 8,
         "minute_rollups": 2 * len(before["series"]), "hour_rollups": 2 * len(before["series"]),
-        "events": 2, "errors": 1, "usage": 1,
+        "events": 2, "errors": 1, "usage": 1, "reports": 4,
     }  # fmt: skip
     assert result.total == sum(removed.values())
     assert {ts for _, ts in after["ticks"]} == {

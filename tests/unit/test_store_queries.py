@@ -402,7 +402,7 @@ def test_unresolved_errors(store: Store, db: Path) -> None:
 def test_info_and_check(store: Store, db: Path) -> None:
     history_of(store)
     info = History(db).info()
-    assert info.path == db and info.schema_version == 2
+    assert info.path == db and info.schema_version == 3
     assert info.size > 0 and info.wal_size >= 0
     assert (info.first_tick, info.last_tick) == (at(-1), at(1))
     assert info.rows["ticks"] == 3 and info.rows["agent_samples"] == 6

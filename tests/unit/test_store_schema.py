@@ -18,7 +18,7 @@ from tui_monitor.store.writer import Store
 
 TABLES = {
     "ticks", "host_samples", "gpu_samples", "agents", "agent_runs", "agent_samples", "events",
-    "errors", "usage", "series", "rollups",
+    "errors", "usage", "series", "rollups", "reports",
 }  # fmt: skip
 
 
@@ -62,7 +62,7 @@ def test_migrate_from_empty(tmp_path: Path) -> None:
     store = Store(path)
     try:
         assert store.migrated_from == 0
-        assert schema.user_version(store.conn) == SCHEMA_VERSION == 2
+        assert schema.user_version(store.conn) == SCHEMA_VERSION == 3
         assert tables(store.conn) == TABLES
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == schema.BUSY_TIMEOUT_MS
@@ -96,12 +96,12 @@ def test_migrate_from_previous_version(tmp_path: Path) -> None:
         """
     )
     conn.close()
-    with pytest.raises(SchemaError, match="schema 1 is older than 2"):
+    with pytest.raises(SchemaError, match="schema 1 is older than 3"):
         History(path).latest()  # a viewer never upgrades a file itself
 
     store = Store(path)
     assert store.migrated_from == 1
-    assert schema.user_version(store.conn) == 2 and tables(store.conn) == TABLES
+    assert schema.user_version(store.conn) == 3 and tables(store.conn) == TABLES
     assert store.conn.execute("SELECT count(*) FROM rollups").fetchone()[0] == 0
     batch = store.write_batch([one_tick(seq=8, ts=1_700_000_001.0)])
     store.close()
@@ -136,7 +136,7 @@ def test_future_wal_version_refused_by_store(tmp_path: Path) -> None:
 def test_future_version_refused_by_history(tmp_path: Path, wal: bool) -> None:
     path = future_db(tmp_path / "future.db", wal=wal)
     before = digest(path)
-    with pytest.raises(SchemaError, match=r"newer tui-monitor \(schema 99, this one knows 2\)"):
+    with pytest.raises(SchemaError, match=r"newer tui-monitor \(schema 99, this one knows 3\)"):
         History(path).latest()
     with pytest.raises(SchemaError, match="schema 99"):
         History(path).info()
@@ -179,7 +179,7 @@ def test_connect_ro_never_creates_or_writes(tmp_path: Path) -> None:
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             conn.execute("DELETE FROM ticks")
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
-            conn.execute("PRAGMA user_version = 3")
+            conn.execute("PRAGMA user_version = 4")
     finally:
         conn.close()
     after = path.stat()

@@ -26,6 +26,9 @@ _LIMITED = {
     "(SELECT id FROM errors WHERE resolved != 0 AND ts < ? ORDER BY ts LIMIT ?)",
     "usage": "DELETE FROM usage WHERE id IN "
     "(SELECT id FROM usage WHERE ts < ? ORDER BY ts LIMIT ?)",
+    # reported states no kept tick uses any more (the writer forgets its cache first)
+    "reports": "DELETE FROM reports WHERE id IN "
+    "(SELECT id FROM reports WHERE last_ts < ? ORDER BY last_ts LIMIT ?)",
 }
 _ROLLUP_KEYS = {60: "minute_rollups", 3600: "hour_rollups"}
 
@@ -43,6 +46,7 @@ class PruneResult:
     events: int = 0
     errors: int = 0
     usage: int = 0
+    reports: int = 0
     batches: int = field(default=0, compare=False)
 
     def counts(self) -> dict[str, int]:
@@ -114,6 +118,7 @@ def prune_steps(
         ("events", cut.events_ms),
         ("errors", cut.events_ms),
         ("usage", cut.usage_ms),
+        ("reports", cut.raw_ms),
     ):
         while True:
             with _immediate(conn):

@@ -20,6 +20,7 @@ from ..models import (
     GpuSample,
     GpuStatus,
     HostSample,
+    IngestStats,
     Snapshot,
 )
 from .schema import LEVEL_NAMES, STATUS_NAMES, SchemaError
@@ -43,7 +44,7 @@ def from_ms(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 
 
-_TICK = "SELECT id, ts, seq, interval, lag, duration, gpu_reason, gpu_driver FROM ticks"
+_TICK = "SELECT id, ts, seq, interval, lag, duration, gpu_reason, gpu_driver, ingest FROM ticks"
 _HOST = (
     "SELECT hostname, boot_time, cpu_count, cpu, cpu_per_core, load_1, load_5, load_15, "
     "ram_used, ram_total, ram_available, swap_used, swap_total, disk_read, disk_write, "
@@ -59,9 +60,11 @@ _AGENTS = """
     SELECT a.name, a.kind, a.source, s.status, r.pid, r.create_time,
            coalesce(r.process, l.process, ''), coalesce(r.cmdline, l.cmdline, ''),
            coalesce(r.cwd, l.cwd), coalesce(r.user, l.user),
-           s.procs, s.threads, s.cpu, s.ram, s.gpu_mem, s.queue_depth
+           s.procs, s.threads, s.cpu, s.ram, s.gpu_mem, s.queue_depth,
+           rp.reported, rp.task, rp.metrics, s.heartbeat
     FROM agent_samples s
     JOIN agents a ON a.id = s.agent
+    LEFT JOIN reports rp ON rp.id = s.report
     LEFT JOIN agent_runs r ON r.id = s.run
     LEFT JOIN agent_runs l ON s.run IS NULL AND l.id = (
         SELECT id FROM agent_runs WHERE agent = s.agent AND create_time <= ?
@@ -79,7 +82,7 @@ UNRESOLVED = (
 
 def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
     """Rebuild one tick; events are those stamped after the previous tick, up to this one."""
-    tick_id, ms, seq, interval, lag, duration, reason, driver = tick
+    tick_id, ms, seq, interval, lag, duration, reason, driver, ingest = tick
     host = conn.execute(_HOST, (tick_id,)).fetchone()
     if host is None:
         raise SchemaError(f"tick {tick_id} has no host sample: the file is damaged")
@@ -106,6 +109,7 @@ def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
         ),
         agents=tuple(_agent(a, unresolved.get(a[0], 0)) for a in agents),
         events=tuple(_event(e) for e in events.fetchall()),
+        ingest=None if ingest is None else IngestStats.model_validate_json(ingest),
     )
 
 
@@ -167,6 +171,10 @@ def _agent(a: Any, errors: int = 0) -> AgentSample:
         ram_used=a[13],
         gpu_memory_used=a[14],
         queue_depth=a[15],
+        reported=a[16],
+        task=a[17],
+        metrics={} if a[18] is None else json.loads(a[18]),
+        heartbeat=None if a[19] is None else a[19] / 1000,
         errors=errors,
     )
 

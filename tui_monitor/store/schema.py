@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
 
 STATUS_CODES = {
@@ -159,6 +159,22 @@ MIGRATIONS: tuple[str, ...] = (
         max REAL NOT NULL,
         PRIMARY KEY (series, res, bucket)
     ) WITHOUT ROWID;
+    """,
+    # 3: what agents report about themselves, so attached viewers and replays see it too
+    """
+    ALTER TABLE ticks ADD COLUMN ingest TEXT;          -- JSON counters of the ingest transports
+    CREATE TABLE reports (                             -- distinct reported states, shared by ticks
+        id INTEGER PRIMARY KEY,
+        reported TEXT,                                 -- the status the agent reports
+        task TEXT,
+        metrics TEXT,                                  -- JSON object or NULL
+        last_ts INTEGER NOT NULL                       -- epoch ms of the last tick using it
+    );
+    CREATE UNIQUE INDEX reports_state ON reports(coalesce(reported, ''), coalesce(task, ''),
+                                                 coalesce(metrics, ''));
+    CREATE INDEX reports_last ON reports(last_ts);
+    ALTER TABLE agent_samples ADD COLUMN report INTEGER;   -- reports.id, NULL: nothing reported
+    ALTER TABLE agent_samples ADD COLUMN heartbeat INTEGER; -- epoch ms of the last heartbeat
     """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SeriesKey = tuple[str, str, str]
+ReportKey = tuple[str | None, str | None, str | None]
+REPORTS_CACHED = 10_000
 HOST_METRICS = (
     "cpu",
     "ram_used",
@@ -89,6 +91,8 @@ class Store:
             (s, e, m): i
             for i, s, e, m in self.conn.execute("SELECT id, scope, entity, metric FROM series")
         }
+        self._reports: dict[ReportKey, int] = {}
+        """Reported states already in `reports`; emptied whenever retention runs."""
 
     def close(self) -> None:
         with self._mutex:
@@ -97,7 +101,17 @@ class Store:
     def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Other write work (retention) on this connection, never during a batch."""
         with self._mutex:
+            self._reports.clear()  # retention may drop states nobody used for long
             return fn(self.conn)
+
+    def _report_id(self, key: ReportKey, ms: int) -> int:
+        row = self.conn.execute(_FIND_REPORT, tuple(v or "" for v in key)).fetchone()
+        if row is None:
+            row = self.conn.execute(_NEW_REPORT, (*key, ms)).fetchone()
+        if len(self._reports) >= REPORTS_CACHED:
+            self._reports.clear()
+        self._reports[key] = int(row[0])
+        return int(row[0])
 
     def _id(self, cache: dict, key: object, sql: str, params: Sequence[object]) -> int:  # type: ignore[type-arg]
         found = cache.get(key)
@@ -120,14 +134,21 @@ class Store:
 
     def _transaction(self, snapshots: Sequence[Snapshot]) -> Batch:
         self.conn.execute("BEGIN IMMEDIATE")
-        caches = (dict(self._agents), dict(self._runs), dict(self._series), self.last_tick)
+        caches = (
+            dict(self._agents),
+            dict(self._runs),
+            dict(self._series),
+            dict(self._reports),
+            self.last_tick,
+        )
         try:
             batch = self._write(snapshots)
             self.conn.execute("COMMIT")
             return batch
         except BaseException:
             self.conn.execute("ROLLBACK")
-            self._agents, self._runs, self._series, self.last_tick = caches  # ids not committed
+            # ids that were not committed
+            self._agents, self._runs, self._series, self._reports, self.last_tick = caches
             raise
 
     def _write(self, snapshots: Sequence[Snapshot]) -> Batch:
@@ -140,6 +161,7 @@ class Store:
         rows: dict[str, list[tuple[object, ...]]] = {k: [] for k in _INSERT}
         agent_rows = rows["agent_samples"]
         seen: dict[int, int] = {}
+        used: dict[int, int] = {}
         first = self.last_tick + 1
         columns: dict[tuple[str, str], list[list[float]]] = {}
         rollups: list[tuple[object, ...]] = []
@@ -198,6 +220,7 @@ class Store:
                     snap.duration,
                     reason,
                     g.driver_version,
+                    None if snap.ingest is None else snap.ingest.model_dump_json(),
                 )
             )
             per_core = None if h.cpu_per_core is None else json.dumps(h.cpu_per_core)
@@ -274,6 +297,14 @@ class Store:
                     if run is None:
                         new_run = (*key, a.process, a.cmdline, a.cwd, a.user)
                         run = self._id(self._runs, key, _NEW_RUN, new_run)
+                report = heartbeat = None
+                if a.heartbeat is not None or a.reported is not None or a.task is not None:
+                    metrics = json.dumps(a.metrics, sort_keys=True) if a.metrics else None
+                    rkey = (a.reported, a.task, metrics)
+                    report = self._reports.get(rkey) or self._report_id(rkey, ms)
+                    used[report] = ms
+                    if a.heartbeat is not None:
+                        heartbeat = int(a.heartbeat * 1000)
                 cpu = a.cpu_utilization
                 if cpu is not None:
                     cpu = int(cpu * 10 + 0.5)  # tenths; CPU% is never negative
@@ -290,6 +321,8 @@ class Store:
                         a.procs,
                         a.threads,
                         a.queue_depth,
+                        report,
+                        heartbeat,
                     )
                 )
                 # `gather`, inlined: this loop runs for every agent of every tick
@@ -332,6 +365,7 @@ class Store:
         for table, sql in _INSERT.items():
             self.conn.executemany(sql, rows[table])
         self.conn.executemany(_SEEN, [(ms, aid, ms) for aid, ms in seen.items()])
+        self.conn.executemany(_USED_REPORT, [(ms, rid) for rid, ms in used.items()])
         self.conn.executemany(_ROLLUP, rollups)
         seqs = [s.seq for s in snapshots] or [0]
         reported = sum(s.reported for s in snapshots)
@@ -342,10 +376,10 @@ class Store:
 
 _METRICS = {"host": HOST_METRICS, "gpu": GPU_METRICS, "agent": AGENT_METRICS}
 _INSERT = {
-    "ticks": "INSERT INTO ticks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "ticks": "INSERT INTO ticks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "host_samples": f"INSERT INTO host_samples VALUES ({', '.join('?' * 18)})",
     "gpu_samples": f"INSERT INTO gpu_samples VALUES ({', '.join('?' * 12)})",
-    "agent_samples": f"INSERT INTO agent_samples VALUES ({', '.join('?' * 10)})",
+    "agent_samples": f"INSERT INTO agent_samples VALUES ({', '.join('?' * 12)})",
     "events": "INSERT INTO events (ts, agent, kind, level, message, data) "
     "VALUES (?, ?, ?, ?, ?, ?)",
     "errors": "INSERT INTO errors (ts, agent, error_type, message, stack) VALUES (?, ?, ?, ?, ?)",
@@ -364,6 +398,14 @@ _NEW_RUN = (
     "DO UPDATE SET cmdline = excluded.cmdline RETURNING id"
 )
 _SEEN = "UPDATE agents SET last_seen = ? WHERE id = ? AND last_seen < ?"
+_FIND_REPORT = (
+    "SELECT id FROM reports WHERE coalesce(reported, '') = ? AND coalesce(task, '') = ? "
+    "AND coalesce(metrics, '') = ?"
+)
+_NEW_REPORT = (
+    "INSERT INTO reports (reported, task, metrics, last_ts) VALUES (?, ?, ?, ?) RETURNING id"
+)
+_USED_REPORT = "UPDATE reports SET last_ts = max(last_ts, ?) WHERE id = ?"
 _ROLLUP = (
     "INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series, res, bucket) "
     "DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, "
