@@ -64,7 +64,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 CACHE = ROOT / "bench" / ".cache"
 AGENT_COLUMNS = "tick, agent, run, status, cpu, ram, gpu_mem, procs, threads, queue_depth"
-TICK_COLUMNS = "id, ts, seq, interval, lag, duration, gpu_reason, gpu_driver"
 GENERATOR = 2  # bump whenever the synthetic data changes, so cached files get rebuilt
 END_S = 1_795_219_200  # 2026-11-21T00:00:00Z: the synthetic history ends here (reproducible)
 TS_OFFSET_MS = 437  # the sampler's deadlines are not on whole seconds
@@ -422,9 +421,7 @@ class Week:
         keys = [("host", "", m) for m in HOST_METRICS] + [("gpu", "0", m) for m in GPU_METRICS]
         for key, col in zip(keys, cols, strict=True):
             self._fold(rollup, key, len(col), sum(col), min(col), max(col))
-        self.conn.executemany(
-            f"INSERT INTO ticks ({TICK_COLUMNS}) VALUES ({', '.join('?' * 8)})", tick_rows
-        )
+        self.conn.executemany("INSERT INTO ticks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", tick_rows)
         self.conn.executemany(f"INSERT INTO host_samples VALUES ({', '.join('?' * 18)})",
                               host_rows)  # fmt: skip
         self.conn.executemany(f"INSERT INTO gpu_samples VALUES ({', '.join('?' * 12)})", gpu_rows)

@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 
 from tui_monitor.config import RetentionSettings
-from tui_monitor.models import AgentEvent, AgentSample, GpuSample, GpuStatus, HostSample, Snapshot
+from tui_monitor.models import (
+    AgentEvent,
+    AgentSample,
+    GpuSample,
+    GpuStatus,
+    HostSample,
+    IngestStats,
+    Snapshot,
+)
 from tui_monitor.store.queries import History
 from tui_monitor.store.retention import PruneResult, prune, prune_steps
 from tui_monitor.store.writer import Store
@@ -122,6 +130,7 @@ def state(conn: sqlite3.Connection) -> dict[str, set[tuple[Any, ...]]]:
         "host_samples": rows(conn, "SELECT tick FROM host_samples"),
         "gpu_samples": rows(conn, "SELECT tick, idx FROM gpu_samples"),
         "agent_samples": rows(conn, "SELECT tick, agent FROM agent_samples"),
+        "ingest_stats": rows(conn, "SELECT tick FROM ingest_stats"),
         "minute_rollups": rows(conn, "SELECT series, bucket FROM rollups WHERE res = 60"),
         "hour_rollups": rows(conn, "SELECT series, bucket FROM rollups WHERE res = 3600"),
         "events": rows(conn, "SELECT id, ts FROM events"),
@@ -141,7 +150,7 @@ def kept(before: dict[str, set[tuple[Any, ...]]]) -> dict[str, set[tuple[Any, ..
         "ticks": {r for r in before["ticks"] if r[0] not in old_ticks},
         **{
             t: {r for r in before[t] if r[0] not in old_ticks}
-            for t in ("host_samples", "gpu_samples", "agent_samples")
+            for t in ("host_samples", "gpu_samples", "agent_samples", "ingest_stats")
         },
         "minute_rollups": {r for r in before["minute_rollups"] if r[1] >= MINUTE_CUT},
         "hour_rollups": {r for r in before["hour_rollups"] if r[1] >= HOUR_CUT},
@@ -175,7 +184,7 @@ def test_prune_removes_exactly_the_old_rows(store: Store) -> None:
     removed = {t: len(before[t]) - len(want[t]) for t in result.counts()}
     assert result.counts() == removed
     assert removed == {
-        "ticks": 4, "host_samples": 4, "gpu_samples": 8, "agent_samples": 8,
+        "ticks": 4, "host_samples": 4, "gpu_samples": 8, "agent_samples": 8, "ingest_stats": 0,
         "minute_rollups": 2 * len(before["series"]), "hour_rollups": 2 * len(before["series"]),
         "events": 2, "errors": 1, "usage": 1, "reports": 4,
     }  # fmt: skip
@@ -239,3 +248,21 @@ def test_nothing_old_nothing_removed(tmp_path: Path) -> None:
 def test_bad_batch_sizes(store: Store) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         prune(store.conn, NOW, RETENTION, batch_ticks=0)
+
+
+def test_the_newest_ingest_counters_outlive_their_tick(tmp_path: Path) -> None:
+    """Counters are written only when they move; the last ones must survive retention so the
+    ticks after them still show them."""
+    store = Store(tmp_path / "h.db")
+    stats = [IngestStats(received=1), IngestStats(received=2), IngestStats(received=2)]
+    times = [RAW_CUT - 2_000, RAW_CUT - 1_000, NOW_MS]
+    store.write_batch(
+        [snapshot(i + 1, ms).model_copy(update={"ingest": s}) for i, (ms, s) in enumerate(
+            zip(times, stats, strict=True))]
+    )  # fmt: skip
+    assert store.conn.execute("SELECT count(*) FROM ingest_stats").fetchone()[0] == 2
+    result = prune(store.conn, NOW, RETENTION)
+    store.close()
+    assert (result.ticks, result.ingest_stats) == (2, 1)
+    latest = History(tmp_path / "h.db").latest()
+    assert latest is not None and latest.ingest == IngestStats(received=2)

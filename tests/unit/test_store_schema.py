@@ -18,7 +18,7 @@ from tui_monitor.store.writer import Store
 
 TABLES = {
     "ticks", "host_samples", "gpu_samples", "agents", "agent_runs", "agent_samples", "events",
-    "errors", "usage", "series", "rollups", "reports",
+    "errors", "usage", "series", "rollups", "reports", "ingest_stats",
 }  # fmt: skip
 
 

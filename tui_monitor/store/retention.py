@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..config import RetentionSettings
 
-_RAW_CHILDREN = ("host_samples", "gpu_samples", "agent_samples")
+_RAW_CHILDREN = ("host_samples", "gpu_samples", "agent_samples", "ingest_stats")
 _OLD_TICKS = "SELECT id FROM ticks WHERE id BETWEEN ? AND ? AND ts < ?"
 # Row-limited deletes through an index (DELETE ... LIMIT is not compiled into most SQLites).
 _LIMITED = {
@@ -41,6 +41,7 @@ class PruneResult:
     host_samples: int = 0
     gpu_samples: int = 0
     agent_samples: int = 0
+    ingest_stats: int = 0
     minute_rollups: int = 0
     hour_rollups: int = 0
     events: int = 0
@@ -160,8 +161,12 @@ def _ticks(conn: sqlite3.Connection, cutoff_ms: int, batch: int) -> Iterator[dic
         counts: dict[str, int] = {}
         with _immediate(conn):
             for table in _RAW_CHILDREN:
+                # the newest ingest counters stay: later ticks that changed nothing point at them
+                keep = " AND tick < (SELECT max(tick) FROM ingest_stats)"
                 counts[table] = conn.execute(
-                    f"DELETE FROM {table} WHERE tick IN ({_OLD_TICKS})", (lo, hi, cutoff_ms)
+                    f"DELETE FROM {table} WHERE tick IN ({_OLD_TICKS})"
+                    + (keep if table == "ingest_stats" else ""),
+                    (lo, hi, cutoff_ms),
                 ).rowcount
             counts["ticks"] = conn.execute(
                 "DELETE FROM ticks WHERE id BETWEEN ? AND ? AND ts < ?", (lo, hi, cutoff_ms)

@@ -44,7 +44,8 @@ def from_ms(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 
 
-_TICK = "SELECT id, ts, seq, interval, lag, duration, gpu_reason, gpu_driver, ingest FROM ticks"
+_TICK = "SELECT id, ts, seq, interval, lag, duration, gpu_reason, gpu_driver FROM ticks"
+_INGEST = "SELECT stats FROM ingest_stats WHERE tick <= ? ORDER BY tick DESC LIMIT 1"
 _HOST = (
     "SELECT hostname, boot_time, cpu_count, cpu, cpu_per_core, load_1, load_5, load_15, "
     "ram_used, ram_total, ram_available, swap_used, swap_total, disk_read, disk_write, "
@@ -82,7 +83,7 @@ UNRESOLVED = (
 
 def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
     """Rebuild one tick; events are those stamped after the previous tick, up to this one."""
-    tick_id, ms, seq, interval, lag, duration, reason, driver, ingest = tick
+    tick_id, ms, seq, interval, lag, duration, reason, driver = tick
     host = conn.execute(_HOST, (tick_id,)).fetchone()
     if host is None:
         raise SchemaError(f"tick {tick_id} has no host sample: the file is damaged")
@@ -94,6 +95,7 @@ def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
     agents = conn.execute(_AGENTS, (ms / 1000, tick_id)).fetchall()
     events = conn.execute(f"{_EVENTS} WHERE ts > ? AND ts <= ? ORDER BY id", (since, ms))
     unresolved = dict(conn.execute(UNRESOLVED, (ms, ms)).fetchall())
+    ingest = conn.execute(_INGEST, (tick_id,)).fetchone()
     return Snapshot(
         seq=seq,
         ts=from_ms(ms),
@@ -109,7 +111,7 @@ def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
         ),
         agents=tuple(_agent(a, unresolved.get(a[0], 0)) for a in agents),
         events=tuple(_event(e) for e in events.fetchall()),
-        ingest=None if ingest is None else IngestStats.model_validate_json(ingest),
+        ingest=None if ingest is None else IngestStats.model_validate_json(ingest[0]),
     )
 
 

@@ -162,7 +162,10 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 3: what agents report about themselves, so attached viewers and replays see it too
     """
-    ALTER TABLE ticks ADD COLUMN ingest TEXT;          -- JSON counters of the ingest transports
+    CREATE TABLE ingest_stats (                        -- the ingest counters, when they change
+        tick INTEGER PRIMARY KEY,
+        stats TEXT NOT NULL                            -- JSON
+    );
     CREATE TABLE reports (                             -- distinct reported states, shared by ticks
         id INTEGER PRIMARY KEY,
         reported TEXT,                                 -- the status the agent reports

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from ..models import Snapshot
+from ..models import IngestStats, Snapshot
 from .schema import LEVEL_CODES, STATUS_CODES, connect_rw, migrate
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class Store:
             (s, e, m): i
             for i, s, e, m in self.conn.execute("SELECT id, scope, entity, metric FROM series")
         }
+        self._ingest: IngestStats | None = None
         self._reports: dict[ReportKey, int] = {}
         """Reported states already in `reports`; emptied whenever retention runs."""
 
@@ -139,6 +140,7 @@ class Store:
             dict(self._runs),
             dict(self._series),
             dict(self._reports),
+            self._ingest,
             self.last_tick,
         )
         try:
@@ -148,7 +150,14 @@ class Store:
         except BaseException:
             self.conn.execute("ROLLBACK")
             # ids that were not committed
-            self._agents, self._runs, self._series, self._reports, self.last_tick = caches
+            (
+                self._agents,
+                self._runs,
+                self._series,
+                self._reports,
+                self._ingest,
+                self.last_tick,
+            ) = caches
             raise
 
     def _write(self, snapshots: Sequence[Snapshot]) -> Batch:
@@ -220,9 +229,11 @@ class Store:
                     snap.duration,
                     reason,
                     g.driver_version,
-                    None if snap.ingest is None else snap.ingest.model_dump_json(),
                 )
             )
+            if snap.ingest is not None and snap.ingest != self._ingest:
+                self._ingest = snap.ingest  # a row only when a counter moved
+                rows["ingest_stats"].append((tick, snap.ingest.model_dump_json()))
             per_core = None if h.cpu_per_core is None else json.dumps(h.cpu_per_core)
             rows["host_samples"].append(
                 (
@@ -376,7 +387,8 @@ class Store:
 
 _METRICS = {"host": HOST_METRICS, "gpu": GPU_METRICS, "agent": AGENT_METRICS}
 _INSERT = {
-    "ticks": "INSERT INTO ticks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "ticks": "INSERT INTO ticks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "ingest_stats": "INSERT INTO ingest_stats VALUES (?, ?)",
     "host_samples": f"INSERT INTO host_samples VALUES ({', '.join('?' * 18)})",
     "gpu_samples": f"INSERT INTO gpu_samples VALUES ({', '.join('?' * 12)})",
     "agent_samples": f"INSERT INTO agent_samples VALUES ({', '.join('?' * 12)})",
