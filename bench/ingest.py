@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import ctypes
 import json
 import os
@@ -450,6 +451,8 @@ class Profile:
     """(events, CPU s, wall s) of the longest `write_batch` call."""
     caught_up: float = 0.0
     """Seconds from the flood's end until everything accepted was committed."""
+    gc_pauses: list[tuple[int, float]] = field(default_factory=list)
+    """(generation, seconds) of every cyclic-GC collection during the flood."""
     top: list[tuple[str, int, float, float]] = field(default_factory=list)
     """(function, calls, own s, cumulative s) by own time."""
     convoy: tuple[int, float, float] = (0, 0.0, 0.0)
@@ -503,6 +506,15 @@ def profile(workdir: Path, args: argparse.Namespace) -> Profile:
         await asyncio.sleep(2.0)
         clients = await asyncio.to_thread(Clients, sock, out.clients, out.seconds, args.batch)
         prof = cProfile.Profile()
+        started: list[float] = []
+
+        def gc_timer(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[:] = [time.perf_counter()]
+            elif started and measuring.is_set():
+                out.gc_pauses.append((info["generation"], time.perf_counter() - started[0]))
+
+        gc.callbacks.append(gc_timer)
         try:
             t = time.thread_time()
             measuring.set()
@@ -521,6 +533,7 @@ def profile(workdir: Path, args: argparse.Namespace) -> Profile:
             stop.set()
             await task
             measuring.clear()
+            gc.callbacks.remove(gc_timer)
         stats = pstats.Stats(prof)
         rows = []
         for (file, line, fn), (_cc, nc, tt, ct, _) in stats.stats.items():  # type: ignore[attr-defined]
@@ -651,6 +664,15 @@ def profile_text(p: Profile) -> str:
             f"{beside / alone:.0f}× slower): `sqlite3` lets go of the GIL around each row's "
             "step and gets it back only when the busy thread yields it "
             f"(`sys.getswitchinterval()` = {sys.getswitchinterval() * 1000:g} ms)."
+        )
+    full = [t for g, t in p.gc_pauses if g == 2]
+    if p.gc_pauses:
+        lines[0] += (
+            f" Cyclic GC from the flood's start until all was committed: "
+            f"{len(p.gc_pauses)} collections, {sum(t for _, t in p.gc_pauses):.2f} s in all; "
+            f"{len(full)} of the oldest generation"
+            + (f", {sum(full):.2f} s, the longest {max(full):.2f} s" if full else "")
+            + " (they stop every thread, and walk every object the backlog holds)."
         )
     lines += [
         "",

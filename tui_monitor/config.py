@@ -193,8 +193,8 @@ class IngestSettings(BaseModel):
         return self.socket.expanduser() if self.socket else default_socket_path()
 
 
-SORT_KEYS = ("name", "kind", "status", "pid", "cpu", "mem", "gpu", "procs", "msgs", "errs",
-             "cost", "age", "uptime")  # fmt: skip
+SORT_KEYS = ("name", "kind", "status", "pid", "cpu", "mem", "gpu", "procs", "queue", "msgs",
+             "errs", "cost", "age", "uptime")  # fmt: skip
 
 
 class UiSettings(BaseModel):

@@ -498,7 +498,7 @@ async def test_narrow_terminals_drop_columns_but_keep_name_status_and_cpu() -> N
     async with running([snapshot(1, fleet())], (160, 40)) as (app, _, pilot):
         t = table(app)
         wide = [str(k.value) for k in t.columns]
-        assert len(wide) == 13  # every column at 160 wide
+        assert len(wide) == 14  # every column at 160 wide
         await select(pilot, "planner")
         await pilot.resize_terminal(80, 24)
         await wait_until(pilot, lambda: len(t.columns) < len(wide), what="columns dropped")
@@ -546,3 +546,25 @@ async def test_the_table_has_focus_from_the_start_and_the_footer_is_built_once()
         await wait_until(
             pilot, lambda: list(footer.query(FooterKey)) != keys, what="footer rebuilt"
         )
+
+
+async def test_chart_history_per_agent_and_bounded_table_caches() -> None:
+    """The chart's in-memory points give each agent its own values (None where it had none
+    or was absent); the table's render caches stay capped (they grew ~11 MB otherwise)."""
+    ticks = [
+        snapshot(1, [agent("a", cpu=1.0, gpu_mem=2.0), agent("b", cpu=5.0)]),
+        snapshot(2, [agent("a", cpu=2.0, gpu_mem=None), agent("b", cpu=6.0)]),
+        snapshot(3, [agent("b", cpu=7.0)]),
+    ]
+    async with running(ticks) as (app, source, pilot):
+        await step(pilot, source)
+        await step(pilot, source)
+        _, xs, lines, _, _ = app.chart_data("a", "cpu")
+        assert xs == [2.0, 1.0, 0.0] and lines == {"cpu": [1.0, 2.0, None]}
+        _, _, lines, _, _ = app.chart_data("a", "gpu")
+        assert lines == {"gpu": [2.0, None, None]}
+        _, _, lines, _, _ = app.chart_data("b", "cpu")
+        assert lines == {"cpu": [5.0, 6.0, 7.0]}
+        assert app.trend("agents") == [2.0]
+        t = table(app)
+        assert t._cell_render_cache.maxsize <= 1000 and t._line_cache.maxsize <= 100

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from array import array
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from math import isnan, nan
 from pathlib import Path
 
 from textual.app import App
@@ -47,7 +49,18 @@ class _Point:
     mem: float
     gpu: float | None
     errors: float
-    agents: dict[str, tuple[float | None, float | None, float | None]] = field(default_factory=dict)
+    names: tuple[str, ...]
+    """The agents of this tick; the same tuple object as the previous point's when unchanged."""
+    values: array[float]
+    """CPU %, RAM and GPU memory of each agent in `names`, flat, NaN for None: 600 points of
+    50 agents take 0.8 MiB this way, 4.2 MiB as a dict of tuples of floats."""
+
+    def agent(self, name: str, index: int) -> float | None:
+        try:
+            v = self.values[self.names.index(name) * 3 + index]
+        except ValueError:
+            return None
+        return None if isnan(v) else v
 
 
 class MonitorApp(App[None]):
@@ -190,20 +203,25 @@ class MonitorApp(App[None]):
     def _remember(self, snap: Snapshot) -> None:
         h = snap.host
         util = [g.gpu_utilization for g in snap.gpu.gpus if g.gpu_utilization is not None]
+        names = tuple(a.name for a in snap.agents)
+        if self._points and self._points[-1].names == names:
+            names = self._points[-1].names  # one tuple shared by all the points
+        values = array(
+            "d",
+            [
+                nan if v is None else float(v)
+                for a in snap.agents
+                for v in (a.cpu_utilization, a.ram_used, a.gpu_memory_used)
+            ],
+        )
         point = _Point(
             ts=snap.ts.timestamp(),
             cpu=h.cpu_utilization,
             mem=float(h.ram_used),
             gpu=sum(util) / len(util) if util else None,
             errors=float(sum(a.errors for a in snap.agents)),
-            agents={
-                a.name: (
-                    a.cpu_utilization,
-                    None if a.ram_used is None else float(a.ram_used),
-                    None if a.gpu_memory_used is None else float(a.gpu_memory_used),
-                )
-                for a in snap.agents
-            },
+            names=names,
+            values=values,
         )
         self._points.append(point)
         if self._received % TREND_EVERY == 0:
@@ -216,7 +234,7 @@ class MonitorApp(App[None]):
         """The last minutes of one overview figure, for a card's sparkline."""
         recent = list(self._trend)
         if what == "agents":
-            return [float(len(p.agents)) for p in recent]
+            return [float(len(p.names)) for p in recent]
         values: Sequence[float | None] = [getattr(p, what) for p in recent]
         return [v for v in values if v is not None]
 
@@ -232,7 +250,7 @@ class MonitorApp(App[None]):
             values = [(p.cpu, p.mem, p.gpu)[index] for p in points]
             subject = "host"
         else:
-            values = [p.agents.get(agent, (None, None, None))[index] for p in points]
+            values = [p.agent(agent, index) for p in points]
             subject = agent
         if metric == "cpu":
             unit, ymax = "%", None if agent is not None else 100.0

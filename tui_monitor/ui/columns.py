@@ -117,6 +117,15 @@ COLUMNS: tuple[Column, ...] = (
         lambda a, s, n: a.procs,
     ),
     Column(
+        "queue",
+        "QUEUE",
+        5,
+        7,
+        True,
+        lambda a, s, n: "-" if a.queue_depth is None else str(a.queue_depth),
+        lambda a, s, n: _num(a.queue_depth),
+    ),
+    Column(
         "msgs",
         "MSGS",
         5,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
@@ -12,6 +13,15 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from ...models import AgentSample
 from ..columns import BY_KEY, COLUMNS, NAME_MAX, AgentStats, Column, cell, fitting
+
+CACHE_SIZES = {
+    "_cell_render_cache": 1000,
+    "_row_render_cache": 100,
+    "_row_renderable_cache": 100,
+    "_line_cache": 100,
+}
+"""DataTable's render caches, capped at about two screens of rows (stock: 10,000 cells and
+1,000 rows / lines)."""
 
 
 class AgentTable(DataTable[Text]):
@@ -28,6 +38,14 @@ class AgentTable(DataTable[Text]):
 
     def __init__(self, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)  # type: ignore[arg-type]
+        # DataTable's render caches are keyed on `_update_count`, which every changed cell
+        # bumps, so entries from an older count are never hit again; at their stock sizes
+        # (10,000 cells, 1,000 rows/lines) they filled up over ~10 minutes of ticks and held
+        # ~11 MB of dead Segments and Strips (bench/ui.py). Two screens of rows is plenty.
+        for name, size in CACHE_SIZES.items():
+            cache = getattr(self, name, None)
+            if isinstance(cache, LRUCache):
+                cache.maxsize = size
         # By name: a stable order. A live metric re-sorts (and so rewrites) the table on
         # every tick; `>`/`<`, a header click or the palette choose one when wanted.
         self.sort_key = "name"
