@@ -156,10 +156,13 @@ class Recorder:
         self.pruned_at: float | None = None
         self.hub: IngestHub | None = None
         self.server: IngestServer | None = None
+        self._recount = asyncio.Event()
 
     def _committed(self, batch: Batch) -> None:
         if self.hub is not None:
             self.hub.committed(batch.reported)
+            if batch.reported:
+                self._recount.set()  # new errors may be in it: count them now
         if self._on_commit is not None:
             self._on_commit(batch)
 
@@ -285,7 +288,9 @@ class Recorder:
                 self.sampler.unresolved = await asyncio.to_thread(history.unresolved_counts)
             except (sqlite3.Error, SchemaError) as exc:
                 log.warning("counting open errors failed: %s", exc)
-            await asyncio.sleep(ERRORS_EVERY)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._recount.wait(), ERRORS_EVERY)
+            self._recount.clear()
 
     async def _prune_loop(self, writer: Writer) -> None:
         """Retention one small batch per writer call, so recording interleaves with it."""

@@ -198,7 +198,7 @@ class IngestHub:
                     agent=name,
                     kind="registered",
                     level="info",
-                    message=f"registered ({what})" if what else "registered",
+                    message=what,
                     data={},
                 )
             )

@@ -75,8 +75,8 @@ class AgentScreen(Screen[None]):
         with Horizontal(id="agent-top"):
             with VerticalScroll(id="agent-left"):
                 yield Static(id="details")
-                yield Static(id="usage")
                 yield OptionList(id="errors")
+                yield Static(id="usage")
                 yield Static(id="tree")
             with Vertical(id="agent-right"):
                 yield MetricChart(id="agent-chart")
@@ -135,6 +135,8 @@ class AgentScreen(Screen[None]):
             t.add_row(safe.text(key, limit=24), f"{value:g}")
         if a.errors:
             t.add_row("errors", Text(f"{a.errors} open", "bold red"))
+        if a.pid is None and not a.pids and a.source == "ingest":
+            return t  # known only from what it reports: no process to describe
         t.add_row("pids", Text(" ".join(map(str, a.pids)) or "-"))
         t.add_row("uptime", fmt.duration(a.uptime(now)))
         t.add_row("cpu", fmt.percent(a.cpu_utilization))
