@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from . import usage
+from . import ledger, usage
 from .alerts import AlertChange, AlertEngine, run_on_alert_async, subject_label, values_from
 from .alerts.rules import AGENT_METRICS
 from .config import Settings
@@ -27,7 +27,7 @@ RATE_WINDOW = 60.0
 """Seconds of errors behind the error_rate metric (errors per minute)."""
 
 
-def cost_state(summary: usage.CostSummary) -> CostState:
+def cost_state(summary: ledger.CostSummary) -> CostState:
     return CostState(
         today=summary.today.cost,
         month=summary.month.cost,
@@ -48,7 +48,7 @@ def cost_state(summary: usage.CostSummary) -> CostState:
     )
 
 
-def with_cost(snap: Snapshot, summary: usage.CostSummary) -> Snapshot:
+def with_cost(snap: Snapshot, summary: ledger.CostSummary) -> Snapshot:
     """The snapshot with today's cost on each agent that spent anything, and the totals."""
     spent = summary.agents
     agents = tuple(
@@ -89,7 +89,7 @@ class Derived:
     """Owns the usage ledger and the alert engine of one recorder."""
 
     def __init__(self, settings: Settings) -> None:
-        self.ledger = usage.Ledger(settings.prices, settings.budgets)
+        self.ledger = ledger.Ledger(settings.prices, settings.budgets)
         cfg = settings.alerts
         self.engine = AlertEngine(cfg) if cfg.enabled else None
         self.on_alert = cfg.on_alert
@@ -123,7 +123,7 @@ class Derived:
             snap,
             unresolved={a.name: a.errors for a in snap.agents},
             error_rate=rate,
-            budgets=usage.budget_levels(summary),
+            budgets=ledger.budget_levels(summary),
         )
         changes = self.engine.evaluate(now, values)
         if not changes:

@@ -27,7 +27,8 @@ from .derive import Derived, month_start_ms
 from .ingest.hub import IngestHub
 from .ingest.protocol import MAX_LINE
 from .ingest.server import IngestServer, ServerError
-from .ingest.tail import Tailer, TailError, TailProblem, ensure_spool_dir
+from .ingest.spool import TailError, ensure_spool_dir
+from .ingest.tail import Tailer, TailProblem
 from .models import Snapshot
 from .sampler import Sampler
 from .store.queries import History

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
-from . import usage
+from . import ledger, usage
 from .config import Settings
 from .derive import month_start_ms, with_cost
 from .models import Snapshot
@@ -78,7 +78,7 @@ class AttachedSource(SnapshotSource):
         self.errors = 0
         self.last_error: str | None = None
         settings = settings or Settings()
-        self.ledger = usage.Ledger(settings.prices, settings.budgets)
+        self.ledger = ledger.Ledger(settings.prices, settings.budgets)
         """Cost from the usage rows the recorder wrote, priced with our own config."""
         self._usage_id = 0
 

@@ -14,17 +14,14 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tui_monitor import models
+from tui_monitor.ledger import CostSummary, Ledger, budget_levels, budget_status
 from tui_monitor.usage import (
     OTHER,
     PRICES_EXAMPLE,
     BudgetSettings,
-    CostSummary,
-    Ledger,
     ModelPrice,
     PriceTable,
     UsageRecord,
-    budget_levels,
-    budget_status,
     cost_of,
 )
 

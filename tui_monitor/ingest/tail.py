@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import stat
@@ -31,18 +30,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from .spool import (
+    HEAD,
+    STATE_MAX,
+    Saved,
+    digest,
+    dir_refusal,
+    parse_state,
+    refusal,
+    same_file,
+    write_atomic,
+)
+
 _CHUNK = 65536
-_HEAD = 256  # bytes hashed to recognise a file again after a restart
-_STATE_MAX = 8 << 20
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 COUNTERS = (
     "lines", "blank", "too_long", "unterminated", "refused", "errors",
     "truncations", "rotations", "vanished", "state_errors",
 )  # fmt: skip
-
-
-class TailError(Exception):
-    """A spool directory that cannot be made safe, already phrased as one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +70,6 @@ class TailProblem:
 TailItem = TailLine | TailProblem
 
 
-@dataclass
-class _Saved:
-    """What the state file remembers of one path."""
-
-    dev: int
-    ino: int
-    offset: int
-    skip: bool = False
-    head_len: int = 0
-    head: str = ""
-
-
 @dataclass(eq=False)
 class _File:
     """A file we hold open; `buf` holds the bytes of its unfinished line, from `offset`."""
@@ -96,8 +89,8 @@ class _File:
     def offset(self) -> int:
         return self.pos - len(self.buf)
 
-    def saved(self) -> _Saved:
-        return _Saved(self.dev, self.ino, self.offset, self.skipping, self.head_len, self.head)
+    def saved(self) -> Saved:
+        return Saved(self.dev, self.ino, self.offset, self.skipping, self.head_len, self.head)
 
 
 @dataclass
@@ -134,7 +127,7 @@ class Tailer:
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self._active: dict[str, _File] = {}
         self._retired: dict[str, list[_File]] = {}  # rotated away, drained before the path
-        self._pending: dict[str, _Saved] = {}  # offsets of paths not open right now
+        self._pending: dict[str, Saved] = {}  # offsets of paths not open right now
         self._reported: dict[str, tuple[object, ...]] = {}
         self._backlog: list[TailItem] = []
         self._loaded = False
@@ -182,7 +175,7 @@ class Tailer:
             if data == self._last_saved:
                 return
             try:
-                _write_atomic(self._state, data)
+                write_atomic(self._state, data)
             except OSError as e:
                 where = f"{e.filename}: " if e.filename else ""
                 reason = f"cannot save offsets ({where}{e.strerror or e})"
@@ -219,7 +212,7 @@ class Tailer:
             seen.add(d)
             try:
                 st = os.lstat(d)
-                reason = _dir_refusal(st)
+                reason = dir_refusal(st)
                 if reason is not None:
                     self._refuse(out, d, reason, st)
                     continue
@@ -257,7 +250,7 @@ class Tailer:
         for path, f in list(self._active.items()):
             st = found.get(path)
             if st is not None and (st.st_dev, st.st_ino) == (f.dev, f.ino):
-                reason = _refusal(st)
+                reason = refusal(st)
                 if reason is not None:  # chmod/chown while open: stop, keep the offset
                     del self._active[path]
                     self._pending[path] = f.saved()
@@ -271,7 +264,7 @@ class Tailer:
         for path, st in found.items():
             if path in self._active:
                 continue
-            reason = _refusal(st)
+            reason = refusal(st)
             if reason is not None:
                 self._refuse(out, path, reason, st)
                 continue
@@ -309,12 +302,12 @@ class Tailer:
             return
         try:
             fst = os.fstat(fd)
-            reason = _refusal(fst)
+            reason = refusal(fst)
             if (fst.st_dev, fst.st_ino) != ident:
                 reason = "refused: replaced while being opened"
             f = _File(path, fd, fst.st_dev, fst.st_ino)
             saved = self._pending.pop(path, None)
-            if reason is None and saved is not None and _same_file(fd, fst, saved):
+            if reason is None and saved is not None and same_file(fd, fst, saved):
                 f.pos, f.skipping = saved.offset, saved.skip
                 f.head_len, f.head = saved.head_len, saved.head
         except OSError as e:
@@ -387,9 +380,9 @@ class Tailer:
         """`_read`, or None when an I/O error closed the file (reported once)."""
         try:
             result = self._read(f, out, budget)
-            if self._active.get(f.path) is f and f.head_len < min(f.pos, _HEAD):
-                data = os.pread(f.fd, _HEAD, 0)
-                f.head_len, f.head = len(data), _digest(data)
+            if self._active.get(f.path) is f and f.head_len < min(f.pos, HEAD):
+                data = os.pread(f.fd, HEAD, 0)
+                f.head_len, f.head = len(data), digest(data)
             return result
         except OSError as e:
             if self._active.get(f.path) is f:
@@ -478,9 +471,9 @@ class Tailer:
         with os.fdopen(fd, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return self._state_problem(out, "is not a regular file")
-            raw = fh.read(_STATE_MAX + 1)
+            raw = fh.read(STATE_MAX + 1)
         try:
-            self._pending = _parse_state(raw)
+            self._pending = parse_state(raw)
         except ValueError as e:
             self._state_problem(out, str(e))
 
@@ -490,119 +483,7 @@ class Tailer:
         out.append(TailProblem(str(self._state), reason))
 
 
-def ensure_spool_dir(path: Path) -> None:
-    """Create the spool directory 0700 (or tighten ours to it); refuse a symlink or a stranger's."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path, 0o700)
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as e:
-        if os.path.islink(path):
-            raise TailError(f"spool directory {path} is a symbolic link; refusing it") from None
-        raise TailError(f"spool directory {path}: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if st.st_uid != os.geteuid():
-            raise TailError(
-                f"spool directory {path} is owned by uid {st.st_uid}, not {os.geteuid()}; "
-                "refusing it"
-            )
-        if stat.S_IMODE(st.st_mode) != 0o700:
-            os.fchmod(fd, 0o700)
-    except OSError as e:
-        raise TailError(f"spool directory {path}: {e.strerror}") from None
-    finally:
-        os.close(fd)
-
-
-_KINDS = {"p": "a FIFO", "c": "a character device", "b": "a block device", "s": "a socket"}
-
-
-def _refusal(st: os.stat_result) -> str | None:
-    mode = st.st_mode
-    if stat.S_ISLNK(mode):
-        return "refused: symbolic link"
-    if not stat.S_ISREG(mode):
-        kind = _KINDS.get(stat.filemode(mode)[0], "a directory or special file")
-        return f"refused: {kind}, not a regular file"
-    if st.st_uid != os.geteuid():
-        return f"refused: owned by uid {st.st_uid}, not {os.geteuid()}"
-    if mode & stat.S_IWOTH:
-        return "refused: writable by others (chmod o-w to allow it)"
-    if mode & stat.S_IWGRP and st.st_gid != os.getegid():
-        return f"refused: writable by group {st.st_gid} (chmod g-w to allow it)"
-    return None
-
-
-def _dir_refusal(st: os.stat_result) -> str | None:
-    """Same rules as ensure_spool_dir, for spool dirs the recorder did not create."""
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        return "refused: spool directory is a symbolic link or not a directory"
-    if st.st_uid != os.geteuid():
-        return f"refused: spool directory owned by uid {st.st_uid}, not {os.geteuid()}"
-    return None
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:32]
-
-
-def _same_file(fd: int, st: os.stat_result, saved: _Saved) -> bool:
-    """Whether the saved offset belongs to this file (same inode and same first bytes)."""
-    if (saved.dev, saved.ino) != (st.st_dev, st.st_ino):
-        return False
-    return saved.head_len == 0 or _digest(os.pread(fd, saved.head_len, 0)) == saved.head
-
-
 def _close(f: _File) -> None:
     with contextlib.suppress(OSError):
         os.close(f.fd)
     f.fd = -1
-
-
-def _parse_state(raw: bytes) -> dict[str, _Saved]:
-    if len(raw) > _STATE_MAX:
-        raise ValueError(f"is larger than {_STATE_MAX >> 20} MiB")
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        raise ValueError("is not valid JSON") from None
-    files = doc.get("files") if isinstance(doc, dict) and doc.get("version") == 1 else None
-    if not isinstance(files, dict):
-        raise ValueError("is not a version 1 state file")
-    result: dict[str, _Saved] = {}
-    for path, entry in files.items():
-        try:
-            s = _Saved(**entry)
-        except TypeError:
-            s = _Saved(-1, -1, -1)
-        ints = (s.dev, s.ino, s.offset, s.head_len)
-        if not (
-            all(type(n) is int and n >= 0 for n in ints)
-            and s.head_len <= _HEAD
-            and type(s.skip) is bool
-            and type(s.head) is str
-        ):
-            raise ValueError(f"has a malformed entry for {path!r}")
-        result[path] = s
-    return result
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a 0600 temp file and rename, so a crash leaves the old state or the new."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fd, 0o600)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
