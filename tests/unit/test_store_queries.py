@@ -17,10 +17,12 @@ from tui_monitor.config import AgentRule, GpuSettings, PresetSettings, Retention
 from tui_monitor.models import (
     AgentEvent,
     AgentSample,
+    ErrorRecord,
     GpuSample,
     GpuStatus,
     HostSample,
     Snapshot,
+    UsageRecord,
 )
 from tui_monitor.sampler import Sampler
 from tui_monitor.store.queries import History
@@ -439,3 +441,34 @@ def test_readers_do_not_pin_the_wal(series_db: Path, store: Store) -> None:
     busy, _, _ = store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     assert busy == 0
     assert Path(f"{series_db}-wal").stat().st_size == 0
+
+
+@pytest.mark.parametrize("nul", ["", "\x00"], ids=["bulk", "with-nul-row-by-row"])
+def test_reported_text_round_trips_exactly_through_the_bulk_insert(
+    store: Store, db: Path, nul: str
+) -> None:
+    """Events, errors and usage go in as one JSON array per batch (row by row when a text
+    holds NUL, which SQLite's JSON functions would cut): nothing may change."""
+    nasty = f'nul{nul} esc\x1b[2J bidi\u202e quote" back\\slash [@click=app.quit]x[/] é 😀 \ud7ff'
+    events = (event(0, nasty, nasty, "warning", data={nasty: [1, 2.5, None, nasty]}),)
+    errors = (ErrorRecord(ts=at(0), agent=nasty, error_type=nasty, message=nasty, stack=nasty),)
+    usage = tuple(
+        UsageRecord(ts=at(0), agent=nasty, model=nasty, input_tokens=2**53, output_tokens=7,
+                    cost_usd=cost, request_id=rid)
+        for cost, rid in ((0.1, nasty), (0.1, nasty), (None, None), (1e-9, "x"))
+    )  # fmt: skip
+    tick = snap(1, 0, [agent("a")], events=events).model_copy(
+        update={"errors": errors, "usage": usage}
+    )
+    store.write_batch([tick])
+    h = History(db)
+    [(_, back)] = h.events(agent=nasty)
+    assert (back.agent, back.message, back.data) == (nasty, nasty, {nasty: [1, 2.5, None, nasty]})
+    [err] = h.unresolved_errors(nasty)
+    assert (err.agent, err.error_type, err.message, err.stack) == (nasty,) * 4
+    rows = [r for _, r in h.usage_since(0)]
+    assert [(r.model, r.input_tokens, r.cost_usd, r.request_id) for r in rows] == [
+        (nasty, 2**53, 0.1, nasty),  # the same request_id twice: once
+        (nasty, 2**53, None, None),
+        (nasty, 2**53, 1e-9, "x"),
+    ]

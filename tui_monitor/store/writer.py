@@ -167,7 +167,7 @@ class Store:
         in plain lists, and folded with the built-in sum/min/max when the minute changes;
         hour rollups are folded from the minute ones.
         """
-        rows: dict[str, list[tuple[object, ...]]] = {k: [] for k in _INSERT}
+        rows: dict[str, list[tuple[object, ...]]] = {k: [] for k in (*_INSERT, *_BULK)}
         agent_rows = rows["agent_samples"]
         seen: dict[int, int] = {}
         used: dict[int, int] = {}
@@ -375,6 +375,18 @@ class Store:
         rollups += [(sid, 3600, hour, *acc) for (sid, hour), acc in hours.items()]
         for table, sql in _INSERT.items():
             self.conn.executemany(sql, rows[table])
+        for table, (bulk, single) in _BULK.items():
+            if not rows[table]:
+                continue
+            # One statement for all of them: executemany gives up the GIL around every row
+            # and waits up to 5 ms to get it back from a busy event loop (a flood's 30,000
+            # events took minutes that way, 0.2 s like this). SQLite's JSON functions end
+            # a string at NUL, so text holding one goes in row by row, exactly.
+            payload = json.dumps(rows[table], ensure_ascii=False)
+            if "\\u0000" in payload:
+                self.conn.executemany(single, rows[table])
+            else:
+                self.conn.execute(bulk, (payload,))
         self.conn.executemany(_SEEN, [(ms, aid, ms) for aid, ms in seen.items()])
         self.conn.executemany(_USED_REPORT, [(ms, rid) for rid, ms in used.items()])
         self.conn.executemany(_ROLLUP, rollups)
@@ -392,13 +404,30 @@ _INSERT = {
     "host_samples": f"INSERT INTO host_samples VALUES ({', '.join('?' * 18)})",
     "gpu_samples": f"INSERT INTO gpu_samples VALUES ({', '.join('?' * 12)})",
     "agent_samples": f"INSERT INTO agent_samples VALUES ({', '.join('?' * 12)})",
-    "events": "INSERT INTO events (ts, agent, kind, level, message, data) "
-    "VALUES (?, ?, ?, ?, ?, ?)",
-    "errors": "INSERT INTO errors (ts, agent, error_type, message, stack) VALUES (?, ?, ?, ?, ?)",
+}
+
+
+def _from_json(verb: str, table: str, columns: str) -> tuple[str, str]:
+    """Inserts of many rows handed over as one JSON array of arrays, and of one row."""
+    names = [c.strip() for c in columns.split(",")]
+    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(names)))
+    into = f"{verb} INTO {table} ({', '.join(names)})"
+    return (
+        f"{into} SELECT {picks} FROM json_each(?)",
+        f"{into} VALUES ({', '.join('?' * len(names))})",
+    )
+
+
+_BULK = {
+    "events": _from_json("INSERT", "events", "ts, agent, kind, level, message, data"),
+    "errors": _from_json("INSERT", "errors", "ts, agent, error_type, message, stack"),
     # a request_id seen before (a client re-sending after a reconnect) is counted once
-    "usage": "INSERT OR IGNORE INTO usage (ts, agent, model, input_tokens, output_tokens, "
-    "cache_read_tokens, cache_write_tokens, cost_usd, request_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "usage": _from_json(
+        "INSERT OR IGNORE",
+        "usage",
+        "ts, agent, model, input_tokens, output_tokens, cache_read_tokens, "
+        "cache_write_tokens, cost_usd, request_id",
+    ),
 }
 _NEW_AGENT = (
     "INSERT INTO agents (name, kind, source, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
@@ -428,6 +457,10 @@ _ROLLUP = (
 OnCommit = Callable[[Batch], None]
 
 
+def _records(snap: Snapshot) -> int:
+    return len(snap.events) + len(snap.errors) + len(snap.usage)
+
+
 def resolve_error(path: Path, error_id: int, when: datetime) -> bool:
     """Mark one error resolved (a person did it from the UI): a short write next to the
     recorder's, waiting for its lock like any writer. False if it was already resolved."""
@@ -452,12 +485,17 @@ class Writer:
         flush_interval: float = 1.0,
         flush_rows: int = 5000,
         queue_size: int = 600,
+        max_records: int = 100_000,
         on_commit: OnCommit | None = None,
     ) -> None:
         self.store = store
         self.flush_interval = flush_interval
         self.flush_rows = flush_rows
         self._queue: asyncio.Queue[Snapshot | None] = asyncio.Queue(queue_size)
+        self.max_records = max_records
+        self._records = 0
+        """Events, errors and usage queued or being written: a flood's ticks are large."""
+        self._room = asyncio.Event()
         self._on_commit = on_commit
         self.batches = 0
         self.ticks_written = 0
@@ -469,7 +507,13 @@ class Writer:
         return self._queue.qsize()
 
     async def put(self, snapshot: Snapshot) -> None:
-        """Queue a snapshot; waits (back-pressure) while the queue is full."""
+        """Queue a snapshot; waits (back-pressure) while the queue is full, in snapshots or in
+        reported records. The sampler waits, the ingest hub fills, the senders wait."""
+        size = _records(snapshot)
+        while self._records and self._records + size > self.max_records:
+            self._room.clear()
+            await self._room.wait()
+        self._records += size
         await self._queue.put(snapshot)
 
     async def close(self) -> None:
@@ -484,7 +528,7 @@ class Writer:
             if first is None:
                 return
             batch = [first]
-            rows = len(first.agents)
+            rows = len(first.agents) + _records(first)
             deadline = time.monotonic() + self.flush_interval
             while rows < self.flush_rows:
                 timeout = deadline - time.monotonic()
@@ -500,8 +544,12 @@ class Writer:
                     closing = True  # write what we hold (and anything still queued), then stop
                     continue
                 batch.append(snap)
-                rows += len(snap.agents)
-            await self._commit(batch)
+                rows += len(snap.agents) + _records(snap)
+            try:
+                await self._commit(batch)
+            finally:
+                self._records -= sum(_records(s) for s in batch)
+                self._room.set()
 
     async def _commit(self, batch: list[Snapshot]) -> None:
         try:
