@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import socket
 import stat
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,14 +20,6 @@ from tui_monitor.ingest.hub import IngestHub
 from tui_monitor.ingest.server import IngestServer, ServerError
 from tui_monitor.recorder import Recorder
 from tui_monitor.store.queries import History
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """Unix socket paths must stay under ~107 bytes; pytest's tmp_path may not."""
-    path = Path(tempfile.mkdtemp(prefix="tm-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -34,13 +32,6 @@ from tui_monitor.ui.screens.dashboard import DashboardScreen
 from tui_monitor.ui.widgets.event_log import EventLog
 
 AGENTS = Path(__file__).parent.parent / "agents"
-
-
-@pytest.fixture
-def sock_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="tm-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @asynccontextmanager
@@ -80,9 +71,9 @@ HOSTILE = "[@click=app.quit]x[/] \x1b[2J"
 
 
 async def test_reported_agent_status_events_and_errors_on_screen(
-    tmp_path: Path, sock_dir: Path
+    tmp_path: Path, short_dir: Path
 ) -> None:
-    sock = sock_dir / "ingest.sock"
+    sock = short_dir / "ingest.sock"
     async with live(tmp_path, sock) as (app, pilot):
         replies = await send(
             sock,
@@ -151,8 +142,8 @@ async def test_reported_agent_status_events_and_errors_on_screen(
     assert History(tmp_path / "history.db").unresolved_errors("planner") == []
 
 
-async def test_silent_agent_becomes_stale(tmp_path: Path, sock_dir: Path) -> None:
-    sock = sock_dir / "ingest.sock"
+async def test_silent_agent_becomes_stale(tmp_path: Path, short_dir: Path) -> None:
+    sock = short_dir / "ingest.sock"
     async with live(tmp_path, sock) as (app, pilot):
         await send(sock, [{"type": "heartbeat", "agent": "worker", "status": "idle"}])
         await wait_until(
@@ -178,9 +169,9 @@ async def test_silent_agent_becomes_stale(tmp_path: Path, sock_dir: Path) -> Non
 
 @pytest.mark.slow
 async def test_flood_of_50k_events_from_4_clients_loses_nothing_and_keys_still_work(
-    tmp_path: Path, sock_dir: Path
+    tmp_path: Path, short_dir: Path
 ) -> None:
-    sock = sock_dir / "ingest.sock"
+    sock = short_dir / "ingest.sock"
     per_client = 12_500
     async with live(tmp_path, sock) as (app, pilot):
         procs = [
@@ -238,8 +229,8 @@ async def test_flood_of_50k_events_from_4_clients_loses_nothing_and_keys_still_w
     assert statistics.median(latencies) < 0.2, latencies
 
 
-async def test_cost_budget_and_alerts_on_screen(tmp_path: Path, sock_dir: Path) -> None:
-    sock = sock_dir / "ingest.sock"
+async def test_cost_budget_and_alerts_on_screen(tmp_path: Path, short_dir: Path) -> None:
+    sock = short_dir / "ingest.sock"
     settings = {
         "prices": {"m-cheap": {"input": 1000.0, "output": 2000.0}},
         "budgets": {"daily": 1.0},

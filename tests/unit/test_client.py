@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -135,19 +134,11 @@ class IngestServer:
 
 
 @pytest.fixture
-def sockdir() -> Iterator[Path]:
-    """A short directory: Unix socket paths are limited to ~107 bytes."""
-    path = Path(tempfile.mkdtemp(prefix="tm-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def serve(sockdir: Path) -> Iterator[Callable[..., IngestServer]]:
+def serve(short_dir: Path) -> Iterator[Callable[..., IngestServer]]:
     servers: list[IngestServer] = []
 
     def start(**options: Any) -> IngestServer:
-        server = IngestServer(sockdir / f"s{len(servers)}.sock", **options).start()
+        server = IngestServer(short_dir / f"s{len(servers)}.sock", **options).start()
         servers.append(server)
         return server
 
@@ -213,8 +204,8 @@ def test_send_makes_a_hostile_reason_one_inert_line(serve: Callable[..., IngestS
     assert str(err.value) == "bad\\n\\x1b[31mred\\u202e"
 
 
-def test_send_without_a_server_names_the_path(sockdir: Path) -> None:
-    missing = sockdir / "none.sock"
+def test_send_without_a_server_names_the_path(short_dir: Path) -> None:
+    missing = short_dir / "none.sock"
     with pytest.raises(ClientError) as err:
         send({"v": 1}, path=missing)
     assert str(err.value) == (
@@ -222,7 +213,7 @@ def test_send_without_a_server_names_the_path(sockdir: Path) -> None:
         "(start `tui-monitor` or `tui-monitor record`)"
     )
     # A socket file left behind by a recorder that died: connection refused, same line.
-    stale = sockdir / "stale.sock"
+    stale = short_dir / "stale.sock"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.bind(str(stale))
     with pytest.raises(ClientError, match="no tui-monitor recorder is listening at"):
@@ -246,10 +237,10 @@ def test_send_times_out_when_no_reply_comes(serve: Callable[..., IngestServer]) 
     ],
 )
 def test_send_refuses_what_is_not_a_protocol_line(
-    sockdir: Path, message: dict[str, object], expected: str
+    short_dir: Path, message: dict[str, object], expected: str
 ) -> None:
     with pytest.raises(ClientError) as err:
-        send(message, path=sockdir / "none.sock")
+        send(message, path=short_dir / "none.sock")
     assert str(err.value).startswith(expected)
     assert "\n" not in str(err.value)
 
@@ -334,9 +325,9 @@ def test_reporter_pipelines_instead_of_one_round_trip_per_message(
 
 
 def test_reporter_buffers_until_the_server_appears(
-    sockdir: Path, reporters: list[Reporter]
+    short_dir: Path, reporters: list[Reporter]
 ) -> None:
-    path = sockdir / "late.sock"
+    path = short_dir / "late.sock"
     reporter = Reporter("late", path=path)
     reporters.append(reporter)
     for i in range(10):
@@ -386,9 +377,9 @@ def test_reporter_gives_up_a_line_that_always_makes_the_server_hang_up(
 
 
 def test_reporter_drops_the_oldest_when_the_buffer_is_full(
-    sockdir: Path, reporters: list[Reporter]
+    short_dir: Path, reporters: list[Reporter]
 ) -> None:
-    path = sockdir / "late.sock"
+    path = short_dir / "late.sock"
     reporter = Reporter("small", path=path, buffer=10, register=False)
     reporters.append(reporter)
     for i in range(25):
@@ -451,9 +442,9 @@ def test_reporter_counts_rejections_and_keeps_the_reason(
 
 
 def test_close_returns_promptly_without_a_server(
-    sockdir: Path, serve: Callable[..., IngestServer]
+    short_dir: Path, serve: Callable[..., IngestServer]
 ) -> None:
-    never = Reporter("nobody", path=sockdir / "none.sock")
+    never = Reporter("nobody", path=short_dir / "none.sock")
     never.event("lost")
     started = time.monotonic()
     never.close(timeout=2.0)
@@ -475,8 +466,8 @@ def test_close_returns_promptly_without_a_server(
     assert gone.stats["dropped"] >= 1
 
 
-def test_reporter_thread_is_a_daemon(sockdir: Path, reporters: list[Reporter]) -> None:
-    reporter = Reporter("d", path=sockdir / "none.sock")
+def test_reporter_thread_is_a_daemon(short_dir: Path, reporters: list[Reporter]) -> None:
+    reporter = Reporter("d", path=short_dir / "none.sock")
     reporters.append(reporter)
     (thread,) = reporter_threads("d")
     assert thread.daemon
@@ -544,10 +535,10 @@ def test_import_pulls_in_no_third_party_module() -> None:
 
 
 def test_the_module_works_copied_alone_into_another_project(
-    sockdir: Path, serve: Callable[..., IngestServer]
+    short_dir: Path, serve: Callable[..., IngestServer]
 ) -> None:
     server = serve()
-    project = sockdir / "other"
+    project = short_dir / "other"
     project.mkdir()
     shutil.copy(client.__file__, project / "reporting.py")
     code = (
