@@ -6,13 +6,15 @@ recorder serves the ingest socket) runs in a detached tmux pane of 120x40 (bench
 Terminal, private config and XDG dirs, interval 1 s). After a warm-up, N flood clients
 (bench/_flood.py, one process each) send ~170-byte events for `--seconds`, pipelined in batches
 of 500 lines with every reply read. Measured: events/s accepted (replies ok, at the clients)
-and stored (rows in `events` at the end, counted read-only once the count settles; lost =
-accepted - stored), the app's RSS before, peak (sampled each second) and after, its CPU
-(`cpu_times` delta, split main thread / other threads) and the clients', and how fast the UI
-answers keys during the flood (`m` cycles the chart metric, `?` opens and closes help: time
-from `send-keys` until the screen shows the change, capture-pane polled every 20 ms). The same
-flood against `tui-monitor record` (headless) for comparison. `--profile S` adds an
-in-process headless run under cProfile (event-loop thread) with the writer thread timed.
+and committed during the flood (highest `events.id`, read-only, each second), rows stored once
+the program has exited (lost = accepted - stored), the app's RSS before, peak (sampled each
+second) and after, its CPU (`cpu_times` delta, split main thread / other threads) and the
+clients', and how fast the UI answers keys during the flood (`m` cycles the chart metric, `?`
+opens and closes help: time from `send-keys` until the screen shows the change, capture-pane
+polled every 20 ms). The same flood against `tui-monitor record` (headless) for comparison.
+`--profile S` adds an in-process headless run: cProfile on the event-loop thread, the writer
+thread's CPU vs wall time, cyclic-GC pauses, and one batch rewritten alone and beside a busy
+thread (GIL hand-offs).
 
     .venv/bin/python bench/ingest.py [--seconds 60] [--clients 4,1,8] [--headless 4]
                                      [--warmup 5] [--batch 500] [--profile 0] [--write]
@@ -28,8 +30,8 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
-import gc
 import ctypes
+import gc
 import json
 import os
 import pstats
@@ -56,6 +58,11 @@ TARGET_RATE = 20_000.0  # events/s stored, sustained, UI open
 TARGET_GROWTH = 50.0  # MB of RSS growth during the flood
 METRIC = re.compile(r"(GPU memory MiB|memory MiB|CPU %)")
 NEXT_METRIC = {"CPU %": "memory MiB", "memory MiB": "GPU memory MiB", "GPU memory MiB": "CPU %"}
+CONVOY = 5_000
+"""Events `convoy` writes (from the flood's largest batch): beside a busy thread it has taken
+from 0.03 s to 15 s on the same box, so it is kept small."""
+HELD = 20_000
+"""Events `held_bytes` puts in a hub to weigh them."""
 COUNT_FLOOD = "SELECT count(*) FROM events WHERE agent GLOB 'flood-*'"
 
 
@@ -543,7 +550,9 @@ def profile(workdir: Path, args: argparse.Namespace) -> Profile:
 
     asyncio.run(go())
     if largest:
-        out.convoy = (sum(len(s.events) for s in largest), *convoy(workdir, largest))
+        snap = max(largest, key=lambda s: len(s.events))
+        part = [snap.model_copy(update={"events": snap.events[:CONVOY]})]
+        out.convoy = (len(part[0].events), *convoy(workdir, part))
     return out
 
 
@@ -658,7 +667,8 @@ def profile_text(p: Profile) -> str:
     ]
     if n:
         lines[0] += (
-            f" The largest of those batches ({n:,} events) written again into a fresh file: "
+            f" One tick of that flood cut to its first {n:,} events, written again into a "
+            "fresh file: "
             f"{alone:.2f} s alone ({n / alone:,.0f} events/s), {beside:.2f} s while another "
             f"thread of the process runs Python code ({n / beside:,.0f} events/s, "
             f"{beside / alone:.0f}× slower): `sqlite3` lets go of the GIL around each row's "
@@ -687,28 +697,46 @@ def profile_text(p: Profile) -> str:
     return "\n".join(lines)
 
 
+def held_bytes() -> float:
+    """Bytes of Python heap per event accepted by the hub and not yet drained."""
+    import tracemalloc
+
+    import _flood
+
+    from tui_monitor.ingest.hub import IngestHub
+
+    hub = IngestHub(limit=HELD + 1)
+    lines = _flood.lines(b"flood-0", 0, HELD, time.time()).splitlines()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for line in lines:
+            hub.receive(line)
+        return (tracemalloc.get_traced_memory()[0] - before) / HELD
+    finally:
+        tracemalloc.stop()
+
+
 def _per_event(r: Run) -> float:
     """µs of the main thread (the event loop) per accepted event."""
     return r.cpu_main / 100 / r.accepted_rate * 1e6 if r.accepted_rate else 0.0
 
 
-def _kb_per_waiting(r: Run) -> float:
-    return (r.rss_peak - r.rss_before) * 1024 / r.lag_max if r.lag_max > 0 else 0.0
-
-
-def verdicts(runs: list[Run], profiled: bool) -> str:
+def verdicts(runs: list[Run], profiled: bool, per_event_bytes: float) -> str:
     out = []
     uis = [r for r in runs if _is_ui(r)]
     for r in uis:
-        rate = min(r.accepted_rate, r.stored_window) if r.stored_window else r.accepted_rate
+        rate = min(r.accepted_rate, r.stored_window)  # into SQLite while it lasts
         short = "" if rate >= TARGET_RATE else f", {(1 - rate / TARGET_RATE) * 100:.0f}% short"
         growth = r.rss_peak - r.rss_before
         out.append(
             f"- {r.clients} client(s), UI open: **{_ok(rate >= TARGET_RATE and r.lost == 0)}** "
             f"rate: {r.accepted_rate:,.0f} ev/s accepted, {r.stored_window:,.0f} ev/s committed "
             f"during the flood, {r.stored:,} of {r.accepted:,} stored ({r.lost:,} lost"
-            f"{', ' + str(r.rejected) + ' rejected' if r.rejected else ''}) (target ≥ "
-            f"{TARGET_RATE:,.0f} ev/s into SQLite{short}); **{_ok(growth < TARGET_GROWTH)}** "
+            f"{', ' + str(r.rejected) + ' rejected' if r.rejected else ''}; "
+            f"{r.stored / (r.wall + r.settle_s):,.0f} ev/s counting the catch-up after the end) "
+            f"(target ≥ {TARGET_RATE:,.0f} ev/s into SQLite, sustained: committed during the "
+            f"flood{short}); **{_ok(growth < TARGET_GROWTH)}** "
             f"RSS growth {growth:+.1f} MB (target < {TARGET_GROWTH:g} MB); keys answered in "
             f"{_keys(r.metric_keys + r.help_keys)} ms median / max"
             f"{f', {r.key_misses} not seen within 10 s' if r.key_misses else ''}."
@@ -754,20 +782,32 @@ def verdicts(runs: list[Run], profiled: bool) -> str:
         f"{r.cpu_app - r.cpu_main:.0f}% CPU"
         for r in runs
     )
+    behind = [r for r in runs if r.stored_window < 0.9 * r.accepted_rate]
     out.append(
-        "- The database trails the replies (committed during the flood vs accepted, and the "
-        f"CPU of the process's other threads: the writer's and the sampler's): {lag}. The "
-        "writer does not lack CPU (box busy stays under 200%, and it writes 100,000+ events/s "
-        "alone): it waits for the GIL while the event loop is busy"
-        + (" (see the GIL hand-off figures below)" if profiled else " (`--profile` measures it)")
-        + ", and catches up once the flood ends (all committed, s after the end)."
+        "- The writer (committed during the flood vs accepted; CPU of the process's other "
+        f"threads, the writer's and the sampler's): {lag}. "
+        + (
+            "It trails the replies in "
+            + ", ".join(f"{_short(r)} {r.clients}" for r in behind)
+            + ": the backlog waits in memory and is written after the flood (all committed, "
+            "s after the end)"
+            + (" — see the writer's CPU vs wall time below." if profiled else ".")
+            if behind
+            else "It keeps up: committed within 10% of accepted in every run."
+        )
     )
-    kb = ", ".join(f"{_short(r)} {r.clients}: {_kb_per_waiting(r):.1f} KB" for r in runs)
+    kb = ", ".join(
+        f"{_short(r)} {r.clients}: {r.rss_peak - r.rss_before:+.0f} MB with at most "
+        f"{r.lag_max:,} waiting"
+        for r in runs
+    )
     out.append(
-        "- RSS growth follows that backlog: peak growth / most accepted-not-yet-committed = "
-        f"{kb} per waiting event. Between the hub (bounded by `pending`, 50,000) and the "
-        "database nothing bounds it: the writer's queue holds up to `queue_size` (600) "
-        "snapshots, each with every event of its tick."
+        f"- RSS growth and the events accepted but not yet committed at the same time: {kb}. "
+        f"An event waiting in the hub costs {per_event_bytes / 1024:.2f} KB (tracemalloc, "
+        f"{HELD:,} of the flood's lines through `IngestHub.receive`): at "
+        f"{TARGET_RATE:,.0f} ev/s, one 1 s tick's worth is "
+        f"{TARGET_RATE * per_event_bytes / 2**20:.0f} MB before it is even handed to the "
+        "writer."
     )
     return "\n".join(out)
 
@@ -778,7 +818,7 @@ def section(runs: list[Run], args: argparse.Namespace, env: str, prof: Profile |
         f"## Ingest over the socket, UI open — {date.today().isoformat()}",
         f"Machine: {env}; at each flood's start {loads}; at the end "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}.",
-        f"Command: `{ui.command()}`",
+        f"Command: `{ui.command()}` ({args.code})",
         f"The program in a tmux pane of {ui.COLS}x{ui.ROWS} (TERM=xterm-256color), private "
         "config: interval 1 s, presets off, no agent rules (the flood's agents are the only "
         "rows), `[ingest] socket` in the run's own directory, default `pending` (50,000), "
@@ -787,28 +827,47 @@ def section(runs: list[Run], args: argparse.Namespace, env: str, prof: Profile |
         f"(agent, ts, level, kind, a message with a counter, a 3-key data object) for "
         f"{args.seconds:g} s, in batches of {args.batch} lines, reading all replies of a batch "
         'before the next. Accepted = `{"ok":true}` replies counted by the clients over '
-        "their wall time; stored = `events` rows of the flood's agents, counted read-only "
-        "after the flood once the count equals the accepted count (or stops changing for "
-        "5 s; lost = accepted - stored); committed ev/s during = the highest committed "
-        "`events.id`, sampled each second, over the flood window (commits trail the replies "
-        "by a tick or two); slowest 1 s = fewest replies in one whole second, all clients "
-        "together; most accepted, not yet committed = the largest gap between replies and "
-        "committed rows at a 1 s sample (what the process holds in memory). RSS of the "
+        "their wall time; stored after exit = `events` rows of the flood's agents once the "
+        "program has exited (lost = accepted - stored); all committed = seconds after the "
+        "flood until the count, read-only every 0.25 s, equals the accepted count (a run "
+        f"gives up after {args.stall:g} s without a commit); committed ev/s during = the "
+        "highest committed `events.id`, sampled each second, over the flood window (commits "
+        "trail the replies by a tick or two); slowest 1 s = fewest replies in one whole "
+        "second, all clients together, and seconds with no reply = whole seconds in which no "
+        "client got any; most accepted, not yet committed = the largest gap between replies "
+        "and committed rows at a 1 s sample (what the process holds in memory). RSS of the "
         "program before the flood (after the warm-up), largest of the 1 s samples, and 2 s "
-        "after everything was stored. CPU = `cpu_times` delta / wall over the flood, % of one "
-        "core: app (main thread = the event loop: socket, parsing, UI; the rest is the "
-        "writer's and the sampler's worker threads), the tmux server, the clients, others = "
-        "box busy (all CPUs of the box) minus those (other users of the shared box, kernel). "
-        "Keys, during the flood: `m` (chart metric; until the chart's title shows the next "
-        "metric) and `?` (help; until it shows, then `?` again until it is gone), "
-        f"{args.presses} actions spread over the flood, `capture-pane` polled every "
-        f"{ui.POLL * 1000:.0f} ms (wall clock, the polling included). MB = 2^20 bytes.",
+        "after everything was committed (the program still running). CPU = `cpu_times` "
+        "delta / wall over the flood, % of one core: app (main thread = the event loop: "
+        "socket, parsing, UI; the rest is the writer's and the sampler's worker threads), the "
+        "tmux server, the clients, others = box busy (all CPUs of the box) minus those (other "
+        "users of the shared box, kernel). Keys, during the flood: `m` (chart metric; until "
+        "the chart's title shows the next metric) and `?` (help; until it shows, then `?` "
+        f"again until it is gone), {args.presses} actions spread over the flood, "
+        f"`capture-pane` polled every {ui.POLL * 1000:.0f} ms (wall clock, the polling "
+        "included). MB = 2^20 bytes.",
         tables(runs),
-        verdicts(runs, prof is not None),
+        verdicts(runs, prof is not None, held_bytes()),
     ]
     if prof is not None:
         parts.append(profile_text(prof))
     return "\n\n".join(parts)
+
+
+def code_version() -> str:
+    """The commit measured, and whether tui_monitor/ differed from it (others edit it)."""
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(
+            ["git", "-C", str(ui.ROOT), *args], capture_output=True, text=True, check=False
+        )
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return "not a git checkout"
+    dirty = git("status", "--porcelain", "--", "tui_monitor")
+    return f"commit {head}" + (", tui_monitor/ with uncommitted changes" if dirty else "")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -847,6 +906,7 @@ def main() -> None:
         with contextlib.suppress(Exception):
             ctypes.CDLL(None).prctl(ui.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     env = ui.machine()
+    args.code = code_version()
     runs: list[Run] = []
     prof = None
     with ui.workspace() as workdir:
@@ -859,6 +919,9 @@ def main() -> None:
                 prof = profile(workdir, args)
         finally:
             ui._reap()
+    end = code_version()
+    if end != args.code:
+        args.code += f"; at the end {end}: the code changed during the run"
     text = section(runs, args, env, prof)
     print(text)
     if args.write:

@@ -200,3 +200,6 @@ class Snapshot(_Frozen):
     reported: int = Field(default=0, description="ingest messages folded into this tick")
     ingest: IngestStats | None = None
     cost: CostState | None = None
+    event_rows: Any = Field(default=None, exclude=True, repr=False)
+    """More reported events of this tick, older than those in `events`, as rows for the
+    events table (a flood's thousands are written, not shown; history has them all)."""

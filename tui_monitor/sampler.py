@@ -94,6 +94,7 @@ class Sampler:
             errors=tuple(reported.errors) if reported else (),
             usage=tuple(reported.usage) if reported else (),
             reported=reported.count if reported else 0,
+            event_rows=reported.rows if reported and reported.rows else None,
             ingest=self.ingest.stats() if self.ingest is not None else None,
         )
         if self.derive is not None:

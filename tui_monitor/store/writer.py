@@ -348,6 +348,8 @@ class Store:
                     lists[2].append(gpu)
                 if run is not None:  # processes count only while a process runs
                     lists[3].append(a.procs)
+            if snap.event_rows:
+                rows["events"] += snap.event_rows  # older than the tick's shown events
             for e in snap.events:
                 data = json.dumps(e.data, ensure_ascii=True) if e.data else None
                 rows["events"].append(
@@ -458,7 +460,8 @@ OnCommit = Callable[[Batch], None]
 
 
 def _records(snap: Snapshot) -> int:
-    return len(snap.events) + len(snap.errors) + len(snap.usage)
+    extra = len(snap.event_rows) if snap.event_rows else 0
+    return len(snap.events) + extra + len(snap.errors) + len(snap.usage)
 
 
 def resolve_error(path: Path, error_id: int, when: datetime) -> bool:
@@ -485,7 +488,7 @@ class Writer:
         flush_interval: float = 1.0,
         flush_rows: int = 5000,
         queue_size: int = 600,
-        max_records: int = 100_000,
+        max_records: int = 50_000,
         on_commit: OnCommit | None = None,
     ) -> None:
         self.store = store

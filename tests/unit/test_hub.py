@@ -1,0 +1,43 @@
+"""The ingest hub: what a tick takes, in order, split into shown events and rows."""
+
+from __future__ import annotations
+
+import json
+
+from tui_monitor.ingest.hub import SHOWN, IngestHub
+from tui_monitor.store.schema import LEVEL_CODES
+
+
+def line(i: int, **more: object) -> bytes:
+    return json.dumps(
+        {"v": 1, "type": "event", "agent": "a", "message": str(i), "ts": 1.8e9 + i, **more}
+    ).encode()
+
+
+def test_a_tick_takes_everything_newest_shown_older_as_rows() -> None:
+    hub = IngestHub(clock=lambda: 1.8e9 + 10_000)
+    for i in range(SHOWN + 300):
+        assert hub.receive(line(i, level="warning", data={"i": i})) is None
+    assert hub.pending == SHOWN + 300
+    drained = hub.drain()
+    assert hub.pending == 0 and drained.count == SHOWN + 300
+    assert [r[4] for r in drained.rows] == [str(i) for i in range(300)]
+    assert drained.rows[0] == (
+        1_800_000_000_000, "a", "message", LEVEL_CODES["warning"], "0", '{"i": 0}'
+    )  # fmt: skip
+    shown = drained.events
+    assert [e.message for e in shown] == [str(i) for i in range(300, SHOWN + 300)]
+    assert shown[0].level == "warning" and shown[0].data == {"i": 300}
+    assert shown[0].ts.timestamp() == 1.8e9 + 300
+
+
+def test_errors_and_registrations_are_events_too() -> None:
+    hub = IngestHub(clock=lambda: 1.8e9)
+    hub.receive(b'{"v":1,"type":"register","agent":"a","kind":"k","pid":7,"ts":1.8e9}')
+    hub.receive(b'{"v":1,"type":"error","agent":"a","error_type":"E","message":"m","ts":1.8e9}')
+    drained = hub.drain()
+    assert [(e.kind, e.level, e.message) for e in drained.events] == [
+        ("registered", "info", "kind k, pid 7"),
+        ("error", "error", "E: m"),
+    ]
+    assert [(r.error_type, r.message) for r in drained.errors] == [("E", "m")]
