@@ -52,6 +52,8 @@ from typing import Any
 import psutil
 import ui  # bench/ui.py: the terminal, the private environment, machine info, RESULTS.md
 
+from tui_monitor.config import IngestSettings
+
 MARKER = "tuimon-ingestbench"
 FLOOD = Path(__file__).resolve().parent / "_flood.py"
 TARGET_RATE = 20_000.0  # events/s stored, sustained, UI open
@@ -821,7 +823,8 @@ def section(runs: list[Run], args: argparse.Namespace, env: str, prof: Profile |
         f"Command: `{ui.command()}` ({args.code})",
         f"The program in a tmux pane of {ui.COLS}x{ui.ROWS} (TERM=xterm-256color), private "
         "config: interval 1 s, presets off, no agent rules (the flood's agents are the only "
-        "rows), `[ingest] socket` in the run's own directory, default `pending` (50,000), "
+        "rows), `[ingest] socket` in the run's own directory, default `pending` "
+        f"({IngestSettings().pending:,}), "
         f"a fresh database per run. {args.warmup:g} s after the socket answers, N clients "
         "(bench/_flood.py, one process each, started together) send events of ~170 bytes "
         f"(agent, ts, level, kind, a message with a counter, a 3-key data object) for "

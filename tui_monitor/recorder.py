@@ -212,6 +212,7 @@ class Recorder:
             flush_interval=cfg.flush_interval,
             flush_rows=cfg.flush_rows,
             queue_size=cfg.queue_size,
+            max_records=self.settings.ingest.pending,
             on_commit=self._committed,
         )
         if first is not None:

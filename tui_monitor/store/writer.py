@@ -30,6 +30,8 @@ T = TypeVar("T")
 SeriesKey = tuple[str, str, str]
 ReportKey = tuple[str | None, str | None, str | None]
 REPORTS_CACHED = 10_000
+BULK_ROWS = 2000
+"""Rows per JSON-array insert: few GIL hand-offs, and a small copy in memory."""
 HOST_METRICS = (
     "cpu",
     "ram_used",
@@ -384,11 +386,14 @@ class Store:
             # and waits up to 5 ms to get it back from a busy event loop (a flood's 30,000
             # events took minutes that way, 0.2 s like this). SQLite's JSON functions end
             # a string at NUL, so text holding one goes in row by row, exactly.
-            payload = json.dumps(rows[table], ensure_ascii=False)
-            if "\\u0000" in payload:
-                self.conn.executemany(single, rows[table])
-            else:
-                self.conn.execute(bulk, (payload,))
+            todo = rows[table]
+            for i in range(0, len(todo), BULK_ROWS):  # bounded: the JSON text is a copy
+                chunk = todo[i : i + BULK_ROWS]
+                payload = json.dumps(chunk, ensure_ascii=False)
+                if "\\u0000" in payload:
+                    self.conn.executemany(single, chunk)
+                else:
+                    self.conn.execute(bulk, (payload,))
         self.conn.executemany(_SEEN, [(ms, aid, ms) for aid, ms in seen.items()])
         self.conn.executemany(_USED_REPORT, [(ms, rid) for rid, ms in used.items()])
         self.conn.executemany(_ROLLUP, rollups)
@@ -488,7 +493,7 @@ class Writer:
         flush_interval: float = 1.0,
         flush_rows: int = 5000,
         queue_size: int = 600,
-        max_records: int = 50_000,
+        max_records: int = 30_000,
         on_commit: OnCommit | None = None,
     ) -> None:
         self.store = store
