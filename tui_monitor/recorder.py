@@ -32,9 +32,10 @@ from .ingest.tail import Tailer, TailProblem
 from .models import Snapshot
 from .sampler import Sampler
 from .store.queries import History
+from .store.queue import Writer
 from .store.retention import prune_steps
 from .store.schema import SchemaError
-from .store.writer import Batch, Store, Writer
+from .store.writer import Batch, Store
 
 log = logging.getLogger(__name__)
 
