@@ -164,14 +164,21 @@ def cost_of(record: UsageRecord, prices: PriceTable) -> float | None:
     """USD for one record: its own cost_usd wins, else the price table, else None (unknown)."""
     if record.cost_usd is not None:
         return float(record.cost_usd)
-    p = prices.lookup(record.model)
+    tokens = (
+        record.input_tokens,
+        record.output_tokens,
+        record.cache_read_tokens,
+        record.cache_write_tokens,
+    )
+    return price(prices, record.model, tokens)
+
+
+def price(prices: PriceTable, model: str, tokens: tuple[int, int, int, int]) -> float | None:
+    """USD for (input, output, cache read, cache write) tokens of `model`, None if unpriced."""
+    p = prices.lookup(model)
     if p is None:
         return None
     cache_read = p.input if p.cache_read is None else p.cache_read
     cache_write = p.input if p.cache_write is None else p.cache_write
-    return (
-        record.input_tokens * p.input
-        + record.output_tokens * p.output
-        + record.cache_read_tokens * cache_read
-        + record.cache_write_tokens * cache_write
-    ) / MILLION
+    inp, out, read, write = tokens
+    return (inp * p.input + out * p.output + read * cache_read + write * cache_write) / MILLION

@@ -162,9 +162,9 @@ class IngestHub:
         state.last_seen = now
         if msg.pid is not None:
             state.pid = msg.pid
+        ms = int(msg.epoch * 1000)
         if isinstance(msg, Event):
             data = json.dumps(msg.data, ensure_ascii=True) if msg.data else None
-            ms = int(msg.epoch * 1000)
             self._events.append((ms, name, msg.kind, LEVEL_CODES[msg.level], msg.message, data))
         elif isinstance(msg, Heartbeat):
             state.heartbeat = now
@@ -184,7 +184,6 @@ class IngestHub:
                 )
             )
             text = f"{msg.error_type}: {msg.message}" if msg.message else msg.error_type
-            ms = int(msg.epoch * 1000)
             self._events.append((ms, name, "error", LEVEL_CODES["error"], text, None))
         elif isinstance(msg, Usage):
             self._usage.append(
@@ -206,7 +205,6 @@ class IngestHub:
             what = ", ".join(
                 f"{k} {v}" for k, v in (("kind", msg.kind), ("pid", msg.pid)) if v is not None
             )
-            ms = int(msg.epoch * 1000)
             self._events.append((ms, name, "registered", LEVEL_CODES["info"], what, None))
         return None
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..models import IngestStats, Snapshot
+from . import statements as sql
 from .schema import LEVEL_CODES, STATUS_CODES, connect_rw, migrate
 
 T = TypeVar("T")
@@ -102,9 +103,9 @@ class Store:
             return fn(self.conn)
 
     def _report_id(self, key: ReportKey, ms: int) -> int:
-        row = self.conn.execute(_FIND_REPORT, tuple(v or "" for v in key)).fetchone()
+        row = self.conn.execute(sql.FIND_REPORT, tuple(v or "" for v in key)).fetchone()
         if row is None:
-            row = self.conn.execute(_NEW_REPORT, (*key, ms)).fetchone()
+            row = self.conn.execute(sql.NEW_REPORT, (*key, ms)).fetchone()
         if len(self._reports) >= REPORTS_CACHED:
             self._reports.clear()
         self._reports[key] = int(row[0])
@@ -163,7 +164,7 @@ class Store:
         in plain lists, and folded with the built-in sum/min/max when the minute changes;
         hour rollups are folded from the minute ones.
         """
-        rows: dict[str, list[tuple[object, ...]]] = {k: [] for k in (*_INSERT, *_BULK)}
+        rows: dict[str, list[tuple[object, ...]]] = {k: [] for k in (*sql.INSERT, *sql.BULK)}
         agent_rows = rows["agent_samples"]
         seen: dict[int, int] = {}
         used: dict[int, int] = {}
@@ -294,7 +295,7 @@ class Store:
                 aid = agents_get(name)
                 if aid is None:
                     new_agent = (name, a.kind, a.source, ms, ms)
-                    aid = self._id(self._agents, name, _NEW_AGENT, new_agent)
+                    aid = self._id(self._agents, name, sql.NEW_AGENT, new_agent)
                 seen[aid] = ms
                 run = None
                 pid = a.pid
@@ -303,7 +304,7 @@ class Store:
                     run = runs_get(key)
                     if run is None:
                         new_run = (*key, a.process, a.cmdline, a.cwd, a.user)
-                        run = self._id(self._runs, key, _NEW_RUN, new_run)
+                        run = self._id(self._runs, key, sql.NEW_RUN, new_run)
                 report = heartbeat = None
                 if a.heartbeat is not None or a.reported is not None or a.task is not None:
                     metrics = json.dumps(a.metrics, sort_keys=True) if a.metrics else None
@@ -371,9 +372,9 @@ class Store:
         if minute is not None:
             fold_minute()
         rollups += [(sid, 3600, hour, *acc) for (sid, hour), acc in hours.items()]
-        for table, sql in _INSERT.items():
-            self.conn.executemany(sql, rows[table])
-        for table, (bulk, single) in _BULK.items():
+        for table, stmt in sql.INSERT.items():
+            self.conn.executemany(stmt, rows[table])
+        for table, (bulk, single) in sql.BULK.items():
             if not rows[table]:
                 continue
             # One statement for all of them: executemany gives up the GIL around every row
@@ -388,9 +389,9 @@ class Store:
                     self.conn.executemany(single, chunk)
                 else:
                     self.conn.execute(bulk, (payload,))
-        self.conn.executemany(_SEEN, [(ms, aid, ms) for aid, ms in seen.items()])
-        self.conn.executemany(_USED_REPORT, [(ms, rid) for rid, ms in used.items()])
-        self.conn.executemany(_ROLLUP, rollups)
+        self.conn.executemany(sql.SEEN, [(ms, aid, ms) for aid, ms in seen.items()])
+        self.conn.executemany(sql.USED_REPORT, [(ms, rid) for rid, ms in used.items()])
+        self.conn.executemany(sql.ROLLUP, rollups)
         seqs = [s.seq for s in snapshots] or [0]
         reported = sum(s.reported for s in snapshots)
         return Batch(
@@ -399,60 +400,6 @@ class Store:
 
 
 _METRICS = {"host": HOST_METRICS, "gpu": GPU_METRICS, "agent": AGENT_METRICS}
-_INSERT = {
-    "ticks": "INSERT INTO ticks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    "ingest_stats": "INSERT INTO ingest_stats VALUES (?, ?)",
-    "host_samples": f"INSERT INTO host_samples VALUES ({', '.join('?' * 18)})",
-    "gpu_samples": f"INSERT INTO gpu_samples VALUES ({', '.join('?' * 12)})",
-    "agent_samples": f"INSERT INTO agent_samples VALUES ({', '.join('?' * 12)})",
-}
-
-
-def _from_json(verb: str, table: str, columns: str) -> tuple[str, str]:
-    """Inserts of many rows handed over as one JSON array of arrays, and of one row."""
-    names = [c.strip() for c in columns.split(",")]
-    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(names)))
-    into = f"{verb} INTO {table} ({', '.join(names)})"
-    return (
-        f"{into} SELECT {picks} FROM json_each(?)",
-        f"{into} VALUES ({', '.join('?' * len(names))})",
-    )
-
-
-_BULK = {
-    "events": _from_json("INSERT", "events", "ts, agent, kind, level, message, data"),
-    "errors": _from_json("INSERT", "errors", "ts, agent, error_type, message, stack"),
-    # a request_id seen before (a client re-sending after a reconnect) is counted once
-    "usage": _from_json(
-        "INSERT OR IGNORE",
-        "usage",
-        "ts, agent, model, input_tokens, output_tokens, cache_read_tokens, "
-        "cache_write_tokens, cost_usd, request_id",
-    ),
-}
-_NEW_AGENT = (
-    "INSERT INTO agents (name, kind, source, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind RETURNING id"
-)
-_NEW_RUN = (
-    "INSERT INTO agent_runs (agent, pid, create_time, process, cmdline, cwd, user) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent, pid, create_time) "
-    "DO UPDATE SET cmdline = excluded.cmdline RETURNING id"
-)
-_SEEN = "UPDATE agents SET last_seen = ? WHERE id = ? AND last_seen < ?"
-_FIND_REPORT = (
-    "SELECT id FROM reports WHERE coalesce(reported, '') = ? AND coalesce(task, '') = ? "
-    "AND coalesce(metrics, '') = ?"
-)
-_NEW_REPORT = (
-    "INSERT INTO reports (reported, task, metrics, last_ts) VALUES (?, ?, ?, ?) RETURNING id"
-)
-_USED_REPORT = "UPDATE reports SET last_ts = max(last_ts, ?) WHERE id = ?"
-_ROLLUP = (
-    "INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series, res, bucket) "
-    "DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, "
-    "min = min(min, excluded.min), max = max(max, excluded.max)"
-)
 
 
 def resolve_error(path: Path, error_id: int, when: datetime) -> bool:

@@ -220,9 +220,7 @@ class AgentScreen(Screen[None]):
         for r in rows[:12]:
             cost: float | None = r.cost
             if r.unpriced:
-                priced = usage.cost_of(
-                    usage.UsageRecord(0.0, "", r.model, *r.unpriced_tokens), prices
-                )
+                priced = usage.price(prices, r.model, r.unpriced_tokens)
                 cost = None if priced is None else r.cost + priced
             shown = Text(fmt.usd(cost)) if cost is not None else Text("no price", "yellow")
             t.add_row(
