@@ -6,6 +6,7 @@ problem into a `ConfigError` whose message is one line naming the file, the key 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -21,13 +22,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .alerts.rules import AlertSettings
 from .usage import BudgetSettings, PriceTable
 
 APP_NAME = "tui-monitor"
 CONFIG_ENV = "TUI_MONITOR_CONFIG"
+ENV_PREFIX = "TUI_MONITOR_"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
 
@@ -248,24 +249,46 @@ class FileSettings(BaseModel):
         return v
 
 
-class Settings(FileSettings, BaseSettings):
+class Settings(FileSettings):
     """The effective settings: file values with TUI_MONITOR_* environment overrides on top."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="TUI_MONITOR_", env_nested_delimiter="__", extra="forbid"
+
+def _env_overrides() -> bool:
+    """Whether a TUI_MONITOR_* variable names a setting (TUI_MONITOR_CONFIG, _SOCKET, ... do
+    not). Case-insensitive, as pydantic-settings reads them."""
+    names = (key.upper() for key in os.environ)
+    return any(
+        name.startswith(ENV_PREFIX)
+        and name[len(ENV_PREFIX) :].split("__")[0].lower() in FileSettings.model_fields
+        for name in names
     )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # File values arrive as init kwargs; the environment wins over them.
-        return (env_settings, init_settings)
+
+@functools.cache
+def _env_settings() -> type[Settings]:
+    """Settings that read the environment over their init values. pydantic-settings costs
+    ~50 ms to import, a tenth of the time to the first screen, so only a start with an
+    override pays it."""
+    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+    class EnvSettings(Settings, BaseSettings):
+        model_config = SettingsConfigDict(
+            env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
+        )
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            # File values arrive as init kwargs; the environment wins over them.
+            return (env_settings, init_settings)
+
+    return EnvSettings
 
 
 def _describe(exc: ValidationError) -> str:
@@ -304,8 +327,10 @@ def load_settings(path: Path | None = None) -> Settings:
         FileSettings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc)}") from None
+    if not _env_overrides():
+        return Settings.model_validate(data)
     try:
-        return Settings(**data)
+        return _env_settings()(**data)
     except ValidationError as exc:
         raise ConfigError(f"environment (TUI_MONITOR_*): {_describe(exc)}") from None
 

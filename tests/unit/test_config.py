@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -121,3 +124,27 @@ def test_bad_env_is_blamed_on_the_environment(
 
 def test_settings_constructible_in_code() -> None:
     assert Settings(interval=0.2).interval == 0.2
+
+
+def test_env_names_are_case_insensitive_and_nested(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("tui_monitor_store__flush_interval", "2.5")
+    s = load_settings(tmp_path / "absent.toml")
+    assert isinstance(s, Settings)
+    assert s.store.flush_interval == 2.5
+
+
+def test_pydantic_settings_is_imported_only_for_an_override(tmp_path: Path) -> None:
+    # ~50 ms of every start: a TUI_MONITOR_* variable that is not a setting must not cost it.
+    code = (
+        "import sys; from tui_monitor.config import load_settings; "
+        "s = load_settings(); print(s.interval, 'pydantic_settings' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TUI_MONITOR_")}
+    env |= {"TUI_MONITOR_CONFIG": str(tmp_path / "c.toml"), "TUI_MONITOR_SOCKET": "/x"}
+    plain = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert plain.stdout.split() == ["1.0", "False"], plain.stderr
+    env["TUI_MONITOR_INTERVAL"] = "3"
+    over = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert over.stdout.split() == ["3.0", "True"], over.stderr

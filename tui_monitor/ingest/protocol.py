@@ -9,6 +9,7 @@ timestamps from the future.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -46,7 +47,10 @@ class Rejected(Exception):
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+    # defer_build: the validators are built by the first message, not on every start-up.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, allow_inf_nan=False, defer_build=True
+    )
 
     v: Literal[1]
     agent: Short
@@ -106,7 +110,11 @@ class Usage(_Message):
 
 
 Message = Register | Heartbeat | Event | Error | Usage
-_ADAPTER: TypeAdapter[Message] = TypeAdapter(Annotated[Message, Field(discriminator="type")])
+
+
+@functools.cache
+def _adapter() -> TypeAdapter[Message]:
+    return TypeAdapter(Annotated[Message, Field(discriminator="type")])
 
 
 def _no_constant(name: str) -> float:
@@ -213,7 +221,7 @@ def parse(line: bytes, now: float | None = None) -> Message:
     if "\\ud" in text or "\\uD" in text:
         _check_text(raw)
     try:
-        msg = _ADAPTER.validate_python(raw)
+        msg = _adapter().validate_python(raw)
     except ValidationError as exc:
         raise Rejected(_reason(exc)) from None
     if isinstance(msg, Event) and msg.data:
