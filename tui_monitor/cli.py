@@ -59,9 +59,16 @@ pass_ctx = click.make_pass_decorator(_Ctx)
     type=click.Path(dir_okay=False, path_type=Path),
     help="History database for the dashboard (default: history.db in the user data dir).",
 )
+@click.option(
+    "--at",
+    "at",
+    metavar="TIME",
+    help="Open the dashboard replaying this moment of the history: 14:05, "
+    "'2026-11-21 14:05', 90m (ago), 2h30m. Escape goes live.",
+)
 @click.version_option(__version__, prog_name="tui-monitor")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None, db: Path | None) -> None:
+def cli(ctx: click.Context, config: Path | None, db: Path | None, at: str | None) -> None:
     """A terminal monitor for fleets of AI agents.
 
     Without a command: the dashboard. It records history itself, or, when a
@@ -69,18 +76,33 @@ def cli(ctx: click.Context, config: Path | None, db: Path | None) -> None:
     """
     ctx.obj = _Ctx(config)
     if ctx.invoked_subcommand is None:
-        _run_ui(ctx.obj, db)
+        _run_ui(ctx.obj, db, _when(at) if at is not None else None)
+    elif at is not None:
+        raise click.UsageError("--at applies to the dashboard (no command), not to a command")
 
 
-def _run_ui(obj: _Ctx, db: Path | None) -> None:
+def _when(text: str) -> float:
+    from datetime import UTC, datetime
+
+    from .when import parse_when
+
+    try:
+        return parse_when(text, datetime.now(UTC)).timestamp()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
+
+
+def _run_ui(obj: _Ctx, db: Path | None, at: float | None = None) -> None:
     from .source import choose_source
     from .store.queries import History
     from .ui.app import make_app
 
     settings = obj.settings()
     path = db or settings.store.db_path()
+    if at is not None and not path.exists():
+        raise click.ClickException(f"no history at {path} to replay (record some first)")
     source = choose_source(settings, path)
-    app = make_app(settings, source, History(path), config=obj.config_file)
+    app = make_app(settings, source, History(path), config=obj.config_file, start_at=at)
     app.run()
 
 
@@ -399,6 +421,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
     return 0
 
+
+from .cli_demo import demo  # noqa: E402
+
+cli.add_command(demo)
+
+from .cli_export import export  # noqa: E402
+
+cli.add_command(export)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -379,4 +380,49 @@ def test_term_screen(tmux: Tmux, spawn_agent: SpawnAgent, tmp_path: Path) -> Non
     tmux.keys("q")
     assert tmux.wait_exit() == 0, tmux.screen()
     _terminal_restored(tmux)
+    _no_program_left(pid, config)
+
+
+def test_replay_a_moment_from_the_command_line(
+    tmux: Tmux, spawn_agent: SpawnAgent, tmp_path: Path
+) -> None:
+    """Record a little, quit; `tui-monitor --at TIME` shows that moment; `[` steps back;
+    Escape goes live; q quits."""
+    tag, agents = _fleet(spawn_agent)
+    config = _config(tmp_path, tag)
+    env = _env(config, "xterm-256color")
+    tmux.start([str(EXE)], env, (100, 30))
+    tmux.wait_for(_all_rows(agents), "three agents with their pids", timeout=20)
+    time.sleep(3.0)  # several ticks with all three, recorded (0.5 s apart)
+    moment = datetime.now().astimezone().replace(microsecond=0)
+    time.sleep(1.5)
+    tmux.keys("q")
+    assert tmux.wait_exit() == 0, tmux.screen()
+    tmux.tmux("kill-session", "-t", tmux.target)
+
+    pid = tmux.start([str(EXE), "--at", f"{moment:%Y-%m-%d %H:%M:%S}"], env, (100, 30))
+
+    def clock(screen: str) -> datetime | None:
+        found = re.search(r"(\d\d):(\d\d):(\d\d)\s*$", screen.splitlines()[0])
+        if not found:
+            return None
+        h, m, s = map(int, found.groups())
+        return moment.replace(hour=h, minute=m, second=s)
+
+    screen, _ = tmux.wait_for(
+        lambda s: " REPLAY " in s.splitlines()[0] and _all_rows(agents)(s),
+        "the replayed moment with the three agents",
+        timeout=20,
+    )
+    shown = clock(screen)
+    assert shown is not None and moment - timedelta(seconds=2) <= shown <= moment, screen
+    tmux.keys("[", "[", "[")  # ticks are 0.5 s apart: three steps back cross a second
+    screen, _ = tmux.wait_for(
+        lambda s: (c := clock(s)) is not None and c < shown, "an earlier tick after [ [ ["
+    )
+    assert " REPLAY " in screen.splitlines()[0]
+    tmux.keys("Escape")
+    tmux.wait_for(lambda s: " LIVE " in s.splitlines()[0], "live again after Escape")
+    tmux.keys("q")
+    assert tmux.wait_exit() == 0, tmux.screen()
     _no_program_left(pid, config)

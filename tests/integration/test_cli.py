@@ -185,3 +185,15 @@ def test_output_into_a_closed_pipe_is_not_an_error() -> None:
         timeout=60,
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_at_needs_a_time_it_can_read_and_a_history(tmp_path: Path) -> None:
+    bad = run("--db", str(tmp_path / "h.db"), "--at", "half past")
+    assert bad.returncode == 2
+    assert "--at" in bad.stderr and "half past" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    missing = run("--db", str(tmp_path / "h.db"), "--at", "10m")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1].endswith("to replay (record some first)")
+    wrong = run("--at", "10m", "status")
+    assert wrong.returncode == 2 and "--at applies to the dashboard" in wrong.stderr

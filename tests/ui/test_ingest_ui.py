@@ -267,11 +267,15 @@ async def test_cost_budget_and_alerts_on_screen(tmp_path: Path, short_dir: Path)
         await wait_until(
             pilot, lambda: "budget-80" in str(list(app.alerts)), timeout=10, what="budget alert"
         )
+
+        def coder_row() -> str:
+            return next((ln for ln in screen_text(app).splitlines() if " coder " in ln), "")
+
+        # The screen paints a tick a frame after the app has it: wait for the row's cost.
+        await wait_until(pilot, lambda: "$0.80" in coder_row(), timeout=10, what="row cost")
         text = screen_text(app)
         assert "Cost $0.80" in text and "daily 80%" in text
         assert "Alerts 1" in text
-        row = next(line for line in text.splitlines() if " coder " in line)
-        assert "$0.80" in row
         log = app.screen.query_one(EventLog)
         assert "budget daily" in "\n".join(s.text for s in log.lines)
         # the agent screen: usage by model, this month

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from array import array
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
-from math import isnan, nan
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
-from .. import safe
+from .. import fmt, safe
 from ..config import Settings, config_path
 from ..models import AgentEvent, Snapshot
 from ..recorder import AlreadyRecording
@@ -24,14 +23,11 @@ from ..store.queries import History
 from .columns import AgentStats
 from .commands import MonitorCommands
 from .messages import SnapshotReady
+from .view import View
 
-TREND_POINTS = 60
-TREND_EVERY = 5
-"""Sparklines: one point per 5 ticks, so they move (and rewrite their line) every 5 s,
-and 60 points cover the last 5 minutes at 1 s ticks."""
-EVENTS_KEPT = 1000
-CHART_SECONDS = 600.0
-"""The dashboard chart shows the last ten minutes (kept in memory, no store reads)."""
+Step = Literal["at", "prev", "next", "first_after"]
+EXPORT_EVENTS = 200
+"""Recent events in an `x` export (the event log keeps more; `export events` has them all)."""
 
 
 def _css_path() -> Path:
@@ -40,27 +36,6 @@ def _css_path() -> Path:
         if candidate.exists():
             return candidate
     return here / "styles.tcss"
-
-
-@dataclass
-class _Point:
-    ts: float
-    cpu: float | None
-    mem: float
-    gpu: float | None
-    errors: float
-    names: tuple[str, ...]
-    """The agents of this tick; the same tuple object as the previous point's when unchanged."""
-    values: array[float]
-    """CPU %, RAM and GPU memory of each agent in `names`, flat, NaN for None: 600 points of
-    50 agents take 0.8 MiB this way, 4.2 MiB as a dict of tuples of floats."""
-
-    def agent(self, name: str, index: int) -> float | None:
-        try:
-            v = self.values[self.names.index(name) * 3 + index]
-        except ValueError:
-            return None
-        return None if isnan(v) else v
 
 
 class MonitorApp(App[None]):
@@ -72,7 +47,15 @@ class MonitorApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit tui-monitor"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="List every key"),
-    ]
+        Binding(
+            "x", "export", "Export", id="app.export", show=False,
+            tooltip="Save the snapshot on screen (live or replayed) as JSON",
+        ),
+        Binding(
+            "ctrl+s", "save_svg", "Screenshot", id="app.screenshot", show=False,
+            tooltip="Save an SVG screenshot",
+        ),
+    ]  # fmt: skip
 
     def __init__(
         self,
@@ -82,25 +65,56 @@ class MonitorApp(App[None]):
         *,
         config: Path | None = None,
         utc: bool = False,
+        start_at: float | None = None,
     ) -> None:
         super().__init__()
+        self.start_at = start_at
+        """Epoch seconds to replay from the start (`tui-monitor --at TIME`)."""
         self.settings = settings
         self.source = source
         self.store = store
         self.config_path = config or config_path()
         self.utc = utc
-        self.snapshot: Snapshot | None = None
-        self.stats: dict[str, AgentStats] = {}
-        self.events: deque[tuple[int, AgentEvent]] = deque(maxlen=EVENTS_KEPT)
-        """Recent events, numbered, so a screen that was covered can catch up."""
-        self._event_no = 0
         self.problem: str | None = None
-        self._points: deque[_Point] = deque()
-        self._trend: deque[_Point] = deque(maxlen=TREND_POINTS)
-        self._received = 0
         self._stop = asyncio.Event()
-        self.alerts: dict[tuple[str, str], AgentEvent] = {}
-        """Firing alerts by (rule, subject), from the alert events: the same in every mode."""
+        self.live = View()
+        """What the ticks as they arrive add up to."""
+        self.replay: View | None = None
+        """A recorded moment rebuilt from the history, shown instead of `live` (`h`)."""
+        self.replay_tick: int | None = None
+        self._replay_lock = asyncio.Lock()
+        self._shown: Snapshot | None = None
+
+    # What the screens show: the replayed moment while there is one, else the live one.
+
+    @property
+    def view(self) -> View:
+        return self.replay if self.replay is not None else self.live
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The snapshot on screen: the replayed one, or the live one last rendered."""
+        return self.replay.snapshot if self.replay is not None else self._shown
+
+    @property
+    def stats(self) -> dict[str, AgentStats]:
+        return self.view.stats
+
+    @property
+    def events(self) -> deque[tuple[int, AgentEvent]]:
+        return self.view.events
+
+    @property
+    def alerts(self) -> dict[tuple[str, str], AgentEvent]:
+        return self.view.alerts
+
+    def trend(self, what: str) -> list[float]:
+        return self.view.trend(what)
+
+    def chart_data(
+        self, agent: str | None, metric: str
+    ) -> tuple[str, list[float], dict[str, list[float | None]], str, float | None]:
+        return self.view.chart_data(agent, metric)
 
     def clock(self, snap: Snapshot) -> str:
         """The snapshot's time for headers: local time, or UTC when asked (tests, servers)."""
@@ -126,9 +140,12 @@ class MonitorApp(App[None]):
     def _emit(self, snapshot: Snapshot) -> None:
         """Runs on the app's loop for every snapshot, so events and trends miss none of them
         even when the message queue coalesces snapshots for a busy screen."""
-        self._count_events(snapshot)
-        self._remember(snapshot)
+        for alert in self.live.feed(snapshot):
+            self._alert(alert)
         self.post_message(SnapshotReady(snapshot))
+        if self.start_at is not None:  # the history is open now: go to the moment asked for
+            at, self.start_at = self.start_at, None
+            self.run_worker(self.replay_at(at), group="replay", exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failing source becomes a visible state, never a traceback."""
@@ -163,33 +180,21 @@ class MonitorApp(App[None]):
     # -- snapshots ----------------------------------------------------------------------
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
-        snap = message.snapshot
-        self.snapshot = snap
+        if self.replay is not None:
+            # Live ticks keep arriving (into self.live) behind a replayed moment; only the
+            # header's "how long ago" moves.
+            refresh = getattr(self.screen, "refresh_header", None)
+            if refresh is not None:
+                refresh()
+            return
+        self._shown = self.live.snapshot
         # Only the screen on top renders; the others read self.snapshot when they return.
         render = getattr(self.screen, "render_snapshot", None)
-        if render is not None:
-            render(snap)
-
-    def _count_events(self, snap: Snapshot) -> None:
-        for e in snap.events:
-            if e.kind == "alert":
-                self._alert(e)
-            self._event_no += 1
-            self.events.append((self._event_no, e))
-            old = self.stats.get(e.agent, AgentStats())
-            self.stats[e.agent] = AgentStats(
-                messages=old.messages + 1,
-                errors=old.errors + (1 if e.level in ("error", "critical") else 0),
-                last_event=e.ts.timestamp(),
-            )
+        if render is not None and self._shown is not None:
+            render(self._shown)
 
     def _alert(self, e: AgentEvent) -> None:
-        key = (str(e.data.get("rule", "")), str(e.data.get("subject", "")))
         firing = e.data.get("state") == "firing"
-        if firing:
-            self.alerts[key] = e
-        else:
-            self.alerts.pop(key, None)
         cfg = self.settings.alerts
         if cfg.toast:
             severity: SeverityLevel = "information"
@@ -200,66 +205,159 @@ class MonitorApp(App[None]):
         if cfg.bell and firing:
             self.bell()
 
-    def _remember(self, snap: Snapshot) -> None:
-        h = snap.host
-        util = [g.gpu_utilization for g in snap.gpu.gpus if g.gpu_utilization is not None]
-        names = tuple(a.name for a in snap.agents)
-        if self._points and self._points[-1].names == names:
-            names = self._points[-1].names  # one tuple shared by all the points
-        values = array(
-            "d",
-            [
-                nan if v is None else float(v)
-                for a in snap.agents
-                for v in (a.cpu_utilization, a.ram_used, a.gpu_memory_used)
-            ],
-        )
-        point = _Point(
-            ts=snap.ts.timestamp(),
-            cpu=h.cpu_utilization,
-            mem=float(h.ram_used),
-            gpu=sum(util) / len(util) if util else None,
-            errors=float(sum(a.errors for a in snap.agents)),
-            names=names,
-            values=values,
-        )
-        self._points.append(point)
-        if self._received % TREND_EVERY == 0:
-            self._trend.append(point)
-        self._received += 1
-        while self._points and point.ts - self._points[0].ts > CHART_SECONDS:
-            self._points.popleft()
+    # -- export -------------------------------------------------------------------------
 
-    def trend(self, what: str) -> list[float]:
-        """The last minutes of one overview figure, for a card's sparkline."""
-        recent = list(self._trend)
-        if what == "agents":
-            return [float(len(p.names)) for p in recent]
-        values: Sequence[float | None] = [getattr(p, what) for p in recent]
-        return [v for v in values if v is not None]
+    def action_export(self) -> None:
+        """`x`: the snapshot on screen, with its recent events and firing alerts, as JSON in
+        the working directory."""
+        snap = self.snapshot
+        if snap is None:
+            self.notify("nothing on screen to export yet", timeout=3)
+            return
+        events = [e for _, e in self.events][-EXPORT_EVENTS:]
+        alerts = list(self.alerts.values())
+        mode = "replay" if self.replaying else self.source.mode
 
-    def chart_data(
-        self, agent: str | None, metric: str
-    ) -> tuple[str, list[float], dict[str, list[float | None]], str, float | None]:
-        """(title, seconds ago, lines, unit, y max) for the dashboard chart."""
-        points = list(self._points)
-        now = points[-1].ts if points else 0.0
-        xs = [now - p.ts for p in points]
-        index = {"cpu": 0, "mem": 1, "gpu": 2}[metric]
-        if agent is None:
-            values = [(p.cpu, p.mem, p.gpu)[index] for p in points]
-            subject = "host"
-        else:
-            values = [p.agent(agent, index) for p in points]
-            subject = agent
-        if metric == "cpu":
-            unit, ymax = "%", None if agent is not None else 100.0
-            title = f"{subject} CPU %"
-        else:
-            values = [None if v is None else v / 2**20 for v in values]
-            unit, ymax = "MiB", None
-            title = f"{subject} {'memory' if metric == 'mem' else 'GPU memory'} MiB"
-        return title, xs, {metric: values}, unit, ymax
+        def write(name: str) -> Path:
+            from .. import export
+
+            doc = export.snapshot_document(snap, events=events, alerts=alerts, source=mode)
+            return export.write_json(Path.cwd() / name, doc)  # taken: NAME-2.json, ...
+
+        self._save(write, "snapshot", snap.ts, ".json")
+
+    def action_save_svg(self) -> None:
+        """`ctrl+s`: the screen as SVG, in the working directory."""
+        svg = self.export_screenshot()
+
+        def write(name: str) -> Path:
+            from .. import export
+
+            return export.write_atomic(Path.cwd() / name, [svg], unique=True)
+
+        self._save(write, "screenshot", self.snapshot.ts if self.snapshot else None, ".svg")
+
+    def _save(
+        self, write: Callable[[str], Path], what: str, at: datetime | None, suffix: str
+    ) -> None:
+        async def save() -> None:
+            from .. import export
+
+            name = export.default_name(what, at=at, suffix=suffix)
+            try:
+                path = await asyncio.to_thread(write, name)
+            except (OSError, ValueError) as exc:
+                message = f"{what} not saved: {exc}"
+                self.notify(message, severity="error", timeout=10, markup=False)
+                return
+            self.notify(f"{what} saved to {path}", title="export", timeout=8, markup=False)
+
+        self.run_worker(save(), group="export", exit_on_error=False)
+
+    # -- time travel --------------------------------------------------------------------
+
+    @property
+    def replaying(self) -> bool:
+        return self.replay is not None
+
+    def _history_path(self) -> Path | None:
+        db = self.source.db
+        return db if db is not None and db.exists() else None
+
+    async def replay_at(self, ts: float, how: Step = "at") -> bool:
+        """Show the recorded tick at or before `ts` (or strictly before/after it, or the first
+        at or after it). False, with a notice, when there is none."""
+        async with self._replay_lock:
+            return await self._go(ts, how)
+
+    async def replay_step(self, step: int) -> None:
+        """One tick back (-1) or forward (+1); from live, `[` starts at the tick before."""
+        async with self._replay_lock:  # held, so a held-down key steps once per press
+            current = self.snapshot
+            if current is not None:
+                forward: Step = "next" if self.replay is not None else "at"
+                await self._go(current.ts.timestamp(), "prev" if step < 0 else forward)
+
+    async def replay_jump(self, seconds: float) -> None:
+        """A minute back or forward; forward past the newest tick shows the newest."""
+        async with self._replay_lock:
+            current = self.snapshot
+            if current is None:
+                return
+            ts = current.ts.timestamp()
+            if seconds < 0 or self.replay is None:
+                await self._go(ts + seconds, "at")
+                return
+            tick = self.replay_tick
+            if not await self._go(ts + seconds, "at") or self.replay_tick == tick:
+                await self._go(ts, "next")
+
+    async def replay_problem(self) -> None:
+        """Jump to the tick showing the next error or alert after the moment shown."""
+        from ..store import frames
+
+        async with self._replay_lock:
+            db = self._history_path()
+            current = self.snapshot
+            if db is None or current is None:
+                return
+            ms = await asyncio.to_thread(frames.next_problem, db, current.ts)
+            if ms is None:
+                self.notify("no later error or alert in the history", timeout=3)
+                return
+            await self._go(ms / 1000, "first_after")
+
+    async def _go(self, ts: float, how: Step) -> bool:
+        from ..store import frames
+
+        db = self._history_path()
+        if db is None:
+            self.notify("no history to travel through", severity="warning", timeout=4)
+            return False
+        try:
+            tick = await asyncio.to_thread(frames.find_tick, db, ts, how)
+            if tick is None and how == "at":  # before the first tick: show the first
+                tick = await asyncio.to_thread(frames.find_tick, db, ts, "first_after")
+            if tick is None:
+                where = {"prev": "older", "next": "newer"}.get(how, "recorded")
+                self.notify(f"no {where} tick in the history", timeout=3)
+                return False
+            view = await asyncio.to_thread(self._load_view, db, tick)
+        except Exception as exc:  # a damaged or vanished file: say so, stay where we are
+            self.notify(f"replay: {exc}", severity="error", timeout=8, markup=False)
+            return False
+        if view is None:
+            return False
+        self.replay, self.replay_tick = view, tick
+        self._show_view()
+        return True
+
+    def _load_view(self, db: Path, tick: int) -> View | None:
+        from .replay import load_view
+
+        return load_view(db, tick, self.settings)
+
+    def go_live(self) -> None:
+        if self.replay is None:
+            return
+        self.replay = self.replay_tick = None
+        self._show_view()
+
+    def _show_view(self) -> None:
+        show = getattr(self.screen, "show_view", None)
+        if show is not None:
+            show()
+
+    def replay_label(self) -> str:
+        """The header's detail while replaying: the moment's date and how far back it is."""
+        snap = self.snapshot
+        if self.replay is None or snap is None:
+            return ""
+        shown = snap.ts if self.utc else snap.ts.astimezone()
+        live = self.live.snapshot
+        back = "" if live is None else fmt.duration(live.ts.timestamp() - snap.ts.timestamp())
+        # Most telling first: the header cuts it short on narrow terminals.
+        return f"{back} ago · {shown:%Y-%m-%d} · esc: live" if back else f"{shown:%Y-%m-%d}"
 
 
 def make_app(
@@ -269,6 +367,7 @@ def make_app(
     *,
     config: Path | None = None,
     utc: bool = False,
+    start_at: float | None = None,
 ) -> MonitorApp:
     """The one way the CLI, the tests and the benchmarks build the app."""
-    return MonitorApp(settings, source, store, config=config, utc=utc)
+    return MonitorApp(settings, source, store, config=config, utc=utc, start_at=start_at)

@@ -16,6 +16,9 @@ ACTIONS = (
     ("Chart: host or selected agent", "chart_subject", "Toggle what the chart shows"),
     ("Event log: next level", "log_level", "Show only events at or above a level"),
     ("Invert the sort order", "invert_sort", "Ascending / descending"),
+    ("History: replay this moment", "replay", "Freeze on the tick shown; [ ] step, esc: live"),
+    ("History: go to a time", "goto", "Type 14:05, 2026-11-21 14:05 or 30m"),
+    ("History: next error or alert", "next_problem", "Jump to the tick that shows it"),
 )
 
 

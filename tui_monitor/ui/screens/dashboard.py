@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -46,7 +47,9 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [
         _bind("enter", "open_agent", "Open", "dashboard.open"),
         _bind("slash", "filter", "Filter", "dashboard.filter"),
-        _bind("escape", "clear_filter", "Clear filter", "dashboard.clear_filter", show=False),
+        _bind(
+            "escape", "clear_filter", "Clear filter / live", "dashboard.clear_filter", show=False
+        ),
         _bind("greater_than_sign", "sort(1)", "Sort →", "dashboard.sort_next", show=False),
         _bind("less_than_sign", "sort(-1)", "Sort ←", "dashboard.sort_prev", show=False),
         _bind("I", "invert_sort", "Invert sort", "dashboard.sort_invert", show=False),
@@ -55,6 +58,13 @@ class DashboardScreen(Screen[None]):
         _bind("l", "log_level", "Log level", "dashboard.log_level"),
         _bind("j", "cursor(1)", "Down", "dashboard.down", show=False),
         _bind("k", "cursor(-1)", "Up", "dashboard.up", show=False),
+        _bind("h", "replay", "History", "dashboard.replay"),
+        _bind("left_square_bracket", "step(-1)", "Tick back", "replay.tick_back", show=False),
+        _bind("right_square_bracket", "step(1)", "Tick on", "replay.tick_on", show=False),
+        _bind("left_curly_bracket", "jump(-60)", "Minute back", "replay.minute_back", False),
+        _bind("right_curly_bracket", "jump(60)", "Minute on", "replay.minute_on", False),
+        _bind("g", "goto", "Go to time", "replay.goto", show=False),
+        _bind("e", "next_problem", "Next error/alert", "replay.next_problem", show=False),
     ]
 
     def __init__(self) -> None:
@@ -115,6 +125,15 @@ class DashboardScreen(Screen[None]):
 
     # -- rendering ----------------------------------------------------------------------
 
+    def show_view(self) -> None:
+        """The app switched between live and a replayed moment: redraw everything from it."""
+        snap = self.monitor.snapshot
+        if snap is None or not self.is_mounted:
+            return
+        self.query_one(EventLog).reset(self.monitor.events)
+        self.render_snapshot(snap)
+        self._chart(force=True)
+
     def render_snapshot(self, snap: Snapshot) -> None:
         now = snap.ts.timestamp()
         self._header(snap)
@@ -125,12 +144,17 @@ class DashboardScreen(Screen[None]):
         self.query_one(EventLog).sync(self.monitor.events)
         self._chart(force=False)
 
+    def refresh_header(self) -> None:
+        if self.monitor.snapshot is not None and self.is_mounted:
+            self._header(self.monitor.snapshot)
+
     def _header(self, snap: Snapshot) -> None:
         source = self.monitor.source
+        replaying = self.monitor.replaying
         self.query_one(HeaderBar).show(
             snap.host.hostname,
-            source.mode,
-            source.detail,
+            "replay" if replaying else source.mode,
+            self.monitor.replay_label() if replaying else source.detail,
             self.monitor.clock(snap),
             self.monitor.problem or "",
             snap.ingest,
@@ -257,11 +281,47 @@ class DashboardScreen(Screen[None]):
             self.query_one(AgentTable).focus()
 
     def action_clear_filter(self) -> None:
+        """`escape`: clears the filter first; with none, goes back from replay to live."""
         box = self.query_one("#filter", Input)
+        if not box.display and not box.value and self.monitor.replaying:
+            self.monitor.go_live()
+            return
         box.value = ""
         box.display = False
         self.query_one(AgentTable).set_filter(None)
         self.query_one(AgentTable).focus()
+
+    # -- time travel (the app does the work; these only start it) --
+
+    def action_replay(self) -> None:
+        """`h`: freeze on the moment shown (then step with [ ] { }), or back to live."""
+        app = self.monitor
+        if app.replaying:
+            app.go_live()
+        elif app.snapshot is not None:
+            self._travel(app.replay_at(app.snapshot.ts.timestamp()))
+
+    def action_step(self, step: int) -> None:
+        self._travel(self.monitor.replay_step(step))
+
+    def action_jump(self, seconds: float) -> None:
+        self._travel(self.monitor.replay_jump(seconds))
+
+    def action_next_problem(self) -> None:
+        self._travel(self.monitor.replay_problem())
+
+    def action_goto(self) -> None:
+        from .goto import GotoScreen
+
+        def chosen(ts: float | None) -> None:
+            if ts is not None:
+                self._travel(self.monitor.replay_at(ts))
+
+        self.app.push_screen(GotoScreen(), chosen)
+
+    def _travel(self, work: Coroutine[Any, Any, object]) -> None:
+        # The app takes them one at a time, in order: three `[` go back three ticks.
+        self.run_worker(work, group="travel", exit_on_error=False)
 
     def action_sort(self, step: int) -> None:
         self.query_one(AgentTable).cycle_sort(step)

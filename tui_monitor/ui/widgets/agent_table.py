@@ -94,6 +94,10 @@ class AgentTable(DataTable[Text]):
     def visible_names(self) -> list[str]:
         return list(self._order)
 
+    def rendered_rows(self) -> list[tuple[str, ...]]:
+        """The text of every cell as shown, row by row in display order."""
+        return [tuple(c.split("\0", 1)[0] for c in self._cells[n]) for n in self._order]
+
     def set_filter(self, predicate: Callable[[AgentSample], bool] | None) -> None:
         self._filter = predicate
         self._refresh_rows()

@@ -62,6 +62,13 @@ class EventLog(RichLog):
                 new.append(event)
         self.add(new)
 
+    def reset(self, numbered: Iterable[tuple[int, AgentEvent]]) -> None:
+        """Show these events instead (the view changed: a replayed moment, or live again)."""
+        self.clear()
+        self._events.clear()
+        self._last = 0
+        self.sync(numbered)
+
     def add(self, events: Iterable[AgentEvent]) -> None:
         """Append events; of a burst, only the newest BURST shown are written."""
         shown: list[AgentEvent] = []
