@@ -9,6 +9,7 @@ cannot mix two moments.
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -157,14 +158,13 @@ def _tallies(
 
 
 def _chart(conn: sqlite3.Connection, ms: int) -> list[ChartRow]:
+    start = ms - CHART_MS
     ticks = conn.execute(
         "SELECT t.id, t.ts, h.cpu, h.ram_used, "
-        "(SELECT avg(util) FROM gpu_samples g WHERE g.tick = t.id), "
-        "(SELECT count(*) FROM errors e WHERE e.ts <= t.ts "
-        "AND (e.resolved = 0 OR e.resolved_ts > t.ts)) "
+        "(SELECT avg(util) FROM gpu_samples g WHERE g.tick = t.id) "
         "FROM ticks t JOIN host_samples h ON h.tick = t.id "
         "WHERE t.ts > ? AND t.ts <= ? ORDER BY t.ts, t.id",
-        (ms - CHART_MS, ms),
+        (start, ms),
     ).fetchall()
     if not ticks:
         return []
@@ -178,9 +178,29 @@ def _chart(conn: sqlite3.Connection, ms: int) -> list[ChartRow]:
     ).fetchall():
         if tick in per_tick:
             per_tick[tick][name] = (None if cpu is None else cpu / 10.0, ram, gpu)
+    # Errors open at each tick, in one pass: opened by then minus resolved by then.
+    opened: list[int] = []
+    resolved: list[int] = []
+    for ts, done in conn.execute(
+        "SELECT ts, CASE WHEN resolved = 0 THEN NULL ELSE resolved_ts END FROM errors "
+        "WHERE ts <= ? AND (resolved = 0 OR resolved_ts > ?)",
+        (ms, start),
+    ).fetchall():
+        opened.append(ts)
+        if done is not None:
+            resolved.append(max(done, ts))  # a clock step back cannot resolve early
+    opened.sort()
+    resolved.sort()
     return [
-        ChartRow(ts / 1000, cpu, float(ram or 0), gpu, int(errors), per_tick[tick])
-        for tick, ts, cpu, ram, gpu, errors in ticks
+        ChartRow(
+            ts / 1000,
+            cpu,
+            float(ram or 0),
+            gpu,
+            bisect_right(opened, ts) - bisect_right(resolved, ts),
+            per_tick[tick],
+        )
+        for tick, ts, cpu, ram, gpu in ticks
     ]
 
 
