@@ -16,7 +16,7 @@ import click
 
 if TYPE_CHECKING:
     from .config import Settings
-    from .export import Sink
+    from .outfile import Sink
 
 LONG_EXPORT = 20_000
 """Rows from which an export shows a progress bar (on a terminal's stderr only)."""
@@ -113,7 +113,7 @@ def _format(fmt: str | None, output: str | None, known: tuple[str, ...]) -> str:
 
 
 def _sink(output: str | None, name: str) -> Sink:
-    from .export import target
+    from .outfile import target
 
     if output == "-":
         return sys.stdout.buffer
@@ -190,14 +190,15 @@ def snapshot_cmd(obj: _Obj, at: str, output: str | None, force: bool, db: Path |
     tui-monitor export snapshot --at 14:05 -o incident.json
     """
     from . import export as ex
+    from . import outfile
 
     when = _time(at, "--at", datetime.now(UTC))
     path = _db(obj, db)
     moment = _run(None, lambda: ex.read_moment(path, when))
     snap = moment.snapshot
     doc = ex.snapshot_document(snap, events=moment.events, alerts=moment.alerts)
-    sink = _sink(output, ex.default_name("snapshot", at=snap.ts))
-    written = _run(sink, lambda: ex.deliver(sink, [ex.dumps(doc, indent=2) + "\n"], force))
+    sink = _sink(output, outfile.default_name("snapshot", at=snap.ts))
+    written = _run(sink, lambda: outfile.deliver(sink, [ex.dumps(doc, indent=2) + "\n"], force))
     _done(written, f"the snapshot of {doc['ts']} ({len(snap.agents)} agents)")
 
 
@@ -228,11 +229,12 @@ def metrics_cmd(
     tui-monitor export metrics --since 1h --agent planner --format csv -o ~/exports/
     """
     from . import export as ex
+    from . import outfile
 
     start, end = _span(since, until)
     fmt = _format(fmt, output, ("csv", "json"))
     path = _db(obj, db)
-    sink = _sink(output, ex.default_name("metrics", agent=agent, at=end, suffix=fmt))
+    sink = _sink(output, outfile.default_name("metrics", agent=agent, at=end, suffix=fmt))
     bar = _Progress("exporting metrics")
     try:
         written = _run(
@@ -283,11 +285,12 @@ def events_cmd(
     tui-monitor export events --since 2d --level warning --format ndjson -o -
     """
     from . import export as ex
+    from . import outfile
 
     start, end = _span(since, until)
     fmt = _format(fmt, output, ("ndjson", "csv"))
     path = _db(obj, db)
-    sink = _sink(output, ex.default_name("events", agent=agent, at=end, suffix=fmt))
+    sink = _sink(output, outfile.default_name("events", agent=agent, at=end, suffix=fmt))
     bar = _Progress("exporting events")
     try:
         written = _run(

@@ -10,27 +10,24 @@ only ASCII-escaped, and CSV only with formula cells neutralised.
 from __future__ import annotations
 
 import csv
-import errno
 import heapq
 import io
 import json
 import math
-import os
-import re
-import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 from . import __version__
 from .models import AgentEvent, Snapshot
-from .store import schema
-from .store.frames import ALERT_LOOKBACK_MS
-from .store.rows import _EVENTS, _TICK, _event, _snapshot, from_ms, to_ms
+from .outfile import CHUNK_CHARS, Sink, deliver, write_atomic
+from .store import frames
+from .store.frames import alert_changes, events_before
+from .store.rows import _EVENTS, _TICK, _snapshot, from_ms, to_ms
 from .store.schema import LEVEL_CODES, LEVEL_NAMES, STATUS_NAMES
 
 SNAPSHOT_FORMAT = "tui-monitor.snapshot"
@@ -39,13 +36,9 @@ VERSION = 1
 RECENT_EVENTS = 200
 """Events before the moment in a snapshot document (as many as the `x` key saves)."""
 PROGRESS_EVERY = 5000
-CHUNK_CHARS = 1 << 16
-SLUG_MAX = 40
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
 """Called with (rows done, rows in all) every PROGRESS_EVERY rows, at the start and the end."""
-Sink = Path | BinaryIO
-"""Where an export goes: a file (written atomically) or an open binary stream (stdout)."""
 
 METRIC_COLUMNS = (
     "ts", "tick", "scope", "agent", "status", "cpu_percent", "ram_bytes", "gpu_memory_bytes",
@@ -76,81 +69,7 @@ class Written:
     rows: int
 
 
-# -- names ------------------------------------------------------------------------------
-
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def slug(text: str, fallback: str = "x") -> str:
-    """ASCII letters, digits, `-` and `_` only, at most SLUG_MAX long, never empty: a hostile
-    name can neither leave a directory nor pass for an option or a hidden file."""
-    out = _UNSAFE_NAME.sub("-", text[: SLUG_MAX * 8]).strip("-_")[:SLUG_MAX].strip("-_")
-    return out or fallback
-
-
-def stamp(at: datetime | None = None) -> str:
-    """Compact UTC time for file names: 20261121T140530Z (naive = UTC, None = now)."""
-    when = datetime.now(UTC) if at is None else at
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    return when.strftime("%Y%m%dT%H%M%SZ")
-
-
-def default_name(
-    kind: str, *, agent: str | None = None, at: datetime | None = None, suffix: str = ".json"
-) -> str:
-    """`tui-monitor-<kind>[-<agent>]-<UTC time>.<suffix>`, every part a slug."""
-    parts = ["tui-monitor", slug(kind, "export")]
-    if agent is not None:
-        parts.append(slug(agent, "agent"))
-    return f"{'-'.join(parts)}-{stamp(at)}.{slug(suffix.lstrip('.'), 'out')[:8]}"
-
-
-def target(output: str | Path | None, name: str) -> Path:
-    """The file to write: `output` itself, or `name` inside it when it is a directory (or a
-    string ending in a slash), or `name` in the working directory when there is no `output`."""
-    if output is None:
-        return Path.cwd() / name
-    path = Path(output)
-    if path.is_dir() or str(output).endswith(("/", os.sep)):
-        return path / name
-    return path
-
-
-# -- atomic writes ----------------------------------------------------------------------
-
-
-def write_atomic(
-    path: Path, chunks: Iterable[bytes | str], force: bool = False, *, unique: bool = False
-) -> Path:
-    """Write `chunks` to `path` as one complete file, mode 0600, or leave nothing at all.
-
-    On Linux the data goes to an unnamed O_TMPFILE in the target directory, fsynced, then
-    linked into place: a crash or kill -9 meanwhile leaves no trace, and the link itself
-    refuses an existing name. Elsewhere a hidden `.NAME.XXXX.tmp` is used and removed on any
-    error (only a kill -9 can leave one behind). An existing file is replaced only with
-    `force`; with `unique` a taken name becomes NAME-2, NAME-3, ... instead of an error.
-    Returns the absolute path written.
-    """
-    final = Path(os.path.abspath(path))
-    if not (force or unique) and os.path.lexists(final):
-        raise _exists(final)
-    # Every name below is relative to this one directory, even if it is renamed meanwhile.
-    dirfd = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fd = _open_unnamed(dirfd)
-        if fd is None:
-            final = _write_named(dirfd, final, chunks, force, unique)
-        else:
-            try:
-                _write_all(fd, chunks)
-                final = _place(dirfd, f"/proc/self/fd/{fd}", final, force, unique)
-            finally:
-                os.close(fd)
-        with suppress(OSError):  # make the new name durable too, where a dir can be synced
-            os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
-    return final
+# -- files ------------------------------------------------------------------------------
 
 
 def write_json(
@@ -159,109 +78,6 @@ def write_json(
     """A JSON document (ASCII only, indented) written atomically; for interactive saves a
     taken name gets a -2, -3, ... suffix by default rather than failing."""
     return write_atomic(path, [dumps(doc, indent=2) + "\n"], force, unique=unique)
-
-
-UNIQUE_TRIES = 1000
-
-
-def _exists(path: Path) -> FileExistsError:
-    return FileExistsError(errno.EEXIST, "already exists (use --force to overwrite)", str(path))
-
-
-def _candidates(final: Path, unique: bool) -> Iterator[Path]:
-    yield final
-    if unique:
-        for n in range(2, UNIQUE_TRIES + 1):
-            yield final.with_name(f"{final.stem}-{n}{final.suffix}")
-
-
-def _open_unnamed(dirfd: int) -> int | None:
-    flag = getattr(os, "O_TMPFILE", 0)
-    if not flag or not os.path.isdir("/proc/self/fd"):
-        return None
-    try:
-        fd = os.open(".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
-    except OSError as exc:
-        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
-            return None  # this file system or kernel has no O_TMPFILE
-        raise
-    os.fchmod(fd, 0o600)  # whatever the umask
-    return fd
-
-
-def _write_all(fd: int, chunks: Iterable[bytes | str]) -> None:
-    with open(fd, "wb", buffering=CHUNK_CHARS, closefd=False) as f:
-        for chunk in chunks:
-            f.write(chunk.encode() if isinstance(chunk, str) else chunk)
-    os.fsync(fd)
-
-
-def _temp_name(final: Path) -> str:
-    return f".{final.name[:200]}.{secrets.token_hex(6)}.tmp"
-
-
-def _place(dirfd: int, source: str, final: Path, force: bool, unique: bool) -> Path:
-    """Give the written file its name: `source` is /proc/self/fd/N or a temp name in dirfd.
-
-    A link never replaces a name (no clobber); `force` links a temp name and renames it over.
-    linkat needs AT_SYMLINK_FOLLOW to link an O_TMPFILE through /proc: os.link uses linkat,
-    with that flag, only when given a dir fd.
-    """
-    if force:
-        tmp = _temp_name(final)
-        os.link(source, tmp, src_dir_fd=dirfd, dst_dir_fd=dirfd)
-        try:
-            os.replace(tmp, final.name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
-        except BaseException:
-            with suppress(OSError):
-                os.unlink(tmp, dir_fd=dirfd)
-            raise
-        return final
-    for candidate in _candidates(final, unique):
-        try:
-            os.link(source, candidate.name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
-        except FileExistsError:
-            continue
-        return candidate
-    raise _exists(final)
-
-
-def _write_named(
-    dirfd: int, final: Path, chunks: Iterable[bytes | str], force: bool, unique: bool
-) -> Path:
-    tmp = _temp_name(final)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(tmp, flags, 0o600, dir_fd=dirfd)
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            _write_all(fd, chunks)
-        finally:
-            os.close(fd)
-        try:
-            return _place(dirfd, tmp, final, force, unique)
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS):
-                raise
-        # no hard links here (FAT, some network shares): check, then rename
-        for candidate in _candidates(final, unique and not force):
-            if force or not os.path.lexists(candidate):
-                os.replace(tmp, candidate.name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
-                return candidate
-        raise _exists(final)
-    finally:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp, dir_fd=dirfd)
-
-
-def deliver(sink: Sink, chunks: Iterable[bytes | str], force: bool = False) -> Path | None:
-    """Chunks to a file (atomically; its path is returned) or to an open binary stream."""
-    if isinstance(sink, Path):
-        return write_atomic(sink, chunks, force)
-    for chunk in chunks:
-        sink.write(chunk.encode() if isinstance(chunk, str) else chunk)
-    sink.flush()
-    return None
 
 
 # -- encodings ----------------------------------------------------------------------------
@@ -374,12 +190,8 @@ def read_transaction(db: Path) -> Iterator[sqlite3.Connection]:
     """One read-only connection inside one read transaction: every SELECT sees one moment."""
     if not db.exists():
         raise NoHistory(db)
-    conn = schema.connect_ro(db)
-    try:
-        conn.execute("BEGIN")
+    with frames.read_transaction(db) as conn:
         yield conn
-    finally:
-        conn.close()
 
 
 def fold_alerts(events: Iterable[AgentEvent]) -> list[AgentEvent]:
@@ -419,18 +231,13 @@ def read_moment(db: Path, at: datetime | float, events: int = RECENT_EVENTS) -> 
             raise ExportError(f"no tick recorded at or before {iso(ms)} ({since})")
         snap = _snapshot(conn, row)
         tick_ms = int(row[1])
-        recent = conn.execute(
-            f"{_EVENTS} WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT ?", (tick_ms, events)
-        ).fetchall()
-        changes = conn.execute(
-            f"{_EVENTS} WHERE ts <= ? AND ts > ? AND kind = 'alert' ORDER BY ts, id",
-            (tick_ms, tick_ms - ALERT_LOOKBACK_MS),
-        ).fetchall()
+        recent = events_before(conn, tick_ms, events)
+        changes = alert_changes(conn, tick_ms)
     return Moment(
         tick=int(row[0]),
         snapshot=snap,
-        events=[_event(e) for e in reversed(recent)],
-        alerts=fold_alerts(_event(e) for e in changes),
+        events=recent,
+        alerts=fold_alerts(changes),
     )
 
 

@@ -224,7 +224,7 @@ def test_missing_and_damaged_databases(tmp_path: Path, out: Path) -> None:
 SLOW_WRITER = """
 import sys, time
 from pathlib import Path
-from tui_monitor.export import write_atomic
+from tui_monitor.outfile import write_atomic
 
 def chunks():
     for _ in range(40):

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from factories import BASE, agent, at, history, snapshot, two_gpus
 
-from tui_monitor import export
+from tui_monitor import export, outfile
 from tui_monitor.models import AgentEvent, Snapshot
 from tui_monitor.store.queries import History
 from tui_monitor.store.writer import Store
@@ -430,36 +430,36 @@ HOSTILE_FILE_NAMES = [
 def test_hostile_agent_names_stay_in_the_export_directory(
     name: str, out: Path, tmp_path: Path
 ) -> None:
-    file_name = export.default_name("metrics", agent=name, at=BASE, suffix="csv")
+    file_name = outfile.default_name("metrics", agent=name, at=BASE, suffix="csv")
     assert re.fullmatch(r"tui-monitor-metrics-[A-Za-z0-9_-]{1,40}-20250115T120000Z\.csv", file_name)
-    path = export.target(out, file_name)
+    path = outfile.target(out, file_name)
     assert path.parent == out
-    written = export.write_atomic(path, ["x"])
+    written = outfile.write_atomic(path, ["x"])
     assert written.resolve().parent == out.resolve()
     assert os.listdir(out) == [file_name]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "xdg"]
 
 
 def test_slugs() -> None:
-    assert export.slug("coder#1") == "coder-1"
-    assert export.slug("../../etc") == "etc"
-    assert export.slug("...", "agent") == "agent"
-    assert len(export.slug("a" * 10_000)) == export.SLUG_MAX
-    assert export.default_name("snapshot", at=datetime(2026, 11, 21, 15, 5, 30, tzinfo=UTC)) == (
+    assert outfile.slug("coder#1") == "coder-1"
+    assert outfile.slug("../../etc") == "etc"
+    assert outfile.slug("...", "agent") == "agent"
+    assert len(outfile.slug("a" * 10_000)) == outfile.SLUG_MAX
+    assert outfile.default_name("snapshot", at=datetime(2026, 11, 21, 15, 5, 30, tzinfo=UTC)) == (
         "tui-monitor-snapshot-20261121T150530Z.json"
     )
     naive_local = datetime(2026, 11, 21, 14, 5, 30)  # naive: taken as UTC
-    assert export.default_name("x", at=naive_local, suffix="../../sh").endswith("T140530Z.sh")
-    assert export.default_name("x", agent="a", suffix=".csv").startswith("tui-monitor-x-a-")
+    assert outfile.default_name("x", at=naive_local, suffix="../../sh").endswith("T140530Z.sh")
+    assert outfile.default_name("x", agent="a", suffix=".csv").startswith("tui-monitor-x-a-")
 
 
 def test_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert export.target(None, "n.csv") == tmp_path / "n.csv"
-    assert export.target(tmp_path, "n.csv") == tmp_path / "n.csv"
-    assert export.target("new/", "n.csv") == Path("new/n.csv")  # need not exist yet
-    assert export.target("new", "n.csv") == Path("new")
-    assert export.target(tmp_path / "f.csv", "n.csv") == tmp_path / "f.csv"
+    assert outfile.target(None, "n.csv") == tmp_path / "n.csv"
+    assert outfile.target(tmp_path, "n.csv") == tmp_path / "n.csv"
+    assert outfile.target("new/", "n.csv") == Path("new/n.csv")  # need not exist yet
+    assert outfile.target("new", "n.csv") == Path("new")
+    assert outfile.target(tmp_path / "f.csv", "n.csv") == tmp_path / "f.csv"
 
 
 # -- atomic writes ----------------------------------------------------------------------
@@ -470,14 +470,14 @@ def how(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both ways of writing: the unnamed O_TMPFILE, and the named temp file used where that
     is not supported."""
     if request.param == "named":
-        monkeypatch.setattr(export, "_open_unnamed", lambda dirfd: None)
+        monkeypatch.setattr(outfile, "_open_unnamed", lambda dirfd: None)
     return str(request.param)
 
 
 def test_write_atomic_writes_a_private_file(how: str, out: Path) -> None:
     old = os.umask(0)
     try:
-        path = export.write_atomic(out / "a.csv", ["héllo,", b"\x00bytes"])
+        path = outfile.write_atomic(out / "a.csv", ["héllo,", b"\x00bytes"])
     finally:
         os.umask(old)
     assert path == out / "a.csv"
@@ -494,7 +494,7 @@ def test_nothing_is_visible_until_the_file_is_complete(how: str, out: Path) -> N
         seen.append(sorted(os.listdir(out)))
         yield "part two\n"
 
-    export.write_atomic(out / "a.csv", chunks())
+    outfile.write_atomic(out / "a.csv", chunks())
     if how == "tmpfile":
         assert seen == [[]]
     else:
@@ -508,14 +508,14 @@ def test_a_failing_export_leaves_no_file(how: str, out: Path) -> None:
         raise RuntimeError("the database went away")
 
     with pytest.raises(RuntimeError):
-        export.write_atomic(out / "a.csv", chunks())
+        outfile.write_atomic(out / "a.csv", chunks())
     assert os.listdir(out) == []
 
 
 def test_never_over_an_existing_file(how: str, out: Path) -> None:
     (out / "a.csv").write_text("mine")
     with pytest.raises(FileExistsError) as info:
-        export.write_atomic(out / "a.csv", ["theirs"])
+        outfile.write_atomic(out / "a.csv", ["theirs"])
     assert info.value.filename == str(out / "a.csv")
     assert (out / "a.csv").read_text() == "mine"
     assert os.listdir(out) == ["a.csv"]
@@ -527,19 +527,19 @@ def test_a_file_created_meanwhile_is_not_clobbered(how: str, out: Path) -> None:
         (out / "a.csv").write_text("mine")  # someone else, while the export runs
 
     with pytest.raises(FileExistsError):
-        export.write_atomic(out / "a.csv", chunks())
+        outfile.write_atomic(out / "a.csv", chunks())
     assert (out / "a.csv").read_text() == "mine"
     assert os.listdir(out) == ["a.csv"]
 
 
 def test_force_replaces_the_file_not_a_symlink_target(how: str, out: Path) -> None:
     (out / "a.csv").write_text("old")
-    export.write_atomic(out / "a.csv", ["new"], force=True)
+    outfile.write_atomic(out / "a.csv", ["new"], force=True)
     assert (out / "a.csv").read_text() == "new"
     victim = out.parent / "victim"
     victim.write_text("keep")
     (out / "link.csv").symlink_to(victim)
-    export.write_atomic(out / "link.csv", ["new"], force=True)
+    outfile.write_atomic(out / "link.csv", ["new"], force=True)
     assert victim.read_text() == "keep" and not (out / "link.csv").is_symlink()
     assert sorted(os.listdir(out)) == ["a.csv", "link.csv"]
 
@@ -552,10 +552,10 @@ def test_unique_picks_the_next_free_name(how: str, out: Path) -> None:
 
 def test_bad_directories(how: str, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        export.write_atomic(tmp_path / "missing" / "a.csv", ["x"])
+        outfile.write_atomic(tmp_path / "missing" / "a.csv", ["x"])
     (tmp_path / "file").write_text("")
     with pytest.raises(NotADirectoryError):
-        export.write_atomic(tmp_path / "file" / "a.csv", ["x"])
+        outfile.write_atomic(tmp_path / "file" / "a.csv", ["x"])
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
@@ -563,22 +563,22 @@ def test_unwritable_directory(how: str, tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     with pytest.raises(PermissionError):
-        export.write_atomic(locked / "a.csv", ["x"])
+        outfile.write_atomic(locked / "a.csv", ["x"])
     assert os.listdir(locked) == []
 
 
 def test_stream_sink(db: Path) -> None:
     buf = io.BytesIO()
-    assert export.deliver(buf, ["a", b"b"]) is None
+    assert outfile.deliver(buf, ["a", b"b"]) is None
     assert buf.getvalue() == b"ab"
 
 
 def test_big_export_streams_through_chunks(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rows = ((i, f"=row {i}") for i in range(50_000))
     chunks = list(export.csv_chunks(("n", "text"), rows))
-    assert len(chunks) > 5 and all(len(c) < export.CHUNK_CHARS + 100 for c in chunks)
-    path = export.write_atomic(out / "big.csv", chunks)
+    assert len(chunks) > 5 and all(len(c) < outfile.CHUNK_CHARS + 100 for c in chunks)
+    path = outfile.write_atomic(out / "big.csv", chunks)
     lines = path.read_text().splitlines()
     assert len(lines) == 50_001 and lines[-1] == "49999,'=row 49999"
-    stamp = export.stamp(BASE + timedelta(hours=1))
+    stamp = outfile.stamp(BASE + timedelta(hours=1))
     assert stamp == "20250115T130000Z"

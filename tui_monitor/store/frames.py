@@ -18,7 +18,7 @@ from typing import Literal
 
 from ..models import AgentEvent, Snapshot, UsageRecord
 from . import schema
-from .rows import _EVENTS, _TICK, When, _event, _snapshot, from_ms, to_ms
+from .rows import _EVENTS, _TICK, _USAGE, When, _event, _snapshot, _usage_record, to_ms
 from .schema import LEVEL_CODES
 
 EVENTS = 1000
@@ -58,7 +58,8 @@ class Frame:
 
 
 @contextmanager
-def _read(path: Path) -> Iterator[sqlite3.Connection]:
+def read_transaction(path: Path) -> Iterator[sqlite3.Connection]:
+    """One read-only connection inside one read transaction: every SELECT sees one moment."""
     conn = schema.connect_ro(path)
     try:
         conn.execute("BEGIN")
@@ -77,14 +78,14 @@ def find_tick(
         "next": "SELECT id FROM ticks WHERE ts > ? ORDER BY ts, id LIMIT 1",
         "first_after": "SELECT id FROM ticks WHERE ts >= ? ORDER BY ts, id LIMIT 1",
     }[how]
-    with _read(path) as conn:
+    with read_transaction(path) as conn:
         row = conn.execute(sql, (to_ms(ts),)).fetchone()
     return None if row is None else int(row[0])
 
 
 def bounds(path: Path) -> tuple[int, int] | None:
     """Epoch ms of the first and the last tick."""
-    with _read(path) as conn:
+    with read_transaction(path) as conn:
         row = conn.execute("SELECT min(ts), max(ts) FROM ticks").fetchone()
     return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
 
@@ -93,7 +94,7 @@ def next_problem(path: Path, after: When) -> int | None:
     """Epoch ms of the first error (an error-level event, a reported error) or alert change
     stamped after `after`."""
     ms = to_ms(after)
-    with _read(path) as conn:
+    with read_transaction(path) as conn:
         event = conn.execute(
             "SELECT min(ts) FROM events WHERE ts > ? AND (level >= ? OR kind = 'alert')",
             (ms, LEVEL_CODES["error"]),
@@ -101,6 +102,23 @@ def next_problem(path: Path, after: When) -> int | None:
         error = conn.execute("SELECT min(ts) FROM errors WHERE ts > ?", (ms,)).fetchone()[0]
     found = [v for v in (event, error) if v is not None]
     return min(found) if found else None
+
+
+def events_before(conn: sqlite3.Connection, ms: int, limit: int) -> list[AgentEvent]:
+    """The last `limit` events at or before `ms`, oldest first."""
+    rows = conn.execute(
+        f"{_EVENTS} WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT ?", (ms, limit)
+    ).fetchall()
+    return [_event(e) for e in reversed(rows)]
+
+
+def alert_changes(conn: sqlite3.Connection, ms: int) -> list[AgentEvent]:
+    """Alert changes in the ALERT_LOOKBACK_MS before `ms`, oldest first."""
+    rows = conn.execute(
+        f"{_EVENTS} WHERE ts <= ? AND ts > ? AND kind = 'alert' ORDER BY ts, id",
+        (ms, ms - ALERT_LOOKBACK_MS),
+    ).fetchall()
+    return [_event(e) for e in rows]
 
 
 def read_frame(
@@ -111,26 +129,19 @@ def read_frame(
 ) -> Frame | None:
     """The frame of one tick. Of the tick's time (epoch s), `cutoff` gives the epoch s from
     which events are tallied, `usage_since` the epoch ms from which usage rows are read."""
-    with _read(path) as conn:
+    with read_transaction(path) as conn:
         row = conn.execute(f"{_TICK} WHERE id = ?", (tick_id,)).fetchone()
         if row is None:
             return None
         snap = _snapshot(conn, row)
         ms = int(row[1])
         now = ms / 1000
-        events = conn.execute(
-            f"{_EVENTS} WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT ?", (ms, EVENTS)
-        ).fetchall()
-        alerts = conn.execute(
-            f"{_EVENTS} WHERE ts <= ? AND ts > ? AND kind = 'alert' ORDER BY ts, id",
-            (ms, ms - ALERT_LOOKBACK_MS),
-        ).fetchall()
         return Frame(
             tick=tick_id,
             snapshot=snap,
-            events=[_event(e) for e in reversed(events)],
+            events=events_before(conn, ms, EVENTS),
             tallies=_tallies(conn, ms, to_ms(cutoff(now)), [a.name for a in snap.agents]),
-            alerts=[_event(e) for e in alerts],
+            alerts=alert_changes(conn, ms),
             chart=_chart(conn, ms),
             usage=_usage(conn, usage_since(now), ms),
         )
@@ -205,23 +216,5 @@ def _chart(conn: sqlite3.Connection, ms: int) -> list[ChartRow]:
 
 
 def _usage(conn: sqlite3.Connection, since: int, ms: int) -> list[UsageRecord]:
-    rows = conn.execute(
-        "SELECT ts, agent, model, input_tokens, output_tokens, cache_read_tokens, "
-        "cache_write_tokens, cost_usd, request_id FROM usage WHERE ts >= ? AND ts <= ? "
-        "ORDER BY id",
-        (since, ms),
-    ).fetchall()
-    return [
-        UsageRecord(
-            ts=from_ms(r[0]),
-            agent=r[1],
-            model=r[2],
-            input_tokens=r[3],
-            output_tokens=r[4],
-            cache_read_tokens=r[5],
-            cache_write_tokens=r[6],
-            cost_usd=r[7],
-            request_id=r[8],
-        )
-        for r in rows
-    ]
+    rows = conn.execute(f"{_USAGE} WHERE ts >= ? AND ts <= ? ORDER BY id", (since, ms)).fetchall()
+    return [_usage_record(r) for r in rows]

@@ -20,7 +20,18 @@ from typing import Literal
 
 from ..models import AgentEvent, Snapshot, UsageRecord
 from . import schema
-from .rows import _EVENTS, _TICK, UNRESOLVED, When, _event, _snapshot, from_ms, to_ms
+from .rows import (
+    _EVENTS,
+    _TICK,
+    _USAGE,
+    UNRESOLVED,
+    When,
+    _event,
+    _snapshot,
+    _usage_record,
+    from_ms,
+    to_ms,
+)
 from .schema import LEVEL_CODES, RESOLUTIONS
 from .writer import AGENT_METRICS, GPU_METRICS, HOST_METRICS
 
@@ -239,28 +250,9 @@ class History:
         """(id, record) of usage rows from `ms` (epoch ms) on and after row `after_id`."""
         with self._conn() as conn:
             rows = conn.execute(
-                "SELECT id, ts, agent, model, input_tokens, output_tokens, cache_read_tokens, "
-                "cache_write_tokens, cost_usd, request_id FROM usage WHERE ts >= ? AND id > ? "
-                "ORDER BY id",
-                (ms, after_id),
+                f"{_USAGE} WHERE ts >= ? AND id > ? ORDER BY id", (ms, after_id)
             ).fetchall()
-        return [
-            (
-                r[0],
-                UsageRecord(
-                    ts=from_ms(r[1]),
-                    agent=r[2],
-                    model=r[3],
-                    input_tokens=r[4],
-                    output_tokens=r[5],
-                    cache_read_tokens=r[6],
-                    cache_write_tokens=r[7],
-                    cost_usd=r[8],
-                    request_id=r[9],
-                ),
-            )
-            for r in rows
-        ]
+        return [(r[0], _usage_record(r)) for r in rows]
 
     def usage_by_model(self, agent: str, since_ms: int) -> list[ModelUsageRow]:
         """One agent's tokens and cost per model since `since_ms`; tokens of the records

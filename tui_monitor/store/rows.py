@@ -22,6 +22,7 @@ from ..models import (
     HostSample,
     IngestStats,
     Snapshot,
+    UsageRecord,
 )
 from .schema import LEVEL_NAMES, STATUS_NAMES, SchemaError
 
@@ -74,6 +75,10 @@ _AGENTS = """
     ORDER BY a.name
 """
 _EVENTS = "SELECT id, ts, agent, kind, level, message, data FROM events"
+_USAGE = (
+    "SELECT id, ts, agent, model, input_tokens, output_tokens, cache_read_tokens, "
+    "cache_write_tokens, cost_usd, request_id FROM usage"
+)
 UNRESOLVED = (
     "SELECT agent, count(*) FROM errors WHERE ts <= ? AND (resolved = 0 OR resolved_ts > ?) "
     "GROUP BY agent"
@@ -190,4 +195,19 @@ def _event(row: Any) -> AgentEvent:
         level=cast(EventLevel, LEVEL_NAMES.get(level, "info")),
         message=message,
         data={} if data is None else json.loads(data),
+    )
+
+
+def _usage_record(r: Any) -> UsageRecord:
+    """A row of `_USAGE` (its id, r[0], is the caller's)."""
+    return UsageRecord(
+        ts=from_ms(r[1]),
+        agent=r[2],
+        model=r[3],
+        input_tokens=r[4],
+        output_tokens=r[5],
+        cache_read_tokens=r[6],
+        cache_write_tokens=r[7],
+        cost_usd=r[8],
+        request_id=r[9],
     )

@@ -231,9 +231,9 @@ class MonitorApp(App[None]):
         svg = self.export_screenshot()
 
         def write(name: str) -> Path:
-            from .. import export
+            from .. import outfile
 
-            return export.write_atomic(Path.cwd() / name, [svg], unique=True)
+            return outfile.write_atomic(Path.cwd() / name, [svg], unique=True)
 
         self._save(write, "screenshot", self.snapshot.ts if self.snapshot else None, ".svg")
 
@@ -241,9 +241,9 @@ class MonitorApp(App[None]):
         self, write: Callable[[str], Path], what: str, at: datetime | None, suffix: str
     ) -> None:
         async def save() -> None:
-            from .. import export
+            from .. import outfile
 
-            name = export.default_name(what, at=at, suffix=suffix)
+            name = outfile.default_name(what, at=at, suffix=suffix)
             try:
                 path = await asyncio.to_thread(write, name)
             except (OSError, ValueError) as exc:
