@@ -390,8 +390,8 @@ class Program:
     quit: tuple[str, ...]
     check: Callable[[str], str] = lambda screen: ""
     """Returns a problem seen on the final screen, or ''."""
-    fresh: Callable[[int], dict[str, str]] = lambda n: {}
-    """Extra environment for the n-th launch (e.g. its own database)."""
+    fresh: Callable[[int], list[str]] = lambda n: []
+    """Extra arguments for the n-th launch (e.g. its own database)."""
     layout: Callable[[str], list[str]] | None = None
     """The name of the screen region of each row, to split the bytes written."""
 
@@ -402,7 +402,7 @@ def run_program(prog: Program, workdir: Path, args: argparse.Namespace, n: int) 
     print(f"{prog.name}: launch, {args.warmup:g} s warm-up, {args.seconds:g} s", flush=True)
     term = Terminal(workdir, prog.name)
     try:
-        pid = term.start(prog.argv, prog.env | prog.fresh(n))
+        pid = term.start([*prog.argv, *prog.fresh(n)], prog.env)
         result.first.append(term.wait_for(prog.ready, 20.0))
         result.first_bytes = term.written()
         time.sleep(args.warmup)
@@ -431,7 +431,7 @@ def launches(prog: Program, workdir: Path, count: int, first_n: int) -> list[flo
     for n in range(first_n, first_n + count):
         term = Terminal(workdir, prog.name)
         try:
-            term.start(prog.argv, prog.env | prog.fresh(n))
+            term.start([*prog.argv, *prog.fresh(n)], prog.env)
             out.append(term.wait_for(prog.ready, 20.0))
         finally:
             term.close()
@@ -444,7 +444,7 @@ def long_run(prog: Program, workdir: Path, seconds: float) -> list[tuple[float, 
     out: list[tuple[float, float]] = []
     term = Terminal(workdir, prog.name)
     try:
-        pid = term.start(prog.argv, prog.env | prog.fresh(999))
+        pid = term.start([*prog.argv, *prog.fresh(999)], prog.env)
         term.wait_for(prog.ready, 20.0)
         proc, t0 = psutil.Process(pid), time.perf_counter()
         for minute in range(1, int(seconds // 60) + 1):
@@ -572,13 +572,15 @@ def agents_on_screen(count: int) -> Callable[[str], str]:
     return check
 
 
-def own_db(workdir: Path, tag: str) -> Callable[[int], dict[str, str]]:
-    """A database per launch: a launch must never attach to the one before it."""
+def own_db(workdir: Path, tag: str) -> Callable[[int], list[str]]:
+    """A database per launch (a launch must never attach to the one before it), given with
+    `--db` as a person would: a TUI_MONITOR_STORE__PATH variable would also load
+    pydantic-settings, ~20 ms of every start (see config.py)."""
 
-    def env(n: int) -> dict[str, str]:
-        return {"TUI_MONITOR_STORE__PATH": str(workdir / f"history-{tag}{n}.db")}
+    def argv(n: int) -> list[str]:
+        return ["--db", str(workdir / f"history-{tag}{n}.db")]
 
-    return env
+    return argv
 
 
 def programs(workdir: Path, args: argparse.Namespace) -> list[Program]:

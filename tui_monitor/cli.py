@@ -13,7 +13,7 @@ from typing import Any
 import click
 import tomli_w
 
-from . import __version__
+from . import __version__, startup
 from .config import SAMPLE_CONFIG, ConfigError, Settings, config_path, load_settings
 from .models import Snapshot
 from .recorder import AlreadyRecording
@@ -77,7 +77,9 @@ def cli(ctx: click.Context, config: Path | None, db: Path | None, at: str | None
     ctx.obj = _Ctx(config)
     if ctx.invoked_subcommand is None:
         _run_ui(ctx.obj, db, _when(at) if at is not None else None)
-    elif at is not None:
+        return
+    startup.resume()  # the dashboard resumes the collector after its first screen
+    if at is not None:
         raise click.UsageError("--at applies to the dashboard (no command), not to a command")
 
 

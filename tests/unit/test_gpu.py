@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import time
@@ -127,7 +128,41 @@ def test_real_module_without_a_gpu_reports_why() -> None:
         assert status.gpus
     else:
         assert status.reason
-        assert "NVML" in status.reason or "pynvml" in status.reason
+        assert status.reason == gpu_mod.NO_DRIVER or "NVML" in status.reason
+
+
+PROBE = """
+import sys
+from tui_monitor.collect import gpu
+gpu.NVML_LIBRARY = sys.argv[1]
+collector = gpu.GpuCollector(timeout=10.0)
+status = collector.sample()
+collector.close()
+print(status.available, "pynvml" in sys.modules, status.reason, sep="|")
+"""
+
+
+def _probe(library: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, library], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().split("|")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the probe is Linux only")
+def test_no_driver_library_means_no_binding_loaded() -> None:
+    """Without the driver library the binding is never imported (it costs ~3 MB for
+    nothing), and the reason says what is missing."""
+    assert _probe("libtui-monitor-absent.so.1") == ["False", "False", gpu_mod.NO_DRIVER]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the probe is Linux only")
+def test_a_loadable_library_goes_on_to_nvml() -> None:
+    """The probe only decides whether to import pynvml; NVML itself has the last word."""
+    available, imported, reason = _probe("libc.so.6")
+    assert imported == "True"
+    assert available == "True" or reason == gpu_mod.NO_DRIVER or reason.startswith("NVML")
 
 
 def test_two_gpus_all_fields_and_process_memory(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
-from .. import fmt, safe
+from .. import fmt, safe, startup
 from ..config import Settings, config_path
 from ..models import AgentEvent, Snapshot
 from ..recorder import AlreadyRecording
@@ -27,6 +27,11 @@ from .view import View
 
 Step = Literal["at", "prev", "next", "first_after"]
 EXPORT_EVENTS = 200
+GC_RESUME_AFTER = 0.2
+"""Seconds after the first screen's paint before the garbage collector comes back on (its
+first collection holds the GIL for tens of ms: not while the frame is being written)."""
+GC_RESUME_LATEST = 3.0
+"""... or this long after start, when no snapshot comes (a stuck source)."""
 """Recent events in an `x` export (the event log keeps more; `export events` has them all)."""
 
 
@@ -84,6 +89,7 @@ class MonitorApp(App[None]):
         self.replay_tick: int | None = None
         self._replay_lock = asyncio.Lock()
         self._shown: Snapshot | None = None
+        self._painted = False
 
     # What the screens show: the replayed moment while there is one, else the live one.
 
@@ -127,6 +133,7 @@ class MonitorApp(App[None]):
             self.set_keymap(dict(self.settings.keymap))
         self._start_source()  # first: its first tick runs while the screen is composed
         self.push_screen(DashboardScreen())
+        self.set_timer(GC_RESUME_LATEST, startup.resume)
 
     def _start_source(self) -> None:
         self.run_worker(
@@ -192,6 +199,9 @@ class MonitorApp(App[None]):
         render = getattr(self.screen, "render_snapshot", None)
         if render is not None and self._shown is not None:
             render(self._shown)
+            if not self._painted:
+                self._painted = True
+                self.call_after_refresh(self.set_timer, GC_RESUME_AFTER, startup.resume)
 
     def _alert(self, e: AgentEvent) -> None:
         firing = e.data.get("state") == "firing"

@@ -1,0 +1,42 @@
+"""The console script's entry: start-up without the cyclic garbage collector.
+
+Importing the dashboard builds some 100,000 objects (modules, classes, pydantic schemas,
+parsed CSS) and the cyclic collector, run by allocation counts, scans them again and again
+while they are built: about 40 ms of CPU in a ~0.35 s import on the bench machine
+(bench/RESULTS.md), none of it garbage. So `main` pauses the collector; `resume` collects
+once, freezes what survived out of its sight (`gc.freeze`: later collections do not rescan
+start-up's modules and classes) and turns it back on. The dashboard resumes just after its
+first screen, every other command before it starts its work.
+
+Only the console script pauses: importing `tui_monitor` (tests, `tui_monitor.client` in an
+agent) leaves the collector alone.
+"""
+
+from __future__ import annotations
+
+import gc
+
+_paused = False
+
+
+def main() -> int:
+    """`tui-monitor`: the CLI, imported with the collector paused."""
+    global _paused
+    if gc.isenabled():
+        gc.disable()
+        _paused = True
+    from .cli import main as cli_main
+
+    return cli_main()
+
+
+def resume() -> None:
+    """Collect start-up's garbage, freeze the survivors, collect as usual from now on.
+    Does nothing unless `main` paused the collector, or after the first call."""
+    global _paused
+    if not _paused:
+        return
+    _paused = False
+    gc.collect()
+    gc.freeze()
+    gc.enable()
