@@ -29,6 +29,7 @@ from tui_monitor.ui.screens.agent import AgentScreen
 from tui_monitor.ui.screens.dashboard import DashboardScreen
 from tui_monitor.ui.screens.help import HelpScreen
 from tui_monitor.ui.widgets.agent_table import AgentTable
+from tui_monitor.ui.widgets.chart import MetricChart
 from tui_monitor.ui.widgets.event_log import EventLog
 from tui_monitor.ui.widgets.footer import KeyFooter
 
@@ -568,3 +569,18 @@ async def test_chart_history_per_agent_and_bounded_table_caches() -> None:
         assert app.trend("agents") == [2.0]
         t = table(app)
         assert t._cell_render_cache.maxsize <= 1000 and t._line_cache.maxsize <= 100
+
+
+async def test_the_chart_loads_plotext_only_once_it_is_shown() -> None:
+    """The plot widget (and plotext) comes with the first chart drawn, after the first
+    screen; at 80 columns the chart is hidden and never loads it."""
+    ticks = [snapshot(n, fleet()) for n in (1, 2, 3)]
+    async with running(ticks, (80, 24)) as (app, source, pilot):
+        await step(pilot, source)
+        chart = app.screen.query_one(MetricChart)
+        assert not chart.display and chart._plot is None
+        await pilot.resize_terminal(120, 40)
+        await step(pilot, source)  # the chart is drawn with the next tick
+        await wait_until(pilot, lambda: chart._plot is not None, what="the plot mounted")
+        await wait_until(pilot, lambda: chart._plot is not None and chart._plot.is_mounted)
+        assert "cpu" in screen_text(app)  # the legend of the plotted line

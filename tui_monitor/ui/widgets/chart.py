@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from textual.app import RenderResult
-from textual_plotext import PlotextPlot
+from textual.widget import Widget
 
 from ... import fmt
 
+if TYPE_CHECKING:
+    from textual_plotext import PlotextPlot
 
-class MetricChart(PlotextPlot):
-    """Lines of one metric over time. Drawing costs tens of ms: the owner throttles `show`."""
+
+class MetricChart(Widget):
+    """Lines of one metric over time. Drawing costs tens of ms: the owner throttles `show`.
+
+    The plot itself (textual-plotext) is imported and mounted by the first `show`: the first
+    screen does not wait for plotext (~25 ms, ~3 MB), and a terminal too narrow for the chart
+    never loads it.
+    """
 
     DEFAULT_CSS = "MetricChart { height: 1fr; }"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._key: object = None
+        self._plot: PlotextPlot | None = None
 
-    def render(self) -> RenderResult:
-        if self._key is None:  # nothing to plot yet: skip plotext's 35-60 ms of an empty frame
-            return ""
-        return super().render()
+    def plot(self) -> PlotextPlot:
+        """The plotext widget, mounted on first use."""
+        if self._plot is None:
+            from textual_plotext import PlotextPlot
+
+            self._plot = PlotextPlot()
+            self.mount(self._plot)
+        return self._plot
 
     def show(
         self,
@@ -38,7 +51,8 @@ class MetricChart(PlotextPlot):
         if key == self._key:
             return False
         self._key = key
-        plt = self.plt
+        plot = self.plot()
+        plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
         top = 0.0
@@ -58,5 +72,5 @@ class MetricChart(PlotextPlot):
             plt.xticks(ticks, [f"-{fmt.duration(-t)}" if t else "now" for t in ticks])
         if unit:
             plt.ylabel(unit)
-        self.refresh()
+        plot.refresh()
         return True
