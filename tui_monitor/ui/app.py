@@ -27,12 +27,12 @@ from .view import View
 
 Step = Literal["at", "prev", "next", "first_after"]
 EXPORT_EVENTS = 200
+"""Recent events in an `x` export (the event log keeps more; `export events` has them all)."""
 GC_RESUME_AFTER = 0.2
 """Seconds after the first screen's paint before the garbage collector comes back on (its
 first collection holds the GIL for tens of ms: not while the frame is being written)."""
 GC_RESUME_LATEST = 3.0
 """... or this long after start, when no snapshot comes (a stuck source)."""
-"""Recent events in an `x` export (the event log keeps more; `export events` has them all)."""
 
 
 def _css_path() -> Path:
