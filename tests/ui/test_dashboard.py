@@ -20,6 +20,7 @@ from factories import (
     table,
     wait_until,
 )
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
 from textual.widgets._footer import FooterKey
@@ -584,3 +585,17 @@ async def test_the_chart_loads_plotext_only_once_it_is_shown() -> None:
         await wait_until(pilot, lambda: chart._plot is not None, what="the plot mounted")
         await wait_until(pilot, lambda: chart._plot is not None and chart._plot.is_mounted)
         assert "cpu" in screen_text(app)  # the legend of the plotted line
+
+
+async def test_keys_typed_right_after_slash_reach_the_filter() -> None:
+    """`/coder` in one burst (fast typing, or one packet over SSH): every key after `/` is
+    the filter's, none goes to the table; a `/` typed in the filter is text."""
+    async with running([snapshot(1, fleet())]) as (app, _, pilot):
+        box = app.screen.query_one("#filter", Input)
+        for char in "/coder":
+            app.post_message(events.Key("slash" if char == "/" else char, char))  # no pause
+        await wait_until(pilot, lambda: box.value == "coder", what="'coder' in the filter")
+        assert table(app).visible_names == ["coder#1", "coder#2"]
+        await pilot.press("slash")
+        await wait_until(pilot, lambda: box.value == "coder/", what="'/' typed as text")
+        assert box.has_focus

@@ -35,8 +35,12 @@ SHORT = 30
 """Below this height the bottom panels shrink so the table keeps its rows."""
 
 
-def _bind(key: str, action: str, description: str, id_: str, show: bool = True) -> Binding:
-    return Binding(key, action, description, show=show, id=id_, tooltip=description)
+def _bind(
+    key: str, action: str, description: str, id_: str, show: bool = True, priority: bool = False
+) -> Binding:
+    return Binding(
+        key, action, description, show=show, id=id_, tooltip=description, priority=priority
+    )
 
 
 class DashboardScreen(Screen[None]):
@@ -46,7 +50,9 @@ class DashboardScreen(Screen[None]):
 
     BINDINGS = [
         _bind("enter", "open_agent", "Open", "dashboard.open"),
-        _bind("slash", "filter", "Filter", "dashboard.filter"),
+        # A priority binding runs as the key arrives, before the keys after it are handed to
+        # the focused widget: `/cod` typed fast, or in one packet over SSH, all reaches the box.
+        _bind("slash", "filter", "Filter", "dashboard.filter", priority=True),
         _bind(
             "escape", "clear_filter", "Clear filter / live", "dashboard.clear_filter", show=False
         ),
@@ -267,8 +273,11 @@ class DashboardScreen(Screen[None]):
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        if box.has_focus:  # the binding has priority: a `/` typed in the filter is text
+            box.insert_text_at_cursor("/")
+            return
         box.display = True
-        box.focus()
+        self.set_focus(box)  # now, not with box.focus(): that waits behind queued keys
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":

@@ -43,7 +43,7 @@ class HeaderBar(Static):
         if note:
             text.append("  ")
             text.append(safe.text(note, "bold red"))
-        grid = Table.grid(expand=True)
+        grid = Table.grid(expand=True, padding=(0, 1), collapse_padding=True, pad_edge=False)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         grid.add_column(justify="right", no_wrap=True)
         right = _ingest(ingest)
