@@ -1,5 +1,6 @@
 """Exports: a snapshot as a versioned JSON document, metric and event ranges as CSV, JSON or
-NDJSON, and the atomic, no-clobber, owner-only file writes behind them (docs/export.md).
+NDJSON (docs/export.md). The atomic, no-clobber, owner-only file writes behind them and the
+safe file names are outfile.py.
 
 Shared by `tui-monitor export` and the dashboard's `x` key. Each export of the history reads
 one read transaction (WAL gives it a stable view while the recorder keeps writing), so a file
