@@ -172,6 +172,38 @@ def _done(path: Path | None, what: str) -> None:
         click.echo(f"wrote {what} to {path}")
 
 
+FORMATS = {"metrics": ("csv", "json"), "events": ("ndjson", "csv")}
+"""Each range export's formats, the default first."""
+
+
+def _export_range(
+    obj: _Obj,
+    db: Path | None,
+    what: str,
+    unit: str,
+    span: tuple[str, str],
+    agent: str | None,
+    output: str | None,
+    fmt: str | None,
+    write: Callable[..., Any],
+) -> None:
+    """What `export metrics` and `export events` share: the time range, the format, the file
+    name, the progress bar and the one-line result. `write(db, sink, start, end, fmt=...,
+    progress=...)` does the export."""
+    from . import outfile
+
+    start, end = _span(*span)
+    fmt = _format(fmt, output, FORMATS[what])
+    path = _db(obj, db)
+    sink = _sink(output, outfile.default_name(what, agent=agent, at=end, suffix=fmt))
+    bar = _Progress(f"exporting {what}")
+    try:
+        written = _run(sink, lambda: write(path, sink, start, end, fmt=fmt, progress=bar))
+    finally:
+        bar.close()
+    _done(written.path, _count(written.rows, unit))
+
+
 @export.command("snapshot", short_help="One recorded moment as versioned JSON.")
 @click.option(
     "--at",
@@ -228,32 +260,12 @@ def metrics_cmd(
     \b
     tui-monitor export metrics --since 1h --agent planner --format csv -o ~/exports/
     """
-    from . import export as ex
-    from . import outfile
+    from functools import partial
 
-    start, end = _span(since, until)
-    fmt = _format(fmt, output, ("csv", "json"))
-    path = _db(obj, db)
-    sink = _sink(output, outfile.default_name("metrics", agent=agent, at=end, suffix=fmt))
-    bar = _Progress("exporting metrics")
-    try:
-        written = _run(
-            sink,
-            lambda: ex.export_metrics(
-                path,
-                sink,
-                start,
-                end,
-                agent=agent,
-                fmt=fmt,
-                csv_safe=not csv_raw,
-                force=force,
-                progress=bar,
-            ),
-        )
-    finally:
-        bar.close()
-    _done(written.path, _count(written.rows, "row"))
+    from . import export as ex
+
+    write = partial(ex.export_metrics, agent=agent, csv_safe=not csv_raw, force=force)
+    _export_range(obj, db, "metrics", "row", (since, until), agent, output, fmt, write)
 
 
 @export.command("events", short_help="The event log as NDJSON or CSV.")
@@ -284,30 +296,11 @@ def events_cmd(
     \b
     tui-monitor export events --since 2d --level warning --format ndjson -o -
     """
-    from . import export as ex
-    from . import outfile
+    from functools import partial
 
-    start, end = _span(since, until)
-    fmt = _format(fmt, output, ("ndjson", "csv"))
-    path = _db(obj, db)
-    sink = _sink(output, outfile.default_name("events", agent=agent, at=end, suffix=fmt))
-    bar = _Progress("exporting events")
-    try:
-        written = _run(
-            sink,
-            lambda: ex.export_events(
-                path,
-                sink,
-                start,
-                end,
-                agent=agent,
-                min_level=level,
-                fmt=fmt,
-                csv_safe=not csv_raw,
-                force=force,
-                progress=bar,
-            ),
-        )
-    finally:
-        bar.close()
-    _done(written.path, _count(written.rows, "event"))
+    from . import export as ex
+
+    write = partial(
+        ex.export_events, agent=agent, min_level=level, csv_safe=not csv_raw, force=force
+    )
+    _export_range(obj, db, "events", "event", (since, until), agent, output, fmt, write)

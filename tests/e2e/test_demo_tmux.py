@@ -18,24 +18,14 @@ from pathlib import Path
 
 import psutil
 import pytest
+from demo_procs import demo_processes
 from tmux_pane import POLL, Tmux, gone
 
 pytestmark = pytest.mark.slow
 
 EXE = Path(sys.executable).parent / "tui-monitor"
-AGENT = "tui_monitor.demo.agent"
 NAMES = ("planner", "coder-1", "embedder", "indexer")
 """What `--agents 4` starts: a worker, a CPU burster, a memory grower, a spawner."""
-
-
-def demo_processes(marker: str) -> dict[int, str]:
-    """pid -> cmdline of the live demo agents and their children under `marker` (our TMPDIR)."""
-    found: dict[int, str] = {}
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        cmdline = " ".join(proc.info["cmdline"] or ())
-        if AGENT in cmdline and marker in cmdline and proc.info["status"] != "zombie":
-            found[proc.pid] = cmdline
-    return found
 
 
 def _pids_on_screen(screen: str) -> dict[str, int]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from demo_procs import AGENT, demo_processes
 
 from tui_monitor.cli import main
 from tui_monitor.cli_demo import MAX_AGENTS as CLI_MAX_AGENTS
@@ -25,19 +26,6 @@ from tui_monitor.demo.fleet import MAX_AGENTS, Fleet, demo_settings, roster
 from tui_monitor.ingest.hub import IngestHub
 from tui_monitor.ingest.server import IngestServer
 from tui_monitor.models import ErrorRecord, UsageRecord
-
-AGENT = "tui_monitor.demo.agent"
-
-
-def demo_processes(marker: str) -> dict[int, str]:
-    """pid -> cmdline of every live demo process (agents and their children) whose command
-    line holds `marker` (this test's socket path)."""
-    found: dict[int, str] = {}
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        cmdline = " ".join(proc.info["cmdline"] or ())
-        if AGENT in cmdline and marker in cmdline and proc.info["status"] != "zombie":
-            found[proc.pid] = cmdline
-    return found
 
 
 def gone(pid: int) -> bool:
