@@ -261,11 +261,17 @@ def settings() -> Settings:
 
 
 def build_app(
-    snapshots: Sequence[Snapshot], *, config: Path = CONFIG
+    snapshots: Sequence[Snapshot],
+    *,
+    config: Path = CONFIG,
+    on_first_screen: Callable[[], None] | None = None,
 ) -> tuple[MonitorApp, ScriptedSource]:
     """The app as the CLI builds it, fed by scripted snapshots, with a UTC header clock."""
     source = ScriptedSource(snapshots)
-    return make_app(settings(), source, None, config=config, utc=True), source
+    app = make_app(
+        settings(), source, None, config=config, utc=True, on_first_screen=on_first_screen
+    )
+    return app, source
 
 
 async def wait_until(

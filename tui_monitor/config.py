@@ -24,16 +24,14 @@ from pydantic import (
 )
 
 from .alerts.rules import AlertSettings
-from .usage import BudgetSettings, PriceTable
+from .cost.budgets import BudgetSettings
+from .cost.prices import PriceTable
+from .errors import ConfigError
 
 APP_NAME = "tui-monitor"
 CONFIG_ENV = "TUI_MONITOR_CONFIG"
 ENV_PREFIX = "TUI_MONITOR_"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-
-
-class ConfigError(Exception):
-    """A configuration problem, already phrased as one line for the user."""
 
 
 def config_path() -> Path:

@@ -132,16 +132,20 @@ class ErrorRecord(_Frozen):
 
 
 class UsageRecord(_Frozen):
-    """Tokens one request of an agent used, and what it cost (None: not priced)."""
+    """Tokens one request of an agent used, and what it cost (None: not priced).
+
+    A NaN, negative or fractional figure would poison every running total after it, so the
+    figures are checked strictly (the ingest hub builds these from already-checked messages).
+    """
 
     ts: datetime
     agent: str
     model: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cost_usd: float | None = None
+    input_tokens: int = Field(default=0, ge=0, strict=True)
+    output_tokens: int = Field(default=0, ge=0, strict=True)
+    cache_read_tokens: int = Field(default=0, ge=0, strict=True)
+    cache_write_tokens: int = Field(default=0, ge=0, strict=True)
+    cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     request_id: str | None = None
 
 

@@ -22,20 +22,21 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+from .alerts.tick import AlertTick
 from .config import Settings
-from .derive import Derived, month_start_ms
+from .cost.tick import CostTick, month_start_ms
+from .errors import AlreadyRecording, SchemaError, ServerError, TailError
 from .ingest.hub import IngestHub
 from .ingest.protocol import MAX_LINE
-from .ingest.server import IngestServer, ServerError
-from .ingest.spool import TailError, ensure_spool_dir
+from .ingest.server import IngestServer
+from .ingest.spool import ensure_spool_dir
 from .ingest.tail import Tailer, TailProblem
 from .models import Snapshot
 from .sampler import Sampler
 from .store.queries import History
-from .store.queue import Writer
+from .store.queue import WriteQueue
 from .store.retention import prune_steps
-from .store.schema import SchemaError
-from .store.writer import Batch, Store
+from .store.writer import Batch, Writer
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,6 @@ SPOOL_EVERY = 0.5
 """Seconds between looks at the spool files."""
 ERRORS_EVERY = 2.0
 """Seconds between counts of open errors (a resolve in any viewer shows within this)."""
-
-
-class AlreadyRecording(Exception):
-    """Another live recorder owns this database."""
-
-    def __init__(self, db: Path, pid: int | None) -> None:
-        self.db, self.pid = db, pid
-        super().__init__(f"already recording to {db} (pid {pid if pid else 'unknown'})")
 
 
 def lock_path(db: Path) -> Path:
@@ -153,8 +146,10 @@ class Recorder:
         self.db = db
         self.sampler = sampler or Sampler(settings)
         self._on_commit = on_commit
+        self.queue: WriteQueue | None = None
+        """Ticks waiting to be written, flushed in batches (set while running)."""
         self.writer: Writer | None = None
-        self.store: Store | None = None
+        """The database connection that writes the batches (set by `open`)."""
         self.pruned_at: float | None = None
         self.hub: IngestHub | None = None
         self.server: IngestServer | None = None
@@ -197,19 +192,19 @@ class Recorder:
             return
         self.server = server
 
-    def open(self) -> Store:
+    def open(self) -> Writer:
         """Open (and migrate) the database now, so its problems surface before recording."""
-        if self.store is None:
-            self.store = Store(self.db)
-        return self.store
+        if self.writer is None:
+            self.writer = Writer(self.db)
+        return self.writer
 
     async def run(self, stop: asyncio.Event, first: Snapshot | None = None) -> None:
-        """Record until `stop`; `first` is a tick already taken (and shown) before the store
+        """Record until `stop`; `first` is a tick already taken (and shown) before the writer
         was open, written ahead of the rest."""
         cfg = self.settings.store
-        store = self.store if self.store is not None else await asyncio.to_thread(self.open)
-        writer = self.writer = Writer(
-            store,
+        writer = self.writer if self.writer is not None else await asyncio.to_thread(self.open)
+        queue = self.queue = WriteQueue(
+            writer,
             flush_interval=cfg.flush_interval,
             flush_rows=cfg.flush_rows,
             queue_size=cfg.queue_size,
@@ -217,23 +212,24 @@ class Recorder:
             on_commit=self._committed,
         )
         if first is not None:
-            await writer.put(first)
-        unsubscribe = self.sampler.subscribe(writer.put)
-        derive = self.sampler.derive = Derived(self.settings)
+            await queue.put(first)
+        unsubscribe = self.sampler.subscribe(queue.put)
+        cost = self.sampler.cost = CostTick(self.settings.prices, self.settings.budgets)
+        alerts = self.sampler.alerts = AlertTick(self.settings.alerts)
         try:
             rows = await asyncio.to_thread(History(self.db).usage_since, month_start_ms())
-            derive.seed(r for _, r in rows)
+            cost.seed(r for _, r in rows)
         except (sqlite3.Error, SchemaError) as exc:
             log.error("reading this month's usage failed (cost starts at 0): %s", exc)
         await self._listen()
         tasks = [
             asyncio.create_task(self.sampler.run(stop), name="sampler"),
-            asyncio.create_task(self._prune_loop(writer), name="retention"),
+            asyncio.create_task(self._prune_loop(queue), name="retention"),
             asyncio.create_task(self._errors_loop(), name="errors"),
         ]
         if self.hub is not None:
             tasks.append(asyncio.create_task(self._tail_loop(self.hub), name="spool"))
-        writing = asyncio.create_task(writer.run(), name="writer")
+        writing = asyncio.create_task(queue.run(), name="writer")
         try:
             await stop.wait()
         finally:
@@ -247,10 +243,10 @@ class Recorder:
                 with contextlib.suppress(Exception):
                     await self.sampler.tick()
             unsubscribe()
-            await derive.close()
-            await writer.close()  # the writer empties its queue, then returns
+            await alerts.close()
+            await queue.close()  # the writer empties its queue, then returns
             await writing
-            await asyncio.to_thread(store.close)
+            await asyncio.to_thread(writer.close)
             self.sampler.close()
 
     async def _tail_loop(self, hub: IngestHub) -> None:
@@ -295,14 +291,14 @@ class Recorder:
                 await asyncio.wait_for(self._recount.wait(), ERRORS_EVERY)
             self._recount.clear()
 
-    async def _prune_loop(self, writer: Writer) -> None:
+    async def _prune_loop(self, queue: WriteQueue) -> None:
         """Retention one small batch per writer call, so recording interleaves with it."""
         retention = self.settings.store.retention
         while True:
-            steps = prune_steps(writer.store.conn, time.time(), retention)
+            steps = prune_steps(queue.writer.conn, time.time(), retention)
             try:
                 step = functools.partial(_next_step, steps)
-                while await writer.call(step) is not None:
+                while await queue.call(step) is not None:
                     await asyncio.sleep(0)
                 self.pruned_at = time.time()
             except sqlite3.Error as exc:

@@ -10,11 +10,13 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from .alerts.tick import AlertTick
 from .collect.agents import AgentCollector
 from .collect.gpu import GpuCollector
 from .collect.host import HostCollector
 from .config import Settings
-from .derive import Derived
+from .cost.ledger import budget_levels
+from .cost.tick import CostTick
 from .ingest.hub import IngestHub
 from .models import Snapshot
 
@@ -51,8 +53,10 @@ class Sampler:
         self._started: float | None = None
         self.ingest: IngestHub | None = None
         """Set by the recorder when agents report in: merged into every tick."""
-        self.derive: Derived | None = None
-        """Cost, budgets and alerts (set by the recorder)."""
+        self.cost: CostTick | None = None
+        """Prices usage and puts the money on each tick (set by the recorder)."""
+        self.alerts: AlertTick | None = None
+        """Runs the alert rules over each tick, cost included (set by the recorder)."""
         self.unresolved: dict[str, int] = {}
         """Open errors per agent, refreshed from the store by the recorder."""
 
@@ -97,8 +101,12 @@ class Sampler:
             event_rows=reported.rows if reported and reported.rows else None,
             ingest=self.ingest.stats() if self.ingest is not None else None,
         )
-        if self.derive is not None:
-            snapshot = self.derive.apply(snapshot)
+        budgets: list[tuple[str, float]] = []
+        if self.cost is not None:
+            snapshot, summary = self.cost.apply(snapshot)
+            budgets = budget_levels(summary)
+        if self.alerts is not None:
+            snapshot = self.alerts.apply(snapshot, budgets)
         self.last = snapshot
         await self._publish(snapshot)
         return snapshot

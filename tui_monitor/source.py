@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
-from . import ledger, usage
 from .config import Settings
-from .derive import month_start_ms, with_cost
+from .cost import ledger
+from .cost.tick import month_start_ms, with_cost
+from .errors import AlreadyRecording, SchemaError
 from .models import Snapshot
-from .recorder import AlreadyRecording, Recorder, RecorderLock, move_aside_if_corrupt, recorder_pid
+from .recorder import Recorder, RecorderLock, move_aside_if_corrupt, recorder_pid
 from .store.queries import History
-from .store.schema import SchemaError
 
 Mode = Literal["live", "attached", "replay", "scripted"]
 Emit = Callable[[Snapshot], None]
@@ -87,7 +87,7 @@ class AttachedSource(SnapshotSource):
         since = month_start_ms() if self._usage_id == 0 else 0
         for row_id, record in history.usage_since(since, self._usage_id):
             self._usage_id = row_id
-            self.ledger.add(usage.UsageRecord.of(record))
+            self.ledger.add(record)
         if snap is None:
             return None
         return with_cost(snap, self.ledger.summary(snap.ts.timestamp()))

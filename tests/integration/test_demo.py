@@ -18,8 +18,8 @@ import psutil
 import pytest
 from demo_procs import AGENT, demo_processes
 
-from tui_monitor.cli import main
-from tui_monitor.cli_demo import MAX_AGENTS as CLI_MAX_AGENTS
+from tui_monitor.cli.commands import main
+from tui_monitor.cli.demo import MAX_AGENTS as CLI_MAX_AGENTS
 from tui_monitor.config import AgentRule
 from tui_monitor.demo.agent import ROLES
 from tui_monitor.demo.fleet import MAX_AGENTS, Fleet, demo_settings, roster

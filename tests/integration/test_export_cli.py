@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from factories import agent, at, history, snapshot
 
-from tui_monitor import cli_export
-from tui_monitor.cli import main
+from tui_monitor.cli import export as cli_export
+from tui_monitor.cli.commands import main
 from tui_monitor.export import read_snapshot
 from tui_monitor.store.queries import History
-from tui_monitor.store.writer import Store
+from tui_monitor.store.writer import Writer
 
 HOSTILE = ["../../escaped", "/abs/evil", "..", "a/../../b", "\x1b[2J-rf", "x" * 5000]
 
@@ -48,7 +48,7 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "history.db"
-    store = Store(path)
+    store = Writer(path)
     try:
         store.write_batch(history())
         hostile = [agent(name, cpu=5.0, pid=6000 + i) for i, name in enumerate(HOSTILE)]
@@ -224,7 +224,7 @@ def test_missing_and_damaged_databases(tmp_path: Path, out: Path) -> None:
 SLOW_WRITER = """
 import sys, time
 from pathlib import Path
-from tui_monitor.outfile import write_atomic
+from tui_monitor.export.outfile import write_atomic
 
 def chunks():
     for _ in range(40):

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from tui_monitor.config import IngestSettings, PresetSettings, Settings, StoreSettings
+from tui_monitor.errors import ServerError
 from tui_monitor.ingest.hub import IngestHub
-from tui_monitor.ingest.server import IngestServer, ServerError
+from tui_monitor.ingest.server import IngestServer
 from tui_monitor.recorder import Recorder
 from tui_monitor.store.queries import History
 
@@ -199,7 +200,11 @@ async def test_back_pressure_stops_reading_until_a_tick_drains(short_dir: Path) 
         sending = asyncio.create_task(
             talk(server.path, [event(message=str(i)) for i in range(500)])
         )
-        await asyncio.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while hub.pending < 100:  # the sender fills the hub up to its limit ...
+            assert time.monotonic() < deadline and not sending.done(), hub.pending
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # ... and is held there: no more get in while nobody drains
         assert 100 <= hub.pending < 500  # held at the limit (plus at most one chunk)
         assert not sending.done()
         got: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from factories import (
     agent,
     at,
+    build_app,
     event,
     fleet,
     fleet_events,
@@ -29,6 +31,7 @@ from textual.widgets.data_table import ColumnKey
 from tui_monitor.ui.screens.agent import AgentScreen
 from tui_monitor.ui.screens.dashboard import DashboardScreen
 from tui_monitor.ui.screens.help import HelpScreen
+from tui_monitor.ui.widgets import agent_table
 from tui_monitor.ui.widgets.agent_table import AgentTable
 from tui_monitor.ui.widgets.chart import MetricChart
 from tui_monitor.ui.widgets.event_log import EventLog
@@ -432,6 +435,29 @@ async def test_rows_are_keyed_by_name_and_updated_in_place(monkeypatch: pytest.M
         assert rows(t)[1] == "coder#2"
 
 
+async def test_a_changed_cell_repaints_that_cell_not_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AgentTable's own update_cell (DataTable internals, textual 8.2): one changed figure
+    asks for a repaint of one cell's region; stock DataTable repaints the whole table."""
+    snaps = [snapshot(1, fleet()), snapshot(2, with_cpu("coder#2", 0.7), ts=at(1))]
+    async with running(snaps) as (app, source, pilot):
+        t = table(app)
+        spy = Spy(t, monkeypatch, "refresh")
+        await step(pilot, source)
+        regions = [c[0] for c in spy.calls["refresh"] if c]
+        assert len(regions) == 1 and not [c for c in spy.calls["refresh"] if not c]
+        [region] = regions
+        assert region.height == 1 and region.width < t.size.width
+
+
+def test_a_textual_without_the_internals_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No silent fallback to the slow path: a renamed internal is an error at construction."""
+    monkeypatch.setattr(agent_table, "INTERNALS", (*agent_table.INTERNALS, "_renamed_in_9"))
+    with pytest.raises(RuntimeError, match="_renamed_in_9"):
+        AgentTable()
+
+
 # -- screens, keys, panels ---------------------------------------------------------------
 
 
@@ -466,6 +492,18 @@ async def test_help_lists_the_keys_and_escape_closes_it() -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="closed")
         assert table(app).has_focus
         assert app.is_running
+
+
+async def test_help_shows_the_keys_the_keymap_bound() -> None:
+    """Help reads the bindings in force (Screen.active_bindings), so [keymap] shows there."""
+    app, _ = build_app([snapshot(1, fleet())])
+    app.settings = app.settings.model_copy(update={"keymap": {"dashboard.chart_metric": "M"}})
+    async with app.run_test(size=(120, 50)) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        text = screen_text(app)
+        assert re.search(r"│\s+M\s+Chart metric", text), text
 
 
 async def test_q_quits() -> None:

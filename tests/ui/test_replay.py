@@ -27,6 +27,7 @@ from tui_monitor.config import (
     Settings,
     StoreSettings,
 )
+from tui_monitor.cost.prices import ModelPrice, PriceTable
 from tui_monitor.models import Snapshot
 from tui_monitor.source import LiveSource, ScriptedSource
 from tui_monitor.store.frames import find_tick
@@ -36,7 +37,6 @@ from tui_monitor.ui.app import MonitorApp, make_app
 from tui_monitor.ui.screens.dashboard import DashboardScreen
 from tui_monitor.ui.screens.goto import GotoScreen
 from tui_monitor.ui.widgets.event_log import EventLog
-from tui_monitor.usage import ModelPrice, PriceTable
 
 Rows = list[tuple[str, ...]]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tui_monitor.config import ConfigError, Settings, config_path, load_settings
+from tui_monitor.config import Settings, config_path, load_settings
+from tui_monitor.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str | bytes) -> Path:

@@ -1,4 +1,5 @@
-"""What a tick derives from reports: cost on agents, budgets, alert events (real engine)."""
+"""What a tick derives from reports: cost on agents, budgets (cost/tick.py) and alert events
+(alerts/tick.py, the real engine), applied in the sampler's order."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from factories import agent, snapshot
 
+from tui_monitor.alerts.tick import AlertTick
 from tui_monitor.config import Settings
-from tui_monitor.derive import Derived
-from tui_monitor.models import ErrorRecord, UsageRecord
+from tui_monitor.cost.ledger import budget_levels
+from tui_monitor.cost.tick import CostTick
+from tui_monitor.models import ErrorRecord, Snapshot, UsageRecord
 
 
 def settings(**extra: object) -> Settings:
@@ -27,6 +30,18 @@ def settings(**extra: object) -> Settings:
             **extra,
         }
     )
+
+
+class Derived:
+    """Cost, then alerts over the snapshot with its cost: what `Sampler.tick` does."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.cost = CostTick(settings.prices, settings.budgets)
+        self.alerts = AlertTick(settings.alerts)
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        snap, summary = self.cost.apply(snap)
+        return self.alerts.apply(snap, budget_levels(summary))
 
 
 def test_usage_becomes_cost_on_the_agent_and_budget_state() -> None:

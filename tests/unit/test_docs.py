@@ -23,7 +23,7 @@ from textual.keys import _character_to_key
 from textual.widgets import DataTable
 
 import tui_monitor.ui
-from tui_monitor.cli import cli
+from tui_monitor.cli.commands import cli
 from tui_monitor.config import FileSettings
 
 ROOT = Path(__file__).resolve().parents[2]

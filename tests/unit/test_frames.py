@@ -17,7 +17,7 @@ from tui_monitor.models import (
 from tui_monitor.store.frames import find_tick, next_problem, read_frame
 from tui_monitor.store.queries import History
 from tui_monitor.store.rows import to_ms
-from tui_monitor.store.writer import Store, resolve_error
+from tui_monitor.store.writer import Writer, resolve_error
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -48,7 +48,7 @@ def ev(s: float, agent: str, level: str = "info") -> AgentEvent:
 
 def test_a_frame_agrees_with_the_stored_ticks(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
-    store = Store(db)
+    store = Writer(db)
     ticks = [
         tick(n, events=(ev(n - 0.5, "a", "error" if n == 3 else "info"),), errors=n in (2, 4))
         for n in range(1, 9)
@@ -82,7 +82,7 @@ def test_a_frame_agrees_with_the_stored_ticks(tmp_path: Path) -> None:
 
 def test_stepping_and_the_next_problem(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
-    store = Store(db)
+    store = Writer(db)
     store.write_batch(
         [tick(n, events=(ev(n, "b", "error"),) if n == 5 else ()) for n in range(1, 8)]
     )

@@ -22,7 +22,7 @@ from tui_monitor.models import (
 )
 from tui_monitor.store.queries import History
 from tui_monitor.store.retention import PruneResult, prune, prune_steps
-from tui_monitor.store.writer import Store
+from tui_monitor.store.writer import Writer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NOW_MS = 1_708_640_030_500  # not on a minute or hour boundary
@@ -92,8 +92,8 @@ def snapshot(seq: int, ms: int, events: tuple[AgentEvent, ...] = ()) -> Snapshot
     )  # fmt: skip
 
 
-def populate(path: Path) -> Store:
-    store = Store(path)
+def populate(path: Path) -> Writer:
+    store = Writer(path)
     evs = tuple(AgentEvent(ts=when(ms), agent="a", kind="note", message=str(ms)) for ms in EVENT_MS)
     snaps = [snapshot(i + 1, ms) for i, ms in enumerate(TICK_MS)]
     snaps[-1] = snapshot(len(snaps), TICK_MS[-1], evs)
@@ -163,19 +163,19 @@ def kept(before: dict[str, set[tuple[Any, ...]]]) -> dict[str, set[tuple[Any, ..
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+def store(tmp_path: Path) -> Iterator[Writer]:
     s = populate(tmp_path / "h.db")
     yield s
     s.close()
 
 
-def test_cutoffs_in_the_data_are_exact(store: Store) -> None:
+def test_cutoffs_in_the_data_are_exact(store: Writer) -> None:
     ticks = sorted(store.conn.execute("SELECT id, ts FROM ticks").fetchall())
     assert [ts for _, ts in ticks] == TICK_MS
     assert sorted(ts for (ts,) in store.conn.execute("SELECT ts FROM events")) == EVENT_MS
 
 
-def test_prune_removes_exactly_the_old_rows(store: Store) -> None:
+def test_prune_removes_exactly_the_old_rows(store: Writer) -> None:
     before = state(store.conn)
     want = kept(before)
     result = prune(store.conn, NOW, RETENTION)
@@ -199,7 +199,7 @@ def test_prune_removes_exactly_the_old_rows(store: Store) -> None:
     assert History(store.path).check(full=True) == ["ok"]
 
 
-def test_prune_twice_is_a_no_op(store: Store) -> None:
+def test_prune_twice_is_a_no_op(store: Writer) -> None:
     prune(store.conn, NOW, RETENTION)
     between = state(store.conn)
     again = prune(store.conn, NOW, RETENTION)
@@ -207,7 +207,7 @@ def test_prune_twice_is_a_no_op(store: Store) -> None:
     assert state(store.conn) == between
 
 
-def test_small_batches_give_the_same_result(store: Store, tmp_path: Path) -> None:
+def test_small_batches_give_the_same_result(store: Writer, tmp_path: Path) -> None:
     other = populate(tmp_path / "other.db")
     try:
         big = prune(store.conn, NOW, RETENTION)
@@ -219,7 +219,7 @@ def test_small_batches_give_the_same_result(store: Store, tmp_path: Path) -> Non
         other.close()
 
 
-def test_writes_interleave_between_batches(store: Store) -> None:
+def test_writes_interleave_between_batches(store: Writer) -> None:
     """Every step commits before it yields: the writer can write in between."""
     before = state(store.conn)
     seq = 100
@@ -235,7 +235,7 @@ def test_writes_interleave_between_batches(store: Store) -> None:
 
 
 def test_nothing_old_nothing_removed(tmp_path: Path) -> None:
-    store = Store(tmp_path / "h.db")
+    store = Writer(tmp_path / "h.db")
     try:
         store.write_batch([snapshot(1, NOW_MS)])
         before = state(store.conn)
@@ -245,7 +245,7 @@ def test_nothing_old_nothing_removed(tmp_path: Path) -> None:
         store.close()
 
 
-def test_bad_batch_sizes(store: Store) -> None:
+def test_bad_batch_sizes(store: Writer) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         prune(store.conn, NOW, RETENTION, batch_ticks=0)
 
@@ -253,7 +253,7 @@ def test_bad_batch_sizes(store: Store) -> None:
 def test_the_newest_ingest_counters_outlive_their_tick(tmp_path: Path) -> None:
     """Counters are written only when they move; the last ones must survive retention so the
     ticks after them still show them."""
-    store = Store(tmp_path / "h.db")
+    store = Writer(tmp_path / "h.db")
     stats = [IngestStats(received=1), IngestStats(received=2), IngestStats(received=2)]
     times = [RAW_CUT - 2_000, RAW_CUT - 1_000, NOW_MS]
     store.write_batch(

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tui_monitor.models import AgentSample, GpuSample, GpuStatus, HostSample, Snapshot
 from tui_monitor.store.schema import RESOLUTIONS
-from tui_monitor.store.writer import AGENT_METRICS, GPU_METRICS, HOST_METRICS, Store
+from tui_monitor.store.writer import AGENT_METRICS, GPU_METRICS, HOST_METRICS, Writer
 
 T0 = 1_699_999_200  # a whole hour
 AGENTS = ("alpha", "beta", "gamma")
@@ -79,7 +79,7 @@ def make_snapshot(seq: int, ms: int, rng: random.Random) -> Snapshot:
 def write(path: Path, offsets_ms: Sequence[int], splits: Sequence[int], seed: int) -> None:
     rng = random.Random(seed)
     snaps = [make_snapshot(i + 1, T0 * 1000 + ms, rng) for i, ms in enumerate(offsets_ms)]
-    store = Store(path)
+    store = Writer(path)
     try:
         edges = sorted({0, len(snaps), *(s % (len(snaps) + 1) for s in splits)})
         for lo, hi in itertools.pairwise(edges):

@@ -1,4 +1,4 @@
-"""The console script starts with the cyclic garbage collector paused (startup.py)."""
+"""The console script (`tui_monitor.cli:main`) starts with the garbage collector paused."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ import gc
 import subprocess
 import sys
 
-from tui_monitor import startup
+from tui_monitor.cli import startup
 
 PROBE = """
 import gc, sys
-from tui_monitor import cli, startup
+from tui_monitor.cli import commands, main, startup
 
 seen = []
 
-@cli.cli.command("probe-gc")
+@commands.cli.command("probe-gc")
 def probe() -> None:
     seen.append(gc.isenabled())
 
 sys.argv = ["tui-monitor", *sys.argv[1:]]
 before = gc.isenabled()
-code = startup.main()
+code = main()
 print(before, code, seen, gc.isenabled(), gc.get_freeze_count() > 0)
 """
 
@@ -49,8 +49,8 @@ def test_importing_the_package_leaves_the_collector_alone() -> None:
     """Only the console script pauses it: tests and agents importing tui_monitor.client
     keep their collector."""
     done = subprocess.run(
-        [sys.executable, "-c", "import gc, tui_monitor.cli, tui_monitor.client, "
-         "tui_monitor.startup; print(gc.isenabled(), gc.get_freeze_count())"],
+        [sys.executable, "-c", "import gc, tui_monitor.cli.commands, tui_monitor.client, "
+         "tui_monitor.cli.startup; print(gc.isenabled(), gc.get_freeze_count())"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.stdout.split() == ["True", "0"], done.stderr

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tui_monitor.config import AgentRule, GpuSettings, PresetSettings, RetentionSettings, Settings
+from tui_monitor.errors import SchemaError
 from tui_monitor.models import (
     AgentEvent,
     AgentSample,
@@ -27,8 +28,7 @@ from tui_monitor.models import (
 from tui_monitor.sampler import Sampler
 from tui_monitor.store.queries import History
 from tui_monitor.store.retention import prune
-from tui_monitor.store.schema import SchemaError
-from tui_monitor.store.writer import Store
+from tui_monitor.store.writer import Writer
 
 if TYPE_CHECKING:
     from conftest import SpawnAgent
@@ -110,8 +110,8 @@ def db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db: Path) -> Iterator[Store]:
-    s = Store(db)
+def store(db: Path) -> Iterator[Writer]:
+    s = Writer(db)
     yield s
     s.close()
 
@@ -119,7 +119,7 @@ def store(db: Path) -> Iterator[Store]:
 # -- snapshots ------------------------------------------------------------------------------
 
 
-def history_of(store: Store) -> list[Snapshot]:
+def history_of(store: Writer) -> list[Snapshot]:
     """Three ticks: b runs, then exits (keeping its command), then a GPU goes dark."""
     s0 = snap(1, -1, [agent("a"), agent("b", cpu_utilization=33.3)], [gpu(0), gpu(1)])
     s1 = snap(
@@ -142,7 +142,7 @@ def history_of(store: Store) -> list[Snapshot]:
     return [s0, s1, s2]
 
 
-def test_round_trip_latest_and_at(store: Store, db: Path) -> None:
+def test_round_trip_latest_and_at(store: Writer, db: Path) -> None:
     s0, s1, s2 = history_of(store)
     h = History(db)
     assert h.latest() == stored(s2)
@@ -156,7 +156,7 @@ def test_round_trip_latest_and_at(store: Store, db: Path) -> None:
     assert (exited.pid, exited.process, exited.cmdline) == (None, "b", "python -m b")
 
 
-def test_dark_gpu_round_trip(store: Store, db: Path) -> None:
+def test_dark_gpu_round_trip(store: Writer, db: Path) -> None:
     dark = snap(1, 0, [agent("a")], None)
     store.write_batch([dark])
     got = History(db).latest()
@@ -164,7 +164,7 @@ def test_dark_gpu_round_trip(store: Store, db: Path) -> None:
     assert got is not None and got.gpu.available is False and got.gpu.reason
 
 
-def test_ticks_listing_and_stepping(store: Store, db: Path) -> None:
+def test_ticks_listing_and_stepping(store: Writer, db: Path) -> None:
     history_of(store)
     h = History(db)
     ticks = h.ticks_between(at(-10), at(10))
@@ -194,7 +194,7 @@ async def test_round_trip_real_sampler(spawn_agent: SpawnAgent, db: Path) -> Non
     sampler.close()
     assert snaps[1].agents[0].pid == proc.pid and snaps[1].agents[0].pids
     assert snaps[2].agents[0].status == "exited" and snaps[2].events
-    store = Store(db)
+    store = Writer(db)
     store.write_batch(snaps)
     store.close()
     h = History(db)
@@ -239,7 +239,7 @@ def cpu_at(s: int) -> float | None:
 
 
 @pytest.fixture
-def series_db(store: Store, db: Path) -> Path:
+def series_db(store: Writer, db: Path) -> Path:
     batch: list[Snapshot] = []
     for i, s in enumerate(range(0, SPAN, STEP)):
         gpus = [gpu(0, gpu_temperature=float(40 + (s // STEP) % 9))]
@@ -297,7 +297,7 @@ def test_series_hour_rollups_for_a_year(series_db: Path) -> None:
 
 
 def test_series_falls_back_to_rollups_when_raw_is_gone(series_db: Path) -> None:
-    store = Store(series_db)
+    store = Writer(series_db)
     prune(store.conn, T0 + 4 * 3600, RetentionSettings(raw_hours=0.5))
     store.close()
     got = History(series_db).series("agent", "a", "cpu", at(600), at(900), points=300)
@@ -324,7 +324,7 @@ def test_series_errors_and_unknowns(series_db: Path) -> None:
 
 
 @pytest.fixture
-def events_db(store: Store, db: Path) -> tuple[Path, list[AgentEvent]]:
+def events_db(store: Writer, db: Path) -> tuple[Path, list[AgentEvent]]:
     evs = [
         event(1, "a", "100% done"),
         event(2, "b", "100 percent done", "warning"),
@@ -376,7 +376,7 @@ def test_events_paging(events_db: tuple[Path, list[AgentEvent]]) -> None:
     assert messages(h.events(agent="a", before_id=first, limit=1)) == ["Été ÉCLATANT"]
 
 
-def test_unresolved_errors(store: Store, db: Path) -> None:
+def test_unresolved_errors(store: Writer, db: Path) -> None:
     rows = [
         (1000, "a", "KeyError", "k", "trace", 0),
         (2000, "b", "OSError", "disk", None, 0),
@@ -401,7 +401,7 @@ def test_unresolved_errors(store: Store, db: Path) -> None:
 # -- info, check, lifecycle -----------------------------------------------------------------
 
 
-def test_info_and_check(store: Store, db: Path) -> None:
+def test_info_and_check(store: Writer, db: Path) -> None:
     history_of(store)
     info = History(db).info()
     assert info.path == db and info.schema_version == 3
@@ -415,7 +415,7 @@ def test_info_and_check(store: Store, db: Path) -> None:
     assert History(db).check() == ["ok"] and History(db).check(full=True) == ["ok"]
 
 
-def test_empty_history(store: Store, db: Path) -> None:
+def test_empty_history(store: Writer, db: Path) -> None:
     h = History(db)
     assert h.latest() is None and h.at(at(0)) is None and h.events() == []
     info = h.info()
@@ -429,7 +429,7 @@ def test_missing_file_is_a_schema_error(tmp_path: Path) -> None:
     assert not path.exists()
 
 
-def test_readers_do_not_pin_the_wal(series_db: Path, store: Store) -> None:
+def test_readers_do_not_pin_the_wal(series_db: Path, store: Writer) -> None:
     """After any query the writer can checkpoint the whole WAL away: nothing was left open."""
     h = History(series_db)
     h.latest()
@@ -445,7 +445,7 @@ def test_readers_do_not_pin_the_wal(series_db: Path, store: Store) -> None:
 
 @pytest.mark.parametrize("nul", ["", "\x00"], ids=["bulk", "with-nul-row-by-row"])
 def test_reported_text_round_trips_exactly_through_the_bulk_insert(
-    store: Store, db: Path, nul: str
+    store: Writer, db: Path, nul: str
 ) -> None:
     """Events, errors and usage go in as one JSON array per batch (row by row when a text
     holds NUL, which SQLite's JSON functions would cut): nothing may change."""

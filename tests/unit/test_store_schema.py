@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tui_monitor.errors import SchemaError
 from tui_monitor.models import AgentSample, GpuStatus, HostSample, Snapshot
 from tui_monitor.store import schema
 from tui_monitor.store.queries import History
-from tui_monitor.store.schema import MIGRATIONS, SCHEMA_VERSION, SchemaError
-from tui_monitor.store.writer import Store
+from tui_monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
+from tui_monitor.store.writer import Writer
 
 TABLES = {
     "ticks", "host_samples", "gpu_samples", "agents", "agent_runs", "agent_samples", "events",
@@ -59,7 +60,7 @@ def future_db(path: Path, *, wal: bool) -> Path:
 
 def test_migrate_from_empty(tmp_path: Path) -> None:
     path = tmp_path / "new" / "history.db"
-    store = Store(path)
+    store = Writer(path)
     try:
         assert store.migrated_from == 0
         assert schema.user_version(store.conn) == SCHEMA_VERSION == 3
@@ -68,7 +69,7 @@ def test_migrate_from_empty(tmp_path: Path) -> None:
         assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == schema.BUSY_TIMEOUT_MS
     finally:
         store.close()
-    again = Store(path)  # a second open migrates nothing
+    again = Writer(path)  # a second open migrates nothing
     assert again.migrated_from == SCHEMA_VERSION
     again.close()
     ro = schema.connect_ro(path)
@@ -99,7 +100,7 @@ def test_migrate_from_previous_version(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="schema 1 is older than 3"):
         History(path).latest()  # a viewer never upgrades a file itself
 
-    store = Store(path)
+    store = Writer(path)
     assert store.migrated_from == 1
     assert schema.user_version(store.conn) == 3 and tables(store.conn) == TABLES
     assert store.conn.execute("SELECT count(*) FROM rollups").fetchone()[0] == 0
@@ -120,7 +121,7 @@ def test_future_version_refused_by_store_file_untouched(tmp_path: Path) -> None:
     path = future_db(tmp_path / "future.db", wal=False)
     before = digest(path)
     with pytest.raises(SchemaError, match="schema 99"):
-        Store(path)
+        Writer(path)
     assert digest(path) == before
 
 
@@ -128,7 +129,7 @@ def test_future_wal_version_refused_by_store(tmp_path: Path) -> None:
     path = future_db(tmp_path / "future.db", wal=True)
     before = digest(path)
     with pytest.raises(SchemaError, match=r"newer tui-monitor \(schema 99"):
-        Store(path)
+        Writer(path)
     assert digest(path) == before
 
 
@@ -158,7 +159,7 @@ def test_not_a_database_refused_by_store(tmp_path: Path) -> None:
     path = tmp_path / "noise.db"
     path.write_bytes(b"definitely not SQLite " + os.urandom(4000))
     with pytest.raises(SchemaError, match="not a tui-monitor database"):
-        Store(path)
+        Writer(path)
 
 
 def test_connect_ro_never_creates_or_writes(tmp_path: Path) -> None:
@@ -168,7 +169,7 @@ def test_connect_ro_never_creates_or_writes(tmp_path: Path) -> None:
     assert not missing.exists()
 
     path = tmp_path / "history.db"
-    store = Store(path)
+    store = Writer(path)
     store.write_batch([one_tick()])
     store.close()
     stat = path.stat()

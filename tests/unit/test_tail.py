@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tui_monitor.ingest.spool import TailError, ensure_spool_dir
+from tui_monitor.errors import TailError
+from tui_monitor.ingest.spool import ensure_spool_dir
 from tui_monitor.ingest.tail import Tailer, TailItem, TailLine, TailProblem
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")

@@ -23,6 +23,7 @@ import stat
 import struct
 from pathlib import Path
 
+from ..errors import ServerError
 from .hub import IngestHub
 from .protocol import MAX_LINE
 
@@ -33,10 +34,6 @@ CHUNK = 64 * 1024
 SLICE = 128
 """Lines handled before giving the event loop back: a flood must not starve the UI."""
 _CRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
-
-
-class ServerError(Exception):
-    """The socket cannot be served (one line for the user)."""
 
 
 def _reply(error: str) -> bytes:

@@ -10,12 +10,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import TailError
+
 HEAD = 256  # bytes hashed to recognise a file again after a restart
 STATE_MAX = 8 << 20
-
-
-class TailError(Exception):
-    """A spool directory that cannot be made safe, already phrased as one line."""
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The writer's queue: snapshots in, batches to the Store in a worker thread, bounded.
+"""The writer's queue: snapshots in, batches to the Writer in a worker thread, bounded.
 
 A full queue (in snapshots, or in reported records: a flood's ticks are large) makes `put`
 wait, so the sampler waits, the ingest hub fills and the senders wait: nothing is dropped.
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..models import Snapshot
-from .writer import Batch, Store
+from .writer import Batch, Writer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,12 +28,12 @@ def _records(snap: Snapshot) -> int:
     return len(snap.events) + extra + len(snap.errors) + len(snap.usage)
 
 
-class Writer:
-    """Bounded queue -> batches -> Store, flushing every interval or every N agent rows."""
+class WriteQueue:
+    """Bounded queue -> batches -> Writer, flushing every interval or every N agent rows."""
 
     def __init__(
         self,
-        store: Store,
+        writer: Writer,
         *,
         flush_interval: float = 1.0,
         flush_rows: int = 5000,
@@ -41,7 +41,7 @@ class Writer:
         max_records: int = 30_000,
         on_commit: OnCommit | None = None,
     ) -> None:
-        self.store = store
+        self.writer = writer
         self.flush_interval = flush_interval
         self.flush_rows = flush_rows
         self._queue: asyncio.Queue[Snapshot | None] = asyncio.Queue(queue_size)
@@ -106,7 +106,7 @@ class Writer:
 
     async def _commit(self, batch: list[Snapshot]) -> None:
         try:
-            done = await asyncio.to_thread(self.store.write_batch, batch)
+            done = await asyncio.to_thread(self.writer.write_batch, batch)
         except sqlite3.Error as exc:  # counted and shown; the recorder keeps sampling
             self.errors += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -119,4 +119,4 @@ class Writer:
 
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run other write work (retention) on the writer's connection, between batches."""
-        return await asyncio.to_thread(self.store.run, fn)
+        return await asyncio.to_thread(self.writer.run, fn)

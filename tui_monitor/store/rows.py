@@ -1,6 +1,6 @@
 """Rows of the history file back into models: time stamps and whole snapshots.
 
-The writer's inverse: `Store.write_batch` then `snapshot` gives back what was written, except
+The writer's inverse: `Writer.write_batch` then `snapshot` gives back what was written, except
 what is not stored (`pids`, per-process GPU memory) and the stored precision (ms, CPU tenths).
 """
 
@@ -12,6 +12,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from ..errors import SchemaError
 from ..models import (
     AgentEvent,
     AgentSample,
@@ -24,7 +25,7 @@ from ..models import (
     Snapshot,
     UsageRecord,
 )
-from .schema import LEVEL_NAMES, STATUS_NAMES, SchemaError
+from .schema import LEVEL_NAMES, STATUS_NAMES
 
 When = datetime | float
 

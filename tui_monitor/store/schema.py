@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from ..errors import SchemaError
+
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
 
@@ -29,10 +31,6 @@ LEVEL_NAMES = {v: k for k, v in LEVEL_CODES.items()}
 
 RESOLUTIONS = (60, 3600)
 """Rollup bucket widths in seconds: per minute and per hour."""
-
-
-class SchemaError(Exception):
-    """The file cannot be used with this version of tui-monitor (already one line)."""
 
 
 # Migration N takes a database from user_version N-1 to N. Never edit a released one.

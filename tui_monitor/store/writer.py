@@ -1,6 +1,6 @@
 """The single writer: snapshots in, one BEGIN IMMEDIATE transaction per batch out.
 
-`write_batch` is plain blocking sqlite3 (used by benchmarks and tests as is); `queue.Writer`
+`write_batch` is plain blocking sqlite3 (used by benchmarks and tests as is); `queue.WriteQueue`
 wraps it with a bounded asyncio queue and runs each batch in a worker thread, so the event loop
 never waits on the disk. Rollups (n, sum, min, max per minute and per hour) are folded into
 the same transaction as the raw rows they summarise, so they can never disagree after a crash.
@@ -63,7 +63,7 @@ def _ms(snapshot: Snapshot) -> int:
     return _ms_of(snapshot.ts)
 
 
-class Store:
+class Writer:
     """The write side of one database file: schema upkeep, id caches and batch writes."""
 
     def __init__(self, path: Path) -> None:

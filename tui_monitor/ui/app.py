@@ -7,31 +7,31 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
-from .. import fmt, safe, startup
+from .. import fmt, safe
 from ..config import Settings, config_path
+from ..errors import AlreadyRecording
 from ..models import AgentEvent, Snapshot
-from ..recorder import AlreadyRecording
 from ..source import AttachedSource, SnapshotSource
 from ..store.queries import History
 from .columns import AgentStats
 from .commands import MonitorCommands
 from .messages import SnapshotReady
+from .monitor import ChartData, Monitor, Step
 from .view import View
 
-Step = Literal["at", "prev", "next", "first_after"]
 EXPORT_EVENTS = 200
 """Recent events in an `x` export (the event log keeps more; `export events` has them all)."""
-GC_RESUME_AFTER = 0.2
-"""Seconds after the first screen's paint before the garbage collector comes back on (its
-first collection holds the GIL for tens of ms: not while the frame is being written)."""
-GC_RESUME_LATEST = 3.0
+FIRST_SCREEN_AFTER = 0.2
+"""Seconds after the first screen's paint before `on_first_screen` runs (the console script
+turns the garbage collector back on there, and its first collection holds the GIL for tens of
+ms: not while the frame is being written)."""
+FIRST_SCREEN_LATEST = 3.0
 """... or this long after start, when no snapshot comes (a stuck source)."""
 
 
@@ -66,18 +66,21 @@ class MonitorApp(App[None]):
         self,
         settings: Settings,
         source: SnapshotSource,
-        store: History | None = None,
+        history: History | None = None,
         *,
         config: Path | None = None,
         utc: bool = False,
         start_at: float | None = None,
+        on_first_screen: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.start_at = start_at
         """Epoch seconds to replay from the start (`tui-monitor --at TIME`)."""
         self.settings = settings
         self.source = source
-        self.store = store
+        self.history = history
+        """Recorded ticks for the agent screen's lists and time travel (None: no history)."""
+        self._on_first_screen = on_first_screen
         self.config_path = config or config_path()
         self.utc = utc
         self.problem: str | None = None
@@ -117,9 +120,7 @@ class MonitorApp(App[None]):
     def trend(self, what: str) -> list[float]:
         return self.view.trend(what)
 
-    def chart_data(
-        self, agent: str | None, metric: str
-    ) -> tuple[str, list[float], dict[str, list[float | None]], str, float | None]:
+    def chart_data(self, agent: str | None, metric: str) -> ChartData:
         return self.view.chart_data(agent, metric)
 
     def clock(self, snap: Snapshot) -> str:
@@ -133,7 +134,7 @@ class MonitorApp(App[None]):
             self.set_keymap(dict(self.settings.keymap))
         self._start_source()  # first: its first tick runs while the screen is composed
         self.push_screen(DashboardScreen())
-        self.set_timer(GC_RESUME_LATEST, startup.resume)
+        self.set_timer(FIRST_SCREEN_LATEST, self._first_screen)
 
     def _start_source(self) -> None:
         self.run_worker(
@@ -201,7 +202,13 @@ class MonitorApp(App[None]):
             render(self._shown)
             if not self._painted:
                 self._painted = True
-                self.call_after_refresh(self.set_timer, GC_RESUME_AFTER, startup.resume)
+                self.call_after_refresh(self.set_timer, FIRST_SCREEN_AFTER, self._first_screen)
+
+    def _first_screen(self) -> None:
+        """Run the builder's `on_first_screen` once: after the first paint, or at the latest."""
+        callback, self._on_first_screen = self._on_first_screen, None
+        if callback is not None:
+            callback()
 
     def _alert(self, e: AgentEvent) -> None:
         firing = e.data.get("state") == "firing"
@@ -241,7 +248,7 @@ class MonitorApp(App[None]):
         svg = self.export_screenshot()
 
         def write(name: str) -> Path:
-            from .. import outfile
+            from ..export import outfile
 
             return outfile.write_atomic(Path.cwd() / name, [svg], unique=True)
 
@@ -251,7 +258,7 @@ class MonitorApp(App[None]):
         self, write: Callable[[str], Path], what: str, at: datetime | None, suffix: str
     ) -> None:
         async def save() -> None:
-            from .. import outfile
+            from ..export import outfile
 
             name = outfile.default_name(what, at=at, suffix=suffix)
             try:
@@ -370,14 +377,38 @@ class MonitorApp(App[None]):
         return f"{back} ago · {shown:%Y-%m-%d} · esc: live" if back else f"{shown:%Y-%m-%d}"
 
 
+def _conforms(app: MonitorApp) -> Monitor:
+    return app  # mypy checks here that the app gives screens all that `Monitor` promises
+
+
 def make_app(
     settings: Settings,
     source: SnapshotSource,
-    store: History | None = None,
+    history: History | None = None,
     *,
     config: Path | None = None,
     utc: bool = False,
     start_at: float | None = None,
+    on_first_screen: Callable[[], None] | None = None,
 ) -> MonitorApp:
-    """The one way the CLI, the tests and the benchmarks build the app."""
-    return MonitorApp(settings, source, store, config=config, utc=utc, start_at=start_at)
+    """The one way the CLI, the tests and the benchmarks build the app.
+
+    Args:
+        settings: the effective configuration.
+        source: where snapshots come from (live, attached or scripted).
+        history: the database to read for time travel and the agent screen's lists.
+        config: the config file's path, shown in help and errors.
+        utc: show times in UTC (tests, servers) instead of local time.
+        start_at: epoch seconds to open replaying (`--at`).
+        on_first_screen: called once, just after the first screen is painted (or after
+            FIRST_SCREEN_LATEST seconds with no snapshot).
+    """
+    return MonitorApp(
+        settings,
+        source,
+        history,
+        config=config,
+        utc=utc,
+        start_at=start_at,
+        on_first_screen=on_first_screen,
+    )

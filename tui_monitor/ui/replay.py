@@ -6,9 +6,9 @@ from array import array
 from math import nan
 from pathlib import Path
 
-from .. import ledger, usage
 from ..config import Settings
-from ..derive import month_start_ms, with_cost
+from ..cost import ledger
+from ..cost.tick import month_start_ms, with_cost
 from ..store.frames import ChartRow, read_frame
 from .view import Point, View, message_cutoff
 
@@ -21,7 +21,7 @@ def load_view(db: Path, tick: int, settings: Settings) -> View | None:
     now = frame.snapshot.ts.timestamp()
     book = ledger.Ledger(settings.prices, settings.budgets, clock=lambda: now)
     for record in frame.usage:
-        book.add(usage.UsageRecord.of(record))
+        book.add(record)
     view = View()
     view.add_events(frame.events, alerts=False)
     for e in frame.alerts:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -16,20 +15,19 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ... import fmt, safe, usage
+from ... import fmt, safe
 from ...collect.tree import ProcNode, process_tree
-from ...derive import month_start_ms
+from ...cost.prices import price
+from ...cost.tick import month_start_ms
 from ...models import AgentSample, Snapshot
 from ...store.queries import ErrorRow, ModelUsageRow
 from ...store.writer import resolve_error
 from ..columns import STATUS_STYLE
+from ..monitor import Monitor, monitor_of
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
-
-if TYPE_CHECKING:
-    from ..app import MonitorApp
 
 RANGES = {
     "1": ("5m", timedelta(minutes=5)),
@@ -67,8 +65,8 @@ class AgentScreen(Screen[None]):
         self._reported: tuple[float | None, int] | None = None
 
     @property
-    def monitor(self) -> MonitorApp:
-        return self.app  # type: ignore[return-value]
+    def monitor(self) -> Monitor:
+        return monitor_of(self.app)
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
@@ -166,12 +164,12 @@ class AgentScreen(Screen[None]):
 
     @work(exclusive=True, group="history", exit_on_error=False)
     async def load_history(self) -> None:
-        store = self.monitor.store
+        history = self.monitor.history
         chart = self.query_one("#agent-chart", MetricChart)
         label, span = RANGES[self.range_key]
         title = f"{self.agent_name} {TITLES[self.metric]} · last {label}"
         chart.border_title = safe.text(title)  # a Text, so an agent's name is never markup
-        if store is None:
+        if history is None:
             chart.show(title, [], {})
             chart.border_title = safe.text(f"{title} (no history)")
             return
@@ -180,12 +178,12 @@ class AgentScreen(Screen[None]):
         width = max(20, chart.size.width - 10)
         try:
             series = await asyncio.to_thread(
-                store.series, "agent", self.agent_name, self.metric, start, end, width
+                history.series, "agent", self.agent_name, self.metric, start, end, width
             )
-            events = await asyncio.to_thread(store.events, agent=self.agent_name, limit=50)
-            errors = await asyncio.to_thread(store.unresolved_errors, self.agent_name, 100)
+            events = await asyncio.to_thread(history.events, agent=self.agent_name, limit=50)
+            errors = await asyncio.to_thread(history.unresolved_errors, self.agent_name, 100)
             models = await asyncio.to_thread(
-                store.usage_by_model, self.agent_name, month_start_ms()
+                history.usage_by_model, self.agent_name, month_start_ms()
             )
         except Exception as exc:  # a missing or busy file must not take the screen down
             chart.show(title, [], {})
@@ -220,7 +218,7 @@ class AgentScreen(Screen[None]):
         for r in rows[:12]:
             cost: float | None = r.cost
             if r.unpriced:
-                priced = usage.price(prices, r.model, r.unpriced_tokens)
+                priced = price(prices, r.model, r.unpriced_tokens)
                 cost = None if priced is None else r.cost + priced
             shown = Text(fmt.usd(cost)) if cost is not None else Text("no price", "yellow")
             t.add_row(
@@ -256,16 +254,16 @@ class AgentScreen(Screen[None]):
     async def action_resolve(self) -> None:
         box = self.query_one("#errors", OptionList)
         option = box.highlighted_option
-        store = self.monitor.store
+        history = self.monitor.history
         if option is None or option.id is None:
             self.notify("no open error selected", timeout=3)
             return
-        if store is None:
+        if history is None:
             self.notify("no history database: nothing to resolve", severity="warning")
             return
         try:
             done = await asyncio.to_thread(
-                resolve_error, store.path, int(option.id), datetime.now(UTC)
+                resolve_error, history.path, int(option.id), datetime.now(UTC)
             )
         except Exception as exc:  # a locked or read-only file: say so, keep the screen
             self.notify(f"could not resolve: {exc}", severity="error", markup=False)

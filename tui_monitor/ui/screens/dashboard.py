@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,15 +16,13 @@ from textual.widgets import Input, Static
 from ... import fmt, safe
 from ...models import CostState, Snapshot
 from ..columns import compile_filter
+from ..monitor import Monitor, monitor_of
 from ..widgets.agent_table import AgentTable
 from ..widgets.cards import Card
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
-
-if TYPE_CHECKING:
-    from ..app import MonitorApp
 
 CHART_METRICS = ("cpu", "mem", "gpu")
 CHART_EVERY = 5.0
@@ -81,8 +79,8 @@ class DashboardScreen(Screen[None]):
         self._chart_dirty = True
 
     @property
-    def monitor(self) -> MonitorApp:
-        return self.app  # type: ignore[return-value]
+    def monitor(self) -> Monitor:
+        return monitor_of(self.app)
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")

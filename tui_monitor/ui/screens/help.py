@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -30,22 +32,25 @@ class HelpScreen(ModalScreen[None]):
         table = Table(title="Keys", box=None, show_header=False, padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        seen: set[str] = set()
         screens = [s for s in self.app.screen_stack if s is not self]
         below = screens[-1] if screens else None
-        sources = [
-            (type(below).__name__, below.BINDINGS if below else []),
-            ("App", self.app.BINDINGS),
+        # The keys as they are bound now (the config's [keymap] applied), by (node, action).
+        keys: dict[tuple[int, str], list[str]] = {}
+        for key, active in (below.active_bindings if below is not None else {}).items():
+            keys.setdefault((id(active.node), active.binding.action), []).append(key)
+        sources: list[tuple[str, object, list[Any]]] = [
+            (type(below).__name__, below, below.BINDINGS if below else []),
+            ("App", self.app, self.app.BINDINGS),
         ]
-        keymap = getattr(self.app, "_keymap", {}) or {}
-        for title, bindings in sources:
+        seen: set[str] = set()
+        for title, node, bindings in sources:
             table.add_row(Text(title.replace("Screen", ""), style="bold underline"), "")
             for b in bindings:
                 if not isinstance(b, Binding) or b.action in seen:
                     continue
                 seen.add(b.action)
-                keys = keymap.get(b.id, b.key) if b.id else b.key
-                shown = ", ".join(self.app.get_key_display(Binding(k, "")) for k in keys.split(","))
+                bound = keys.get((id(node), b.action)) or b.key.split(",")
+                shown = ", ".join(self.app.get_key_display(Binding(k, "")) for k in bound)
                 table.add_row(shown, Text(b.description or b.action))
         table.add_row(Text("Also", style="bold underline"), "")
         for key, what in EXTRA:

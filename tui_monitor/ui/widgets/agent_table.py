@@ -24,6 +24,21 @@ CACHE_SIZES = {
 1,000 rows / lines)."""
 
 
+INTERNALS = ("_data", "_update_count", *CACHE_SIZES)
+"""DataTable's private attributes this table relies on (checked on textual 8.2, the range
+pyproject.toml allows): a textual that renames one fails loudly here, never falls back."""
+
+
+def _require_internals(table: DataTable[Text]) -> None:
+    missing = [name for name in INTERNALS if not hasattr(table, name)]
+    caches = [n for n in CACHE_SIZES if not isinstance(getattr(table, n, None), LRUCache)]
+    if missing or caches or not isinstance(table._data, dict):
+        raise RuntimeError(
+            f"textual's DataTable changed: {', '.join(missing + caches) or '_data'} no longer "
+            "as AgentTable expects (tested on textual 8.2; see pyproject.toml)"
+        )
+
+
 class AgentTable(DataTable[Text]):
     """Rows keyed by agent name; the cursor follows its agent across ticks, sorts and filters."""
 
@@ -42,10 +57,10 @@ class AgentTable(DataTable[Text]):
         # bumps, so entries from an older count are never hit again; at their stock sizes
         # (10,000 cells, 1,000 rows/lines) they filled up over ~10 minutes of ticks and held
         # ~11 MB of dead Segments and Strips (bench/ui.py). Two screens of rows is plenty.
+        _require_internals(self)
         for name, size in CACHE_SIZES.items():
-            cache = getattr(self, name, None)
-            if isinstance(cache, LRUCache):
-                cache.maxsize = size
+            cache: LRUCache[object, object] = getattr(self, name)
+            cache.maxsize = size
         # By name: a stable order. A live metric re-sorts (and so rewrites) the table on
         # every tick; `>`/`<`, a header click or the palette choose one when wanted.
         self.sort_key = "name"
@@ -74,10 +89,10 @@ class AgentTable(DataTable[Text]):
         Textual's own version refreshes the whole table, so one changed figure rewrote every
         visible row to the terminal each tick (14 KB/s at 50 agents, bench/RESULTS.md).
         """
-        data = getattr(self, "_data", None)
-        if update_width or not isinstance(data, dict) or not hasattr(self, "_update_count"):
+        if update_width:
             super().update_cell(row_key, column_key, value, update_width=update_width)
             return
+        data = self._data
         row = RowKey(row_key) if isinstance(row_key, str) else row_key
         column = ColumnKey(column_key) if isinstance(column_key, str) else column_key
         if row not in data or column not in self.columns:

@@ -14,16 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from .usage import (
-    DEDUP_CAPACITY,
-    HOUR,
-    MAX_KEYS,
-    OTHER,
-    BudgetSettings,
-    PriceTable,
-    UsageRecord,
-    cost_of,
-)
+from ..models import UsageRecord
+from .budgets import HOUR, BudgetSettings, BudgetStatus, budget_status
+from .prices import PriceTable, cost_of
+
+DEDUP_CAPACITY = 100_000
+"""Recent (agent, request_id) pairs remembered; the DB's unique index is the last guard."""
+MAX_KEYS = 10_000
+"""Distinct (agent, model) pairs kept apart; past this, new pairs are summed under OTHER."""
+OTHER = "(other)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,26 +61,6 @@ class AgentCost:
     month: Usage
     burn_per_hour: float
     models: dict[str, ModelUsage]
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetStatus:
-    """One configured budget now. `runs_out_at` is None when exceeded or nothing is burning."""
-
-    name: str
-    """The alert engine's key: daily, monthly or agent:<name>."""
-    agent: str | None
-    limit: float
-    spent: float
-    pct: float
-    """Percent of the limit spent (may pass 100)."""
-    exceeded: bool
-    runs_out_at: float | None
-    """Epoch seconds when spend reaches the limit at the current burn rate."""
-    period_end: float
-    """Epoch seconds when this budget's period (local day or month) ends."""
-    runs_out_in_period: bool
-    """Already exceeded, or will be before the period ends at the current burn rate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +163,7 @@ class Ledger:
             if seen in self._seen:
                 return False
             self._remember(seen)
-        ts = min(record.ts, now)
+        ts = min(record.ts.timestamp(), now)
         if ts < self._month_start:
             return True
         cost = cost_of(record, self.prices)
@@ -290,33 +269,6 @@ class Ledger:
             self._month_end = self._midnight(following)
             self._month.clear()
             self._fleet_month = _Acc()
-
-
-def budget_status(
-    name: str,
-    agent: str | None,
-    limit: float,
-    spent: float,
-    burn_per_hour: float,
-    now: float,
-    period_end: float,
-) -> BudgetStatus:
-    """Where a budget stands, and when it runs out if spending goes on at `burn_per_hour`."""
-    exceeded = spent >= limit
-    runs_out_at = None
-    if not exceeded and burn_per_hour > 0:
-        runs_out_at = now + (limit - spent) / burn_per_hour * HOUR
-    return BudgetStatus(
-        name=name,
-        agent=agent,
-        limit=limit,
-        spent=spent,
-        pct=spent / limit * 100.0,
-        exceeded=exceeded,
-        runs_out_at=runs_out_at,
-        period_end=period_end,
-        runs_out_in_period=exceeded or (runs_out_at is not None and runs_out_at < period_end),
-    )
 
 
 def budget_levels(summary: CostSummary) -> list[tuple[str, float]]:

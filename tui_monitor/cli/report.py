@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import fmt, safe
-from .collect.rules import Matcher
-from .models import AgentSample, Snapshot
-from .store.queries import DbInfo
+from .. import fmt, safe
+from ..collect.rules import Matcher
+from ..models import AgentSample, Snapshot
+from ..store.queries import DbInfo
 
 STATUS_STYLE = {
     "running": "green",

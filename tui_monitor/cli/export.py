@@ -10,21 +10,18 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from .context import Context
+
 if TYPE_CHECKING:
-    from .config import Settings
-    from .outfile import Sink
+    from ..export.outfile import Sink
 
 LONG_EXPORT = 20_000
 """Rows from which an export shows a progress bar (on a terminal's stderr only)."""
 LEVELS = ("debug", "info", "warning", "error", "critical")
-
-
-class _Obj(Protocol):
-    def settings(self) -> Settings: ...
 
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -79,12 +76,12 @@ def export() -> None:
     overwritten without --force, written whole or not at all)."""
 
 
-def _db(obj: _Obj, db: Path | None) -> Path:
+def _db(obj: Context, db: Path | None) -> Path:
     return db or obj.settings().store.db_path()
 
 
 def _time(text: str, hint: str, now: datetime) -> datetime:
-    from .when import parse_when
+    from ..when import parse_when
 
     try:
         return parse_when(text, now)
@@ -113,7 +110,7 @@ def _format(fmt: str | None, output: str | None, known: tuple[str, ...]) -> str:
 
 
 def _sink(output: str | None, name: str) -> Sink:
-    from .outfile import target
+    from ..export.outfile import target
 
     if output == "-":
         return sys.stdout.buffer
@@ -146,7 +143,7 @@ class _Progress:
 
 def _run(sink: Sink | None, write: Callable[[], Any]) -> Any:
     """Run an export (or its read: no `sink`), turning its failures into one line (exit 1)."""
-    from .export import ExportError
+    from ..errors import ExportError
 
     try:
         return write()
@@ -177,7 +174,7 @@ FORMATS = {"metrics": ("csv", "json"), "events": ("ndjson", "csv")}
 
 
 def _export_range(
-    obj: _Obj,
+    obj: Context,
     db: Path | None,
     what: str,
     unit: str,
@@ -190,7 +187,7 @@ def _export_range(
     """What `export metrics` and `export events` share: the time range, the format, the file
     name, the progress bar and the one-line result. `write(db, sink, start, end, fmt=...,
     progress=...)` does the export."""
-    from . import outfile
+    from ..export import outfile
 
     start, end = _span(*span)
     fmt = _format(fmt, output, FORMATS[what])
@@ -215,14 +212,14 @@ def _export_range(
 )
 @_common
 @click.pass_obj
-def snapshot_cmd(obj: _Obj, at: str, output: str | None, force: bool, db: Path | None) -> None:
+def snapshot_cmd(obj: Context, at: str, output: str | None, force: bool, db: Path | None) -> None:
     """Everything on the dashboard at one moment, as a versioned JSON document.
 
     \b
     tui-monitor export snapshot --at 14:05 -o incident.json
     """
-    from . import export as ex
-    from . import outfile
+    from .. import export as ex
+    from ..export import outfile
 
     when = _time(at, "--at", datetime.now(UTC))
     path = _db(obj, db)
@@ -245,7 +242,7 @@ def snapshot_cmd(obj: _Obj, at: str, output: str | None, force: bool, db: Path |
 @_common
 @click.pass_obj
 def metrics_cmd(
-    obj: _Obj,
+    obj: Context,
     since: str,
     until: str,
     agent: str | None,
@@ -262,7 +259,7 @@ def metrics_cmd(
     """
     from functools import partial
 
-    from . import export as ex
+    from .. import export as ex
 
     write = partial(ex.export_metrics, agent=agent, csv_safe=not csv_raw, force=force)
     _export_range(obj, db, "metrics", "row", (since, until), agent, output, fmt, write)
@@ -280,7 +277,7 @@ def metrics_cmd(
 @_common
 @click.pass_obj
 def events_cmd(
-    obj: _Obj,
+    obj: Context,
     since: str,
     until: str,
     agent: str | None,
@@ -298,7 +295,7 @@ def events_cmd(
     """
     from functools import partial
 
-    from . import export as ex
+    from .. import export as ex
 
     write = partial(
         ex.export_events, agent=agent, min_level=level, csv_safe=not csv_raw, force=force

@@ -1,28 +1,19 @@
-"""Token usage and money: the price table, budgets, usage records and their cost.
+"""What tokens cost: the price table and the price of one usage record.
 
-Pure code with no store or UI behind it; `ledger.py` keeps the running totals.
+Pure code with no store or UI behind it; `ledger.py` keeps the running totals and
+`budgets.py` the limits.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import math
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, RootModel, field_validator
 
 from tui_monitor import models
 
 MILLION = 1_000_000
-DEDUP_CAPACITY = 100_000
-"""Recent (agent, request_id) pairs remembered; the DB's unique index is the last guard."""
-MAX_KEYS = 10_000
-"""Distinct (agent, model) pairs kept apart; past this, new pairs are summed under OTHER."""
-OTHER = "(other)"
-HOUR = 3600.0
-
-USD = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 PRICES_EXAMPLE = """\
 # Prices in USD per million tokens, used when an agent reports tokens without cost_usd.
@@ -112,55 +103,7 @@ class PriceTable(RootModel[dict[str, ModelPrice]]):
         return price
 
 
-class BudgetSettings(BaseModel):
-    """Spending limits; each one shows % used and when it runs out at the current burn rate."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    daily: USD | None = None
-    """USD the whole fleet may spend per local day."""
-    monthly: USD | None = None
-    """USD the whole fleet may spend per calendar month (local time)."""
-    agents: dict[str, USD] = Field(default_factory=dict)
-    """Agent name -> USD that agent may spend per local day."""
-
-
-@dataclass(frozen=True, slots=True)
-class UsageRecord:
-    """One `usage` message: tokens one request used, and its cost when the agent knows it."""
-
-    ts: float
-    agent: str
-    model: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cost_usd: float | None = None
-    request_id: str | None = None
-
-    @classmethod
-    def of(cls, m: models.UsageRecord) -> UsageRecord:
-        """The ledger's light copy of a snapshot's usage record (epoch seconds, validated)."""
-        return cls(
-            m.ts.timestamp(), m.agent, m.model, m.input_tokens, m.output_tokens,
-            m.cache_read_tokens, m.cache_write_tokens, m.cost_usd, m.request_id,
-        )  # fmt: skip
-
-    def __post_init__(self) -> None:
-        # A NaN or negative figure would poison every running total after it.
-        if not math.isfinite(self.ts):
-            raise ValueError("ts must be a finite number of epoch seconds")
-        for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
-            n = getattr(self, name)
-            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-                raise ValueError(f"{name} must be a whole number >= 0")
-        c = self.cost_usd
-        if c is not None and (isinstance(c, bool) or not math.isfinite(c) or c < 0):
-            raise ValueError("cost_usd must be a finite number >= 0")
-
-
-def cost_of(record: UsageRecord, prices: PriceTable) -> float | None:
+def cost_of(record: models.UsageRecord, prices: PriceTable) -> float | None:
     """USD for one record: its own cost_usd wins, else the price table, else None (unknown)."""
     if record.cost_usd is not None:
         return float(record.cost_usd)

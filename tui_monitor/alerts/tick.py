@@ -1,8 +1,7 @@
-"""What a tick derives from what agents reported: cost, budgets and alerts.
+"""What a tick's alert rules make of it: alert events, and the `on_alert` command started.
 
-The sampler hands each new snapshot to `Derived.apply`, which prices its usage into the
-ledger, puts today's cost on each agent and the fleet's money on the snapshot, and runs the
-alert rules over the result. Alert changes become events of the same tick (stored, logged,
+The recorder's sampler hands each snapshot (cost already on it) to `AlertTick.apply`, which
+runs the rules over it. Alert changes become events of the same tick (stored, logged,
 toasted) and start the configured `on_alert` command, never waiting for it.
 """
 
@@ -10,52 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from . import ledger, usage
-from .alerts import AlertChange, AlertEngine, run_on_alert_async, subject_label, values_from
-from .alerts.rules import AGENT_METRICS
-from .config import Settings
-from .models import AgentEvent, BudgetState, CostState, EventLevel, Snapshot, UsageRecord
+from ..models import AgentEvent, EventLevel, Snapshot
+from .engine import AlertChange, AlertEngine, subject_label, values_from
+from .hook import run_on_alert_async
+from .rules import AGENT_METRICS, AlertSettings
 
 log = logging.getLogger(__name__)
 
 RATE_WINDOW = 60.0
 """Seconds of errors behind the error_rate metric (errors per minute)."""
-
-
-def cost_state(summary: ledger.CostSummary) -> CostState:
-    return CostState(
-        today=summary.today.cost,
-        month=summary.month.cost,
-        burn_per_hour=summary.burn_per_hour,
-        unknown=summary.unknown_cost_records,
-        budgets=tuple(
-            BudgetState(
-                name=b.name,
-                limit=b.limit,
-                spent=b.spent,
-                pct=b.pct,
-                exceeded=b.exceeded,
-                runs_out_at=b.runs_out_at,
-                runs_out_in_period=b.runs_out_in_period,
-            )
-            for b in summary.budgets
-        ),
-    )
-
-
-def with_cost(snap: Snapshot, summary: ledger.CostSummary) -> Snapshot:
-    """The snapshot with today's cost on each agent that spent anything, and the totals."""
-    spent = summary.agents
-    agents = tuple(
-        a.model_copy(update={"cost": spent[a.name].today.cost}) if a.name in spent else a
-        for a in snap.agents
-    )
-    return snap.model_copy(update={"agents": agents, "cost": cost_state(summary)})
 
 
 def alert_event(change: AlertChange) -> AgentEvent:
@@ -85,33 +51,28 @@ def alert_event(change: AlertChange) -> AgentEvent:
     )
 
 
-class Derived:
-    """Owns the usage ledger and the alert engine of one recorder."""
+class AlertTick:
+    """Owns the alert engine of one recorder, the error-rate window and running hooks."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.ledger = ledger.Ledger(settings.prices, settings.budgets)
-        cfg = settings.alerts
-        self.engine = AlertEngine(cfg) if cfg.enabled else None
-        self.on_alert = cfg.on_alert
-        self.on_alert_timeout = cfg.on_alert_timeout
+    def __init__(self, settings: AlertSettings) -> None:
+        self.engine = AlertEngine(settings) if settings.enabled else None
+        self.on_alert = settings.on_alert
+        self.on_alert_timeout = settings.on_alert_timeout
         self._errors: deque[tuple[float, str]] = deque()
         self._hooks: set[asyncio.Task[None]] = set()
         self.hook_problems = 0
         self.last_hook_problem: str | None = None
 
-    def seed(self, records: Iterable[UsageRecord]) -> None:
-        """This month's usage from the history, so a restart keeps today's and the month's."""
-        for r in records:
-            self.ledger.add(usage.UsageRecord.of(r))
+    def apply(self, snap: Snapshot, budgets: Sequence[tuple[str, float]] = ()) -> Snapshot:
+        """The snapshot with this tick's alert changes added as events.
 
-    def apply(self, snap: Snapshot) -> Snapshot:
-        now = snap.ts.timestamp()
-        for u in snap.usage:
-            self.ledger.add(usage.UsageRecord.of(u))
-        summary = self.ledger.summary(now)
-        snap = with_cost(snap, summary)
+        Args:
+            snap: the tick, with cost and open errors already on its agents.
+            budgets: (budget name, percent used) pairs for the budget rules.
+        """
         if self.engine is None:
             return snap
+        now = snap.ts.timestamp()
         for e in snap.errors:
             self._errors.append((now, e.agent))
         while self._errors and now - self._errors[0][0] > RATE_WINDOW:
@@ -123,7 +84,7 @@ class Derived:
             snap,
             unresolved={a.name: a.errors for a in snap.agents},
             error_rate=rate,
-            budgets=ledger.budget_levels(summary),
+            budgets=budgets,
         )
         changes = self.engine.evaluate(now, values)
         if not changes:
@@ -151,10 +112,3 @@ class Derived:
         """Let running on_alert commands finish (they are killed at their own timeout)."""
         if self._hooks:
             await asyncio.wait(self._hooks, timeout=timeout)
-
-
-def month_start_ms(now: float | None = None) -> int:
-    """A little before the local month began: the ledger ignores what is older."""
-    t = time.localtime(time.time() if now is None else now)
-    start = time.mktime((t.tm_year, t.tm_mon, 1, 0, 0, 0, 0, 0, -1))
-    return int((start - 86400) * 1000)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .demo.fleet import Fleet
+    from ..config import Settings
+    from ..demo.fleet import Fleet
 
 MAX_AGENTS = 50
 """As demo.fleet.MAX_AGENTS (not imported here: it brings pydantic along)."""
@@ -57,8 +57,8 @@ def demo(count: int, keep: Path | None) -> None:
     import atexit
     import shutil
 
-    from .demo.fleet import Fleet, demo_settings
-    from .recorder import recorder_pid
+    from ..demo.fleet import Fleet, demo_settings
+    from ..recorder import recorder_pid
 
     runtime = Path(tempfile.mkdtemp(prefix="tui-monitor-demo-", dir=_short_tmp()))
     caught: int | None = None
@@ -102,12 +102,13 @@ def _watch(settings: Settings, fleet: Fleet) -> int | None:
     import asyncio
     import threading
 
-    from .source import LiveSource
-    from .store.queries import History
-    from .ui.app import make_app
+    from ..source import LiveSource
+    from ..store.queries import History
+    from ..ui.app import make_app
+    from . import startup
 
     db = settings.store.db_path()
-    app = make_app(settings, LiveSource(settings, db), History(db))
+    app = make_app(settings, LiveSource(settings, db), History(db), on_first_screen=startup.resume)
     caught: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -1,0 +1,5 @@
+"""`python -m tui_monitor.cli`: the console script."""
+
+from . import main
+
+raise SystemExit(main())

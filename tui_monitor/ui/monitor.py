@@ -1,0 +1,75 @@
+"""What a screen may ask of the app: the `Monitor` protocol.
+
+Screens reach the app through this protocol instead of importing `app.py` (which imports the
+screens to push them): the UI's modules form no cycle, and what screens depend on is written
+down in one place. `MonitorApp` implements it; mypy checks that in app.py.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, cast
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from ..config import Settings
+    from ..models import AgentEvent, Snapshot
+    from ..source import SnapshotSource
+    from ..store.queries import History
+    from .columns import AgentStats
+
+Step = Literal["at", "prev", "next", "first_after"]
+ChartData = tuple[str, list[float], dict[str, list[float | None]], str, float | None]
+"""Title, x values, one y series per name, unit, and the y maximum (None: scale to data)."""
+
+
+class Monitor(Protocol):
+    """The app's state and actions that screens read and call."""
+
+    settings: Settings
+    source: SnapshotSource
+    history: History | None
+    problem: str | None
+    config_path: Path
+
+    @property
+    def snapshot(self) -> Snapshot | None: ...
+
+    @property
+    def events(self) -> deque[tuple[int, AgentEvent]]: ...
+
+    @property
+    def stats(self) -> dict[str, AgentStats]: ...
+
+    @property
+    def alerts(self) -> dict[tuple[str, str], AgentEvent]: ...
+
+    @property
+    def replaying(self) -> bool: ...
+
+    def trend(self, what: str) -> list[float]: ...
+
+    def clock(self, snap: Snapshot) -> str: ...
+
+    def chart_data(self, agent: str | None, metric: str) -> ChartData: ...
+
+    def open_agent(self, name: str) -> None: ...
+
+    def go_live(self) -> None: ...
+
+    def replay_label(self) -> str: ...
+
+    async def replay_at(self, ts: float, how: Step = "at") -> bool: ...
+
+    async def replay_step(self, step: int) -> None: ...
+
+    async def replay_jump(self, seconds: float) -> None: ...
+
+    async def replay_problem(self) -> None: ...
+
+
+def monitor_of(app: App[None]) -> Monitor:
+    """The running app as a `Monitor` (it is a MonitorApp; app.py checks that it conforms)."""
+    return cast("Monitor", app)
