@@ -48,7 +48,7 @@ while time.monotonic() < end:
 """
 
 
-ENTRY = "from tui_monitor.startup import main; main()"
+ENTRY = "from tui_monitor.cli import main; main()"
 
 
 def show(step: str, value: object) -> None:

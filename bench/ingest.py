@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
-import ctypes
 import gc
 import json
 import os
@@ -50,7 +48,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import ui  # bench/ui.py: the terminal, the private environment, machine info, RESULTS.md
+import ui  # bench/ui.py: the terminal, the private environment, the process set-up
+from _common import ROOT, command, loadavg, machine, publish
 
 from tui_monitor.config import IngestSettings
 
@@ -342,7 +341,7 @@ def flood(
     clients = Clients(sock, run.clients, run.seconds, args.batch)
     sampler = Sampler(proc, db)
     try:
-        run.load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        run.load = loadavg()
         cpu0, main0 = cpu(proc)
         tmux0 = ui.cpu_seconds(tmux) if tmux else 0.0
         box0, t0 = box_busy(), time.perf_counter()
@@ -398,10 +397,12 @@ def run_ui(workdir: Path, clients: int, args: argparse.Namespace, n: int) -> Run
     print(f"{run.name}: {clients} clients, {args.seconds:g} s ...", flush=True)
     cfg, db, sock = config(workdir, f"ui{n}")
     env = ui.app_env(workdir, truecolor=False) | {"TUI_MONITOR_CONFIG": str(cfg)}
-    term = ui.Terminal(workdir, f"ingest{n}")
+    term = ui.Terminal(workdir)
     try:
-        pid = term.start([str(ui.APP)], env)
-        term.wait_for(lambda s: "tui-monitor" in s[:200] and "ingest" in s[:400], 20.0)
+        pid = term.launch([str(ui.APP)], env)
+        term.wait_for(
+            lambda s: "tui-monitor" in s[:200] and "ingest" in s[:400], "the dashboard", 20.0
+        )
         flood(run, pid, db, sock, args, term)
         t0 = time.perf_counter()
         term.keys("q")
@@ -470,13 +471,13 @@ class Profile:
 
 def profile(workdir: Path, args: argparse.Namespace) -> Profile:
     """The headless recorder in this process: cProfile on the event-loop thread, and the
-    thread CPU and wall time of every `Store.write_batch` (it runs in a worker thread, which
+    thread CPU and wall time of every `Writer.write_batch` (it runs in a worker thread, which
     cProfile does not see). Then the largest batch written again into a fresh file, alone and
     beside a thread running Python code, as the event loop does during a flood."""
     from tui_monitor.config import load_settings
     from tui_monitor.models import Snapshot
     from tui_monitor.recorder import Recorder
-    from tui_monitor.store.writer import Batch, Store
+    from tui_monitor.store.writer import Batch, Writer
 
     out = Profile(args.profile, args.clients[0] if args.clients else 4)
     print(f"profile: headless in-process, {out.clients} clients, {out.seconds:g} s ...")
@@ -485,7 +486,7 @@ def profile(workdir: Path, args: argparse.Namespace) -> Profile:
     largest: list[Snapshot] = []
     measuring = threading.Event()
 
-    class TimedStore(Store):
+    class TimedStore(Writer):
         def write_batch(self, snapshots: Sequence[Snapshot]) -> Batch:
             nonlocal largest
             t, w = time.thread_time(), time.perf_counter()
@@ -506,7 +507,7 @@ def profile(workdir: Path, args: argparse.Namespace) -> Profile:
 
     async def go() -> None:
         recorder = Recorder(settings, db)
-        recorder.store = TimedStore(db)
+        recorder.writer = TimedStore(db)
         stop = asyncio.Event()
         task = asyncio.create_task(recorder.run(stop))
         await asyncio.to_thread(wait_socket, sock, os.getpid())
@@ -562,10 +563,10 @@ def convoy(workdir: Path, batch: list[Any]) -> tuple[float, float]:
     """Seconds of one `write_batch(batch)` into a fresh file: alone, then while another
     thread runs Python code. sqlite3 lets go of the GIL around every row's step, and gets it
     back only when the busy thread yields it (every 5 ms, `sys.getswitchinterval()`)."""
-    from tui_monitor.store.writer import Store
+    from tui_monitor.store.writer import Writer
 
     def timed(path: Path) -> float:
-        store = Store(path)
+        store = Writer(path)
         try:
             t = time.perf_counter()
             store.write_batch(batch)
@@ -660,7 +661,7 @@ def profile_text(p: Profile) -> str:
         f"benchmark's own process, {p.clients} clients for {p.seconds:g} s, "
         f"{p.accepted:,} events accepted ({p.accepted / p.seconds:,.0f}/s under cProfile). "
         f"Event-loop thread: {p.loop_cpu:.1f} s CPU ({p.loop_cpu * per:.1f} µs per event, "
-        f"cProfile's overhead included). Writer thread, from the flood's start until all was "
+        f"cProfile's overhead included). WriteQueue thread, from the flood's start until all was "
         f"committed ({p.caught_up:.1f} s after the flood's end): {p.writes} `write_batch` "
         f"calls holding {p.written:,} events took {p.writer_cpu:.2f} s of its CPU "
         f"({p.writer_cpu * 1e6 / max(1, p.written):.1f} µs per event) and {p.writer_wall:.2f} "
@@ -818,9 +819,8 @@ def section(runs: list[Run], args: argparse.Namespace, env: str, prof: Profile |
     loads = "; ".join(f"{_short(r)} {r.clients}: {r.load}" for r in runs)
     parts = [
         f"## Ingest over the socket, UI open — {date.today().isoformat()}",
-        f"Machine: {env}; at each flood's start {loads}; at the end "
-        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}.",
-        f"Command: `{ui.command()}` ({args.code})",
+        f"Machine: {env}; at each flood's start {loads}; at the end {loadavg()}.",
+        f"Command: `{command()}` ({args.code})",
         f"The program in a tmux pane of {ui.COLS}x{ui.ROWS} (TERM=xterm-256color), private "
         "config: interval 1 s, presets off, no agent rules (the flood's agents are the only "
         "rows), `[ingest] socket` in the run's own directory, default `pending` "
@@ -862,7 +862,7 @@ def code_version() -> str:
 
     def git(*args: str) -> str:
         proc = subprocess.run(
-            ["git", "-C", str(ui.ROOT), *args], capture_output=True, text=True, check=False
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
         )
         return proc.stdout.strip() if proc.returncode == 0 else ""
 
@@ -871,10 +871,6 @@ def code_version() -> str:
         return "not a git checkout"
     dirty = git("status", "--porcelain", "--", "tui_monitor")
     return f"commit {head}" + (", tui_monitor/ with uncommitted changes" if dirty else "")
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main() -> None:
@@ -901,14 +897,8 @@ def main() -> None:
     headless = [int(x) for x in args.headless.split(",") if x.strip()]
     if not args.clients and not headless and args.profile <= 0:
         parser.error("nothing to run: --clients, --headless and --profile are all empty")
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
-    for var in [v for v in os.environ if v.startswith("TUI_MONITOR_")]:
-        del os.environ[var]
-    if sys.platform.startswith("linux"):  # daemonised tmux servers come back to us to reap
-        with contextlib.suppress(Exception):
-            ctypes.CDLL(None).prctl(ui.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    env = ui.machine()
+    ui.isolate()
+    env = machine(*ui.tools())
     args.code = code_version()
     runs: list[Run] = []
     prof = None
@@ -921,15 +911,11 @@ def main() -> None:
             if args.profile > 0:
                 prof = profile(workdir, args)
         finally:
-            ui._reap()
+            ui.tmux_pane.reap_children()
     end = code_version()
     if end != args.code:
         args.code += f"; at the end {end}: the code changed during the run"
-    text = section(runs, args, env, prof)
-    print(text)
-    if args.write:
-        ui.write(text)
-        print(f"\nwritten to {ui.RESULTS.relative_to(ui.ROOT)}", file=sys.stderr)
+    publish(section(runs, args, env, prof), args.write)
 
 
 if __name__ == "__main__":

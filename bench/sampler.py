@@ -17,26 +17,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
-import contextlib
-import ctypes
 import os
-import platform
-import re
-import shlex
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import psutil
+from _common import (
+    ProcessGroup,
+    become_subreaper,
+    command,
+    exit_on_signals,
+    machine,
+    p90,
+    publish,
+)
 
 from tui_monitor.collect import proctable
 from tui_monitor.collect.agents import AgentCollector
@@ -45,50 +45,30 @@ from tui_monitor.collect.host import HostCollector
 from tui_monitor.config import AgentRule, Settings
 from tui_monitor.sampler import Sampler
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
 MARKER = "tuimon-bench"  # argv[0] of every process started here
 AGENTS = 20
 TARGET_PCT = 4.0
-PR_SET_CHILD_SUBREAPER = 36
 
 # The agent is bash (renamed in argv[0]) with one child `sleep`, also renamed.
 AGENT_SCRIPT = f"(exec -a {MARKER}-child sleep 3600) & wait"
 
 
-class Fleet:
-    """The extra processes: one process group, so one killpg ends them all."""
+class Fleet(ProcessGroup):
+    """The extra processes, and the agents' children (counted, not held)."""
 
     def __init__(self) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.pgid: int | None = None
+        super().__init__()
         self.children = 0
         self._sleep = shutil.which("sleep") or "/bin/sleep"
         self._bash = shutil.which("bash") or "/bin/bash"
-        # Orphaned grandchildren come back to us to be reaped (pid 1 here may not reap them).
-        if sys.platform.startswith("linux"):
-            with contextlib.suppress(Exception):
-                ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        become_subreaper()  # the agents' children are reaped here once their agent is gone
 
     def __len__(self) -> int:
         return len(self.procs) + self.children
 
-    def _spawn(self, executable: str, argv: list[str]) -> None:
-        proc = subprocess.Popen(
-            argv,
-            executable=executable,
-            process_group=0 if self.pgid is None else self.pgid,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        if self.pgid is None:
-            self.pgid = proc.pid
-        self.procs.append(proc)
-
     def start_agents(self, count: int) -> None:
         for _ in range(count):
-            self._spawn(self._bash, [f"{MARKER}-agent", "-c", AGENT_SCRIPT])
+            self.spawn([f"{MARKER}-agent", "-c", AGENT_SCRIPT], self._bash)
         self.children += count
         deadline = time.monotonic() + 10.0
         for proc in self.procs[-count:]:  # wait until each agent's child exists
@@ -98,17 +78,10 @@ class Fleet:
     def grow(self, total: int) -> None:
         """Top up with idle fillers until `total` extra processes run."""
         while len(self) < total:
-            self._spawn(self._sleep, [f"{MARKER}-filler", "3600"])
+            self.spawn([f"{MARKER}-filler", "3600"], self._sleep)
 
     def close(self) -> None:
-        if self.pgid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pgid, signal.SIGKILL)
-        for proc in self.procs:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()  # not in the group only if setpgid failed; harmless otherwise
-            proc.wait()
-        self.procs.clear()
+        super().close()
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:  # reap the grandchildren handed to us
             try:
@@ -118,10 +91,6 @@ class Fleet:
             if pid == 0:
                 time.sleep(0.01)
         self.children = 0
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -140,16 +109,11 @@ class Series:
 
     @property
     def cpu_p90_ms(self) -> float:
-        return _p90(self.cpu) * 1e3
+        return p90(self.cpu) * 1e3
 
     @property
     def wall_ms(self) -> float:
         return statistics.median(self.wall) * 1e3
-
-
-def _p90(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
 
 
 def measure(fn: Callable[[], Any], calls: int, pause: float, warmup: int = 2) -> Series:
@@ -261,31 +225,6 @@ def run_at(extra: int, ticks: int, pause: float) -> Run:
 # -- reporting ------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        model = found.group(1).strip() if found else model
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    ram = psutil.virtual_memory().total / 2**30
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"{os.cpu_count()} CPUs ({usable} usable), {model}, {ram:.1f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"psutil {psutil.__version__}; load average at start {load}"
-    )
-
-
-def command() -> str:
-    exe = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        exe = exe.relative_to(ROOT)  # the venv's link, not resolved: keep `.venv/bin/python`
-    script = Path(sys.argv[0]).resolve()
-    with contextlib.suppress(ValueError):
-        script = script.relative_to(ROOT)
-    return shlex.join([str(exe), str(script), *sys.argv[1:]])
-
-
 def _pct(seconds: float) -> str:
     return f"{seconds * 100:.2f}"
 
@@ -329,11 +268,11 @@ def tables(runs: list[Run]) -> str:
 def verdict(runs: list[Run]) -> str:
     last = runs[-1]
     pct = statistics.median(last.tick.cpu) * 100
-    p90 = _p90(last.tick.cpu) * 100
+    high = p90(last.tick.cpu) * 100
     bare = statistics.median(last.parts[PARTS[-1]].cpu) * 100
     ok = "PASS" if pct <= TARGET_PCT else "FAIL"
     return (
-        f"**{ok}**: {pct:.2f}% of one core at 1 Hz (p90 {p90:.2f}%) with {last.extra} extra "
+        f"**{ok}**: {pct:.2f}% of one core at 1 Hz (p90 {high:.2f}%) with {last.extra} extra "
         f"processes ({last.pids} on the box) and {last.agents} agents matched; target ≤ "
         f"{TARGET_PCT:g}%. The bare psutil loop costs {bare:.2f}% ({bare / pct:.1f}× the tick)."
     )
@@ -356,20 +295,6 @@ def section(runs: list[Run], ticks: int, env: str) -> str:
     )
 
 
-def write(text: str) -> None:
-    """Replace this section (same heading) in RESULTS.md, or append it."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    new = text.strip("\n")
-    chunks = [c.strip("\n") for c in re.split(r"(?m)^(?=## )", old)]
-    for i, chunk in enumerate(chunks):
-        if chunk.splitlines()[:1] == new.splitlines()[:1]:
-            chunks[i] = new
-            break
-    else:
-        chunks.append(new)
-    RESULTS.write_text("\n\n".join(c for c in chunks if c) + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="50,300,1000", help="extra processes, e.g. 50,300")
@@ -380,9 +305,8 @@ def main() -> None:
     counts = sorted(int(c) for c in args.counts.split(","))
     if counts[0] < 2 * AGENTS:
         parser.error(f"each count must be at least {2 * AGENTS} (the agents and their children)")
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
-    env = machine()
+    exit_on_signals()
+    env = machine(f"psutil {psutil.__version__}")
     asyncio.run(tick_series(1, 0.0))  # imports and one-off set-up, before measuring
     fleet = Fleet()
     atexit.register(fleet.close)
@@ -395,11 +319,7 @@ def main() -> None:
             runs.append(run_at(n, args.ticks, args.pause))
     finally:
         fleet.close()
-    text = section(runs, args.ticks, env)
-    print(text)
-    if args.write:
-        write(text)
-        print(f"\nwritten to {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+    publish(section(runs, args.ticks, env), args.write)
 
 
 if __name__ == "__main__":

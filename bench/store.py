@@ -5,7 +5,7 @@ layout -- ticks, host, GPU and agent samples, runs, restart events, and the per-
 per-hour rollups of those same values -- with plain sqlite3 executemany, one short transaction
 per two minutes of ticks (the real writer path would take far longer: see the section it
 writes). The file is cached under bench/.cache/ and reused unless --rebuild. On it: `History`
-query latency and what each agent sample costs on disk. Then sustained `Store.write_batch`
+query latency and what each agent sample costs on disk. Then sustained `Writer.write_batch`
 throughput with Snapshots built inline and built up front, on a fresh file and appended to a
 copy of the week, next to bare executemany into `agent_samples` for scale. The -wal file is
 watched throughout.
@@ -25,10 +25,7 @@ import gc
 import json
 import math
 import os
-import platform
 import random
-import re
-import shlex
 import shutil
 import sqlite3
 import statistics
@@ -48,6 +45,7 @@ from typing import Any, Literal
 import aiosqlite
 import psutil
 import pydantic
+from _common import ROOT, command, machine, p90, publish
 
 from tui_monitor.models import (
     AgentSample,
@@ -58,10 +56,8 @@ from tui_monitor.models import (
 )
 from tui_monitor.store import schema
 from tui_monitor.store.queries import History
-from tui_monitor.store.writer import AGENT_METRICS, GPU_METRICS, HOST_METRICS, Store
+from tui_monitor.store.writer import AGENT_METRICS, GPU_METRICS, HOST_METRICS, Writer
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
 CACHE = ROOT / "bench" / ".cache"
 AGENT_COLUMNS = "tick, agent, run, status, cpu, ram, gpu_mem, procs, threads, queue_depth"
 GENERATOR = 2  # bump whenever the synthetic data changes, so cached files get rebuilt
@@ -76,7 +72,7 @@ MB = 2**20
 PAGE = 4096
 RAM_MIN, RAM_MAX = 100 * MB, 2048 * MB
 
-WRITE_TARGET = 200_000  # agent samples per second through Store.write_batch
+WRITE_TARGET = 200_000  # agent samples per second through Writer.write_batch
 QUERY_TARGET_MS = 20.0
 BYTES_TARGET = 48.0  # per agent sample, whole file, indexes included
 WAL_LIMIT = 64 * MB
@@ -481,7 +477,7 @@ class Built:
     seconds: float = 0.0
     wal_peak: int = 0
     rows: dict[str, int] = field(default_factory=dict)
-    estimate_s: float = 0.0  # the same week through Store.write_batch, extrapolated
+    estimate_s: float = 0.0  # the same week through Writer.write_batch, extrapolated
 
 
 def db_files(path: Path) -> list[Path]:
@@ -497,7 +493,7 @@ def build(path: Path, want: Built) -> Built:
     """Generate the week into `path` (replacing it); checkpointed and closed on return."""
     remove_db(path)
     path.with_suffix(".json").unlink(missing_ok=True)
-    Store(path).close()  # the schema, through the real migrations
+    Writer(path).close()  # the schema, through the real migrations
     rng = random.Random(want.seed)
     specs = make_fleet(want.agents)
     ticks = round(want.days * 86400)
@@ -589,7 +585,7 @@ _SAME_ROWS = {  # table -> the week's rows the rewritten first hour must match e
 
 
 def crosscheck(week: Path, ticks: int = 3600) -> str:
-    """Rewrite the week's first hour through History.tick -> Store.write_batch; compare.
+    """Rewrite the week's first hour through History.tick -> Writer.write_batch; compare.
 
     Every raw table must come out identical, ids included, and every rollup of that hour
     equal (sums to 1e-9): the synthetic file is then what the writer itself would have made.
@@ -597,7 +593,7 @@ def crosscheck(week: Path, ticks: int = 3600) -> str:
     history = History(week)
     with tempfile.TemporaryDirectory(dir=CACHE, prefix="crosscheck-") as tmp:
         copy = Path(tmp) / "rewritten.db"
-        store = Store(copy)
+        store = Writer(copy)
         for first in range(1, ticks + 1, 100):
             snaps = [history.tick(i) for i in range(first, min(first + 100, ticks + 1))]
             store.write_batch([s for s in snaps if s is not None])
@@ -622,7 +618,7 @@ def crosscheck(week: Path, ticks: int = 3600) -> str:
         raise AssertionError(f"rollups: only {counts[1]} of {counts[0]} equal the writer's")
     return (
         f"the first {ticks:,} ticks, read back with `History.tick` and rewritten through "
-        f"`Store.write_batch`, give identical rows in {len(_SAME_ROWS)} tables (ids included) "
+        f"`Writer.write_batch`, give identical rows in {len(_SAME_ROWS)} tables (ids included) "
         f"and {counts[0]:,} equal rollups"
     )
 
@@ -636,7 +632,7 @@ def ensure_week(args: argparse.Namespace) -> tuple[Path, Built, bool]:
             cached = Built(**json.loads(meta.read_text()))
             key = ("generator", "days", "agents", "cores", "seed")
             if all(getattr(cached, k) == getattr(want, k) for k in key):
-                Store(path).close()  # a cache from an older schema: the real migrations
+                Writer(path).close()  # a cache from an older schema: the real migrations
                 return path, cached, True
     CACHE.mkdir(parents=True, exist_ok=True)
     want.estimate_s = estimate_writer(args, want)
@@ -651,7 +647,7 @@ def estimate_writer(args: argparse.Namespace, want: Built) -> float:
     """Seconds the real path (build Snapshots, write_batch) would take for the whole week."""
     ticks = 2000
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-        store = Store(Path(tmp) / "estimate.db")
+        store = Writer(Path(tmp) / "estimate.db")
         factory = SnapshotFactory(make_fleet(args.agents), args.cores, random.Random(1), END_S)
         t0 = time.perf_counter()
         for first in range(1, ticks + 1, args.batch):
@@ -794,7 +790,7 @@ def _batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 def write_inline(path: Path, factory: SnapshotFactory, ticks: int, batch: int) -> WriteRun:
     """Build each batch's Snapshots, then write it: the recorder's whole cost per tick."""
-    store = Store(path)
+    store = Writer(path)
     with Meter(path) as meter:
         for first in range(1, ticks + 1, batch):
             store.write_batch(
@@ -806,7 +802,7 @@ def write_inline(path: Path, factory: SnapshotFactory, ticks: int, batch: int) -
 
 
 def write_prebuilt(path: Path, snaps: list[Snapshot], batch: int) -> WriteRun:
-    store = Store(path)  # on a copy of the week this also loads its id caches, untimed
+    store = Writer(path)  # on a copy of the week this also loads its id caches, untimed
     with Meter(path) as meter:
         for chunk in _batched(snaps, batch):
             store.write_batch(chunk)
@@ -832,7 +828,7 @@ def agent_rows(snaps: list[Snapshot]) -> list[tuple[Any, ...]]:
 
 def bare_sqlite(path: Path, rows: list[tuple[Any, ...]], per_batch: int) -> WriteRun:
     """executemany of ready tuples into agent_samples alone, one transaction per batch."""
-    Store(path).close()
+    Writer(path).close()
     conn = schema.connect_rw(path)
     with Meter(path) as meter:
         for chunk in _batched(rows, per_batch):
@@ -859,7 +855,7 @@ async def _aiosqlite(path: Path, rows: list[tuple[Any, ...]], per_batch: int) ->
 
 def bare_aiosqlite(path: Path, rows: list[tuple[Any, ...]], per_batch: int) -> WriteRun:
     """The issue's reference figure: aiosqlite executemany, WAL, synchronous=NORMAL."""
-    Store(path).close()
+    Writer(path).close()
     return asyncio.run(_aiosqlite(path, rows, per_batch))
 
 
@@ -944,12 +940,7 @@ class Timing:
 
     @property
     def p90_ms(self) -> float:
-        return _p90(self.times) * 1e3
-
-
-def _p90(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+        return p90(self.times) * 1e3
 
 
 def timed(name: str, calls: list[Callable[[], Any]], describe: Callable[[Any], str],
@@ -1041,36 +1032,14 @@ def disk(path: Path) -> Disk:
 # -- reporting ------------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        model = found.group(1).strip() if found else model
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    ram = psutil.virtual_memory().total / 2**30
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    fs = "unknown filesystem"
+def cache_fs() -> str:
+    """The filesystem under bench/.cache: write rates and sizes depend on it."""
     with contextlib.suppress(Exception):
         parts = psutil.disk_partitions(all=True)
         best = max((p for p in parts if str(CACHE).startswith(p.mountpoint)),
                    key=lambda p: len(p.mountpoint))  # fmt: skip
-        fs = f"{best.fstype} on {best.device}"
-    return (
-        f"{os.cpu_count()} CPUs ({usable} usable), {model}, {ram:.1f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}, pydantic {pydantic.VERSION}, "
-        f"aiosqlite {aiosqlite.__version__}; bench/.cache on {fs}; load average at start {load}"
-    )
-
-
-def command() -> str:
-    exe = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        exe = exe.relative_to(ROOT)  # the venv's link, not resolved: keep `.venv/bin/python`
-    script = Path(sys.argv[0]).resolve()
-    with contextlib.suppress(ValueError):
-        script = script.relative_to(ROOT)
-    return shlex.join([str(exe), str(script), *sys.argv[1:]])
+        return f"{best.fstype} on {best.device}"
+    return "unknown filesystem"
 
 
 def _ok(good: bool) -> str:
@@ -1079,13 +1048,13 @@ def _ok(good: bool) -> str:
 
 def _ms(values: list[float]) -> str:
     ms = [v * 1e3 for v in values]
-    return f"{statistics.median(ms):.1f} / {_p90(values) * 1e3:.1f} / {max(ms):.1f}"
+    return f"{statistics.median(ms):.1f} / {p90(values) * 1e3:.1f} / {max(ms):.1f}"
 
 
 RUN_NAMES = {
-    "inline": "`Store.write_batch`, Snapshots built inline (fresh file)",
-    "prebuilt": "`Store.write_batch`, Snapshots built up front (fresh file)",
-    "append": "`Store.write_batch`, Snapshots built up front, appended to a copy of the week",
+    "inline": "`Writer.write_batch`, Snapshots built inline (fresh file)",
+    "prebuilt": "`Writer.write_batch`, Snapshots built up front (fresh file)",
+    "append": "`Writer.write_batch`, Snapshots built up front, appended to a copy of the week",
     "sqlite3": "bare sqlite3 `executemany` into `agent_samples` only",
     "aiosqlite": "bare aiosqlite `executemany` into `agent_samples` only",
 }
@@ -1173,7 +1142,7 @@ def section(
     per_byte = d.file / d.samples
     agent_bytes = next((size for name, size, *_ in d.objects if name == "agent_samples"), 0)
     verdicts = [
-        f"- Writes ≥ {WRITE_TARGET:,} agent samples/s through `Store.write_batch`: "
+        f"- Writes ≥ {WRITE_TARGET:,} agent samples/s through `Writer.write_batch`: "
         f"{_ok(prebuilt.rate >= WRITE_TARGET)} with Snapshots built up front "
         f"({prebuilt.rate:,.0f}/s, {prebuilt.rate / bare.rate:.2f}× bare aiosqlite executemany "
         f"at {bare.rate:,.0f}/s); {_ok(inline.rate >= WRITE_TARGET)} counting the building of "
@@ -1212,14 +1181,14 @@ def section(
             "day (a minute `exited`, then a new run and its events); a "
             f"{built.cores}-core host whose per-core figures carry the float noise of real "
             "`psutil.cpu_times` deltas, one GPU. Written with plain sqlite3 `executemany` in "
-            "the writer's layout and id order (schema from `Store(path)`, i.e. the real "
+            "the writer's layout and id order (schema from `Writer(path)`, i.e. the real "
             "migrations), one `BEGIN IMMEDIATE` transaction per 120 ticks, under "
             "`connect_rw`'s pragmas; per-minute and per-hour rollups of the same values in the "
             "same transactions. "
             f"Rows: {', '.join(f'{k} {v:,}' for k, v in sorted(rows.items()))}. "
             f"Built in {built.seconds:.0f} s on {built.built_on}; WAL peak during the build "
             f"{fmt_mb(built.wal_peak)}. Going through the real path instead (build Snapshots + "
-            f"`Store.write_batch`, batches of {args.batch}) was estimated from a 2,000-tick run "
+            f"`Writer.write_batch`, batches of {args.batch}) was estimated from a 2,000-tick run "
             f"at {built.estimate_s:.0f} s. Checked in this run: {checks[0]} random minute and "
             f"hour rollups recomputed from the raw rows, all equal; {checks[1]}.",
             "### Queries on the week",
@@ -1235,7 +1204,7 @@ def section(
             f"{args.cores} cores), written in batches of {args.batch} Snapshots "
             f"({args.batch * w.agents:,} agent rows) per transaction; the bare runs write the "
             "same agent rows as ready tuples, with the same pragmas, into a file made by "
-            "`Store(path)`. The WAL peak is the largest -wal size seen (polled every 10 ms and "
+            "`Writer(path)`. The WAL peak is the largest -wal size seen (polled every 10 ms and "
             "after every commit). The Snapshots built up front are built with GC off and then "
             "frozen (`gc.freeze()`), so the collector never walks a million live models the "
             "recorder would never hold. The machine is shared (other sessions' tests may run "
@@ -1246,20 +1215,6 @@ def section(
             "\n".join(verdicts),
         ]
     )
-
-
-def write(text: str) -> None:
-    """Replace this section (same heading) in RESULTS.md, or append it."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    new = text.strip("\n")
-    chunks = [c.strip("\n") for c in re.split(r"(?m)^(?=## )", old)]
-    for i, chunk in enumerate(chunks):
-        if chunk.splitlines()[:1] == new.splitlines()[:1]:
-            chunks[i] = new
-            break
-    else:
-        chunks.append(new)
-    RESULTS.write_text("\n\n".join(c for c in chunks if c) + "\n")
 
 
 def main() -> None:
@@ -1277,7 +1232,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.days * 86400 < 2 * 3600 or args.agents < 1:
         parser.error("need at least 2 hours of history and one agent")
-    env = machine()
+    env = machine(
+        f"SQLite {sqlite3.sqlite_version}",
+        f"pydantic {pydantic.VERSION}",
+        f"aiosqlite {aiosqlite.__version__}",
+        note=f"bench/.cache on {cache_fs()}",
+    )
     CACHE.mkdir(parents=True, exist_ok=True)
     path, built, cached = ensure_week(args)
     print("checking rollups, measuring the file ...", file=sys.stderr, flush=True)
@@ -1288,10 +1248,7 @@ def main() -> None:
     timings = bench_queries(path, args.reps, args.seed, args.days)
     w = bench_writes(args, path)
     text = section(env, built, cached, path, (checked, same), d, timings, w, args)
-    print(text)
-    if args.write:
-        write(text)
-        print(f"\nwritten to {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+    publish(text, args.write)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,8 @@ import argparse
 import atexit
 import compileall
 import contextlib
-import ctypes
 import os
-import platform
 import re
-import shlex
 import shutil
 import signal
 import statistics
@@ -38,17 +35,29 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from importlib.metadata import version
 from pathlib import Path
-from types import FrameType
+from typing import NoReturn
 
 import psutil
+from _common import (
+    ROOT,
+    ProcessGroup,
+    become_subreaper,
+    command,
+    exit_on_signals,
+    loadavg,
+    machine,
+    p90,
+    publish,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
+sys.path.append(str(ROOT / "tests" / "e2e"))
+import tmux_pane  # the e2e tests' tmux driver: one driver for both
+
 MARKER = "tuimon-uibench"  # in the command line of every agent started here
 AGENT = f"{MARKER}-agent-{os.getpid()}"
 """The agents' marker: this run's own, so a second run at the same time adds no agents here."""
@@ -56,8 +65,11 @@ APP = Path(sys.executable).parent / "tui-monitor"
 COLS, ROWS = 120, 40
 FULL_ROWS = 20
 """The first full screen: the header and this many agent rows."""
+FULL_SCREEN = "full screen"
 POLL = 0.02
-PR_SET_CHILD_SUBREAPER = 36
+UNSET = ("COLORTERM", "PYTHONDONTWRITEBYTECODE")
+"""Not passed on to the programs: 256 colours unless a run asks for more, and the package
+byte-compiled, as `pip install` leaves it."""
 
 TARGET_CPU = 4.0  # % of one core
 TARGET_KBS = 6.0  # KB/s written to the terminal (1 KB = 1000 bytes)
@@ -111,58 +123,16 @@ Bare().run()
 """
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def _reap() -> None:
-    """Reap whatever was handed to us as subreaper (tmux servers and their panes)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
 def gone(pid: int, timeout: float) -> bool:
-    """True once `pid` has exited (a zombie runs no more)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        _reap()
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(POLL)
+    """`tmux_pane.gone`, reaping as it waits: the orphans of our tmux servers come to us."""
+    return tmux_pane.gone(pid, timeout, poll=POLL, reap=True)
 
 
 # -- the agents ---------------------------------------------------------------------------
 
 
-class Fleet:
-    """The agents: one process group, so one killpg ends them all."""
-
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.pgid: int | None = None
-
-    def _spawn(self, argv: list[str], executable: str | None = None) -> None:
-        proc = subprocess.Popen(
-            argv,
-            executable=executable,
-            process_group=0 if self.pgid is None else self.pgid,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        if self.pgid is None:
-            self.pgid = proc.pid
-        self.procs.append(proc)
+class Fleet(ProcessGroup):
+    """The agents."""
 
     def start(self, count: int, burners: int) -> None:
         """`count` agents, `burners` of them small CPU loops spread among `sleep`s."""
@@ -170,104 +140,30 @@ class Fleet:
         every = count // burners if burners else count + 1
         for i in range(count):
             if i % every == 0 and i // every < burners:
-                self._spawn([sys.executable, "-c", BURNER, AGENT, str(i)])
+                self.spawn([sys.executable, "-c", BURNER, AGENT, str(i)])
             else:
-                self._spawn([AGENT, "3600"], executable=sleep)
+                self.spawn([AGENT, "3600"], executable=sleep)
         time.sleep(0.5)  # let the Python ones get past their start-up
-
-    def close(self) -> None:
-        if self.pgid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pgid, signal.SIGKILL)
-        for proc in self.procs:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait()
-        self.procs.clear()
-        self.pgid = None
 
 
 # -- a terminal -----------------------------------------------------------------------------
 
 
-class Terminal:
-    """A private tmux server, one pane, everything the program writes to it saved to a file.
+class Terminal(tmux_pane.Tmux):
+    """The e2e tests' tmux driver with the bench's sockets (`tuimon-uibench-*`) and polling;
+    its errors end the run."""
 
-    The program waits (`tmux wait-for`) until the capture runs, so its first byte is counted
-    and its launch time is known; `env` execs it, so the pane's pid is the program's pid.
-    """
+    prefix = MARKER
+    poll = POLL
+    reap = True
 
-    def __init__(self, workdir: Path, name: str) -> None:
-        self.socket = f"{MARKER}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.conf = workdir / "tmux.conf"
-        self.conf.write_text("set -g status off\nset -g escape-time 0\nset -g history-limit 0\n")
-        self.capture = workdir / f"{name}-{uuid.uuid4().hex[:6]}.out"
-        self.pid: int | None = None
-        self.server: int | None = None
-        self.launched = 0.0
+    def fail(self, message: str) -> NoReturn:
+        raise RuntimeError(message)
 
-    def tmux(self, *args: str) -> str:
-        env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-        proc = subprocess.run(
-            ["tmux", "-L", self.socket, "-f", str(self.conf), *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=10,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"tmux {' '.join(args)[:200]}: {proc.stderr.strip()}")
-        return proc.stdout
-
-    def start(self, argv: Sequence[str], env: Mapping[str, str]) -> int:
-        go = f"go-{uuid.uuid4().hex[:6]}"
-        wait = shlex.join(["tmux", "-L", self.socket, "wait-for", go])
-        settings = [f"{k}={v}" for k, v in env.items()]
-        self.tmux(
-            "new-session", "-d", "-s", "bench", "-x", str(COLS), "-y", str(ROWS), "--",
-            "sh", "-c", f'{wait} && exec "$@"', "sh",
-            "env", "-u", "COLORTERM", "-u", "COLUMNS", "-u", "LINES",
-            "-u", "PYTHONDONTWRITEBYTECODE", *settings, *argv,
-        )  # fmt: skip
-        self.server = int(self.tmux("display-message", "-p", "#{pid}").strip())
-        self.pid = int(self.tmux("display-message", "-p", "-t", "bench", "#{pane_pid}").strip())
-        self.capture.touch()
-        self.tmux("pipe-pane", "-O", "-t", "bench", f"cat >> {shlex.quote(str(self.capture))}")
-        self.launched = time.perf_counter()
-        self.tmux("wait-for", "-S", go)
-        return self.pid
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "bench")
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "bench", *keys)
-
-    def written(self) -> int:
-        return self.capture.stat().st_size
-
-    def wait_for(self, ready: Callable[[str], bool], timeout: float) -> float:
-        """Seconds from launch until `ready(screen)`."""
-        deadline = time.perf_counter() + timeout
-        while True:
-            screen = self.screen()
-            now = time.perf_counter()
-            if ready(screen):
-                return now - self.launched
-            if now > deadline or self.pid is None or gone(self.pid, 0):
-                raise RuntimeError(f"no full screen after {timeout:g}s; screen was:\n{screen}")
-            time.sleep(POLL)
-
-    def close(self) -> None:
-        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
-            self.tmux("kill-server")
-        for pid in (self.pid, self.server):
-            if pid is not None and not gone(pid, 3.0):
-                with contextlib.suppress(psutil.Error):
-                    psutil.Process(pid).kill()
-                gone(pid, 3.0)
-        self.capture.unlink(missing_ok=True)
+    def launch(self, argv: Sequence[str], env: Mapping[str, str]) -> int:
+        """The program as the pane's own process (its pid is the one measured), every byte it
+        writes to the terminal captured."""
+        return self.start(argv, env, (COLS, ROWS), shell=False, capture=True, unset=UNSET)
 
 
 # -- what is on screen ----------------------------------------------------------------------
@@ -372,7 +268,7 @@ def steady(
     wall = time.perf_counter() - wall0
     result.cpu_pct = (last_cpu - cpu0) / wall * 100
     result.per_second = per_cpu
-    result.cpu_p90 = _p90(per_cpu)
+    result.cpu_p90 = p90(per_cpu)
     result.bytes_s = (last_bytes - bytes0) / wall
     result.window = (bytes0, last_bytes)
     mem = proc.memory_full_info()
@@ -400,10 +296,10 @@ def run_program(prog: Program, workdir: Path, args: argparse.Namespace, n: int) 
     """One measured launch: first screen, warm-up, window, quit."""
     result = Result(prog.name)
     print(f"{prog.name}: launch, {args.warmup:g} s warm-up, {args.seconds:g} s", flush=True)
-    term = Terminal(workdir, prog.name)
+    term = Terminal(workdir)
     try:
-        pid = term.start([*prog.argv, *prog.fresh(n)], prog.env)
-        result.first.append(term.wait_for(prog.ready, 20.0))
+        pid = term.launch([*prog.argv, *prog.fresh(n)], prog.env)
+        result.first.append(term.time_to(prog.ready, FULL_SCREEN, 20.0))
         result.first_bytes = term.written()
         time.sleep(args.warmup)
         steady(psutil.Process(pid), args.seconds, term.written, result)
@@ -429,10 +325,10 @@ def launches(prog: Program, workdir: Path, count: int, first_n: int) -> list[flo
     """Seconds to the first full screen of `count` more launches (killed right after)."""
     out = []
     for n in range(first_n, first_n + count):
-        term = Terminal(workdir, prog.name)
+        term = Terminal(workdir)
         try:
-            term.start([*prog.argv, *prog.fresh(n)], prog.env)
-            out.append(term.wait_for(prog.ready, 20.0))
+            term.launch([*prog.argv, *prog.fresh(n)], prog.env)
+            out.append(term.time_to(prog.ready, FULL_SCREEN, 20.0))
         finally:
             term.close()
     return out
@@ -442,10 +338,10 @@ def long_run(prog: Program, workdir: Path, seconds: float) -> list[tuple[float, 
     """(minutes since the first full screen, RSS MB) once a minute over a long run."""
     print(f"{prog.name}: long run, {seconds:g} s of RSS", flush=True)
     out: list[tuple[float, float]] = []
-    term = Terminal(workdir, prog.name)
+    term = Terminal(workdir)
     try:
-        pid = term.start([*prog.argv, *prog.fresh(999)], prog.env)
-        term.wait_for(prog.ready, 20.0)
+        pid = term.launch([*prog.argv, *prog.fresh(999)], prog.env)
+        term.wait_for(prog.ready, FULL_SCREEN, 20.0)
         proc, t0 = psutil.Process(pid), time.perf_counter()
         for minute in range(1, int(seconds // 60) + 1):
             time.sleep(max(0.0, t0 + minute * 60 - time.perf_counter()))
@@ -461,7 +357,7 @@ def combine(rounds: list[Result]) -> Result:
     out = Result(rounds[0].name, terminal=rounds[0].terminal, rounds=rounds)
     out.cpu_pct = med(r.cpu_pct for r in rounds)
     out.per_second = [x for r in rounds for x in r.per_second]
-    out.cpu_p90 = _p90(out.per_second)
+    out.cpu_p90 = p90(out.per_second)
     out.bytes_s = med(r.bytes_s for r in rounds)
     out.bytes_peak = max(r.bytes_peak for r in rounds)
     biggest = max(rounds, key=lambda r: r.rss_mb)
@@ -474,11 +370,6 @@ def combine(rounds: list[Result]) -> Result:
     keys = dict.fromkeys(k for r in rounds for k in r.regions)
     out.regions = {k: med(r.regions.get(k, 0.0) for r in rounds) for k in keys}
     return out
-
-
-def _p90(values: list[float]) -> float:
-    ordered = sorted(values) or [0.0]
-    return ordered[round(0.9 * (len(ordered) - 1))]
 
 
 def run_headless(argv: list[str], env: dict[str, str], args: argparse.Namespace) -> Result:
@@ -518,9 +409,9 @@ def calibrate(workdir: Path) -> tuple[int, int]:
     times = 20_000
     code = f"import os, time; os.write(1, {piece!r}.encode() * {times}); time.sleep(60)"
     expected = len(piece.encode()) * times
-    term = Terminal(workdir, "calibrate")
+    term = Terminal(workdir)
     try:
-        term.start([sys.executable, "-c", code], {"TERM": "xterm-256color"})
+        term.launch([sys.executable, "-c", code], {"TERM": "xterm-256color"})
         deadline = time.monotonic() + 10
         while term.written() < expected and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -624,35 +515,13 @@ def programs(workdir: Path, args: argparse.Namespace) -> list[Program]:
 # -- reporting ------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        model = found.group(1).strip() if found else model
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    ram = psutil.virtual_memory().total / 2**30
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+def tools() -> list[str]:
+    """The versions the terminal figures depend on, for the "Machine:" line."""
     tmux = subprocess.run(["tmux", "-V"], capture_output=True, text=True, check=False)
     textual = "?"
     with contextlib.suppress(Exception):
-        from importlib.metadata import version
-
         textual = version("textual")
-    return (
-        f"{os.cpu_count()} CPUs ({usable} usable), {model}, {ram:.1f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"Textual {textual}, {tmux.stdout.strip()}; load average at start {load}"
-    )
-
-
-def command() -> str:
-    exe = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        exe = exe.relative_to(ROOT)
-    script = Path(sys.argv[0]).resolve()
-    with contextlib.suppress(ValueError):
-        script = script.relative_to(ROOT)
-    return shlex.join([str(exe), str(script), *sys.argv[1:]])
+    return [f"Textual {textual}", tmux.stdout.strip()]
 
 
 def _first(r: Result) -> str:
@@ -765,7 +634,7 @@ def section(
     return "\n\n".join(
         [
             f"## Whole app in a terminal (UI + sampler + writer) — {date.today().isoformat()}",
-            f"Machine: {env}; at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+            f"Machine: {env}; at the end {loadavg()} "
             "(other work shared the box: the CPU figures are this process's own CPU time, the "
             "first-screen times are wall clock).",
             f"Command: `{command()}`",
@@ -789,18 +658,13 @@ def section(
     )
 
 
-def write(text: str) -> None:
-    """Replace this section (same heading) in RESULTS.md, or append it."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    new = text.strip("\n")
-    chunks = [c.strip("\n") for c in re.split(r"(?m)^(?=## )", old)]
-    for i, chunk in enumerate(chunks):
-        if chunk.splitlines()[:1] == new.splitlines()[:1]:
-            chunks[i] = new
-            break
-    else:
-        chunks.append(new)
-    RESULTS.write_text("\n\n".join(c for c in chunks if c) + "\n")
+def isolate() -> None:
+    """Before the first run: signals clean up like Ctrl-C, the user's own settings stay out of
+    the runs, and our daemonised tmux servers come back to us to reap."""
+    exit_on_signals()
+    for var in [v for v in os.environ if v.startswith("TUI_MONITOR_")]:
+        del os.environ[var]
+    become_subreaper()
 
 
 def main() -> None:
@@ -821,14 +685,8 @@ def main() -> None:
         parser.error(f"--agents must be at least {FULL_ROWS} (a full screen)")
     if shutil.which("tmux") is None:
         parser.error("tmux is not installed (apt-get install -y tmux)")
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
-    for var in [v for v in os.environ if v.startswith("TUI_MONITOR_")]:
-        del os.environ[var]  # the user's own settings must not leak into the runs
-    if sys.platform.startswith("linux"):  # daemonised tmux servers come back to us to reap
-        with contextlib.suppress(Exception):
-            ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    env = machine()
+    isolate()
+    env = machine(*tools())
     # Byte-compiled, as `pip install` leaves it: a dev shell's PYTHONDONTWRITEBYTECODE=1 would
     # otherwise make every launch compile the package's ~35 modules from source (~50 ms).
     compileall.compile_dir(ROOT / "tui_monitor", quiet=1)
@@ -856,13 +714,9 @@ def main() -> None:
                 long = long_run(progs[0], workdir, args.long)
         finally:
             fleet.close()
-            _reap()
+            tmux_pane.reap_children()
     results = [combine(rounds) for rounds in per.values()]
-    text = section(results, args, env, cal, long)
-    print(text)
-    if args.write:
-        write(text)
-        print(f"\nwritten to {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+    publish(section(results, args, env, cal, long), args.write)
 
 
 if __name__ == "__main__":
