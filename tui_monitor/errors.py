@@ -32,6 +32,10 @@ class SchemaError(TuiMonitorError):
     exit_code = 2
 
 
+class StoreError(TuiMonitorError):
+    """The history's place cannot be used: not writable, read-only, no room."""
+
+
 class AlreadyRecording(TuiMonitorError):
     """Another live recorder owns this database."""
 

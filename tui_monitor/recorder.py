@@ -25,7 +25,7 @@ from pathlib import Path
 from .alerts.tick import AlertTick
 from .config import Settings
 from .cost.tick import CostTick, month_start_ms
-from .errors import AlreadyRecording, SchemaError, ServerError, TailError
+from .errors import AlreadyRecording, SchemaError, ServerError, StoreError, TailError
 from .ingest.hub import IngestHub
 from .ingest.protocol import MAX_LINE
 from .ingest.server import IngestServer
@@ -33,15 +33,19 @@ from .ingest.spool import ensure_spool_dir
 from .ingest.tail import Tailer, TailProblem
 from .models import Snapshot
 from .sampler import Sampler
+from .store import files
 from .store.queries import History
 from .store.queue import WriteQueue
 from .store.retention import prune_steps
+from .store.schema import APPLICATION_ID
 from .store.writer import Batch, Writer
 
 log = logging.getLogger(__name__)
 
 SPOOL_EVERY = 0.5
 """Seconds between looks at the spool files."""
+FINAL_TICK = 1.0
+"""Seconds the last tick at exit may take (it waits for room in the writer's queue)."""
 ERRORS_EVERY = 2.0
 """Seconds between counts of open errors (a resolve in any viewer shows within this)."""
 
@@ -63,10 +67,17 @@ class RecorderLock:
         self.db = db
         self.path = lock_path(db)
         self._fd: int | None = None
+        self.created: list[Path] = []
+        """Directories `acquire` created for the database (0700)."""
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        """Take the lock, creating the database's directories (0700) if they are missing;
+        StoreError (one line) when the place cannot be written."""
+        self.created = files.make_private_dirs(self.path.parent)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot write in {self.path.parent}: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -107,9 +118,24 @@ def recorder_pid(db: Path) -> int | None:
     return None
 
 
+def _foreign_sqlite(db: Path) -> bool:
+    """Whether the file is an SQLite database whose header says it is not one of ours: such a
+    file is never moved aside, only refused (by the schema check, untouched)."""
+    try:
+        with db.open("rb") as f:
+            header = f.read(100)
+    except OSError:
+        return False
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return False
+    version = int.from_bytes(header[60:64], "big", signed=True)
+    app = int.from_bytes(header[68:72], "big", signed=True)
+    return not (app == APPLICATION_ID or (app == 0 and version >= 1))
+
+
 def move_aside_if_corrupt(db: Path) -> str | None:
     """Run quick_check; if the file is damaged, move it (and -wal/-shm) aside and say so."""
-    if not db.exists():
+    if not db.exists() or _foreign_sqlite(db):
         return None
     try:
         conn = sqlite3.connect(db)
@@ -119,6 +145,8 @@ def move_aside_if_corrupt(db: Path) -> str | None:
             conn.close()
         problem = None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:3])
     except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return None  # unreadable here (a read-only place, a lock): not damaged
         problem = str(exc)
     if problem is None:
         return None
@@ -127,12 +155,22 @@ def move_aside_if_corrupt(db: Path) -> str | None:
     for suffix in ("", "-wal", "-shm"):
         src = Path(f"{db}{suffix}")
         if src.exists():
-            src.rename(Path(f"{target}{suffix}"))
+            try:
+                src.rename(Path(f"{target}{suffix}"))
+            except OSError as exc:
+                raise StoreError(
+                    f"{db} is damaged ({problem}) and cannot be moved aside: {exc.strerror}"
+                ) from None
     return f"{db} is damaged ({problem}); moved it to {target} and started a new database"
 
 
 class Recorder:
-    """Sampler feeding the writer until `stop` is set; then flush and close."""
+    """Sampler feeding the writer until `stop` is set; then flush and close.
+
+    Without a writer (`history_off`: the database cannot be written) it still samples, serves
+    the socket and puts money and alerts on every tick; nothing is stored, and a sender that
+    asks for `"ack": "stored"` is told so.
+    """
 
     def __init__(
         self,
@@ -150,18 +188,31 @@ class Recorder:
         """Ticks waiting to be written, flushed in batches (set while running)."""
         self.writer: Writer | None = None
         """The database connection that writes the batches (set by `open`)."""
+        self.history_off: str | None = None
+        """Why nothing is recorded (set by the caller before `run`); None while recording."""
         self.pruned_at: float | None = None
         self.hub: IngestHub | None = None
         self.server: IngestServer | None = None
         self._recount = asyncio.Event()
 
+    @property
+    def problem(self) -> str | None:
+        """What is wrong with the history now, for the header: off, or failing writes."""
+        if self.history_off is not None:
+            return f"history off: {self.history_off}"
+        return self.queue.problem if self.queue is not None else None
+
     def _committed(self, batch: Batch) -> None:
         if self.hub is not None:
-            self.hub.committed(batch.reported)
+            self.hub.committed(batch.reported, batch.last_seq)
             if batch.reported:
                 self._recount.set()  # new errors may be in it: count them now
         if self._on_commit is not None:
             self._on_commit(batch)
+
+    def _lost(self, last_seq: int, why: str) -> None:
+        if self.hub is not None:
+            self.hub.lost(last_seq, why)
 
     async def _listen(self) -> None:
         """Agents report in while we record; a socket we cannot serve is shown, not fatal."""
@@ -177,6 +228,8 @@ class Recorder:
             timeouts=timeouts,
             forget_after=self.settings.exited_linger,
         )
+        if self.history_off is not None:
+            hub.not_storing = f"not stored: history is off ({self.history_off})"
         self.sampler.ingest = hub
         server = IngestServer(
             cfg.socket_path(),
@@ -198,55 +251,79 @@ class Recorder:
             self.writer = Writer(self.db)
         return self.writer
 
-    async def run(self, stop: asyncio.Event, first: Snapshot | None = None) -> None:
-        """Record until `stop`; `first` is a tick already taken (and shown) before the writer
-        was open, written ahead of the rest."""
-        cfg = self.settings.store
-        writer = self.writer if self.writer is not None else await asyncio.to_thread(self.open)
-        queue = self.queue = WriteQueue(
-            writer,
-            flush_interval=cfg.flush_interval,
-            flush_rows=cfg.flush_rows,
-            queue_size=cfg.queue_size,
-            max_records=self.settings.ingest.pending,
-            on_commit=self._committed,
-        )
-        if first is not None:
-            await queue.put(first)
-        unsubscribe = self.sampler.subscribe(queue.put)
-        cost = self.sampler.cost = CostTick(self.settings.prices, self.settings.budgets)
-        alerts = self.sampler.alerts = AlertTick(self.settings.alerts)
+    async def _seed(self, cost: CostTick) -> None:
+        """This month's spend from the history, so a restart keeps today's and the month's."""
+        if not self.db.exists():
+            return
         try:
             rows = await asyncio.to_thread(History(self.db).usage_since, month_start_ms())
             cost.seed(r for _, r in rows)
-        except (sqlite3.Error, SchemaError) as exc:
+        except (sqlite3.Error, SchemaError, StoreError) as exc:
             log.error("reading this month's usage failed (cost starts at 0): %s", exc)
-        await self._listen()
-        tasks = [
-            asyncio.create_task(self.sampler.run(stop), name="sampler"),
-            asyncio.create_task(self._prune_loop(queue), name="retention"),
-            asyncio.create_task(self._errors_loop(), name="errors"),
-        ]
-        if self.hub is not None:
-            tasks.append(asyncio.create_task(self._tail_loop(self.hub), name="spool"))
-        writing = asyncio.create_task(queue.run(), name="writer")
+
+    async def run(self, stop: asyncio.Event, first: Snapshot | None = None) -> None:
+        """Record until `stop`; `first` is a tick already taken (and shown) before the writer
+        was open, written ahead of the rest.
+
+        The socket listens first: senders are answered (their records wait in the hub) while
+        this month's spend is read, and the sampler starts once the money is right.
+        """
+        cfg = self.settings.store
+        writer: Writer | None = None
+        queue: WriteQueue | None = None
+        if self.history_off is None:
+            writer = self.writer if self.writer is not None else await asyncio.to_thread(self.open)
+            queue = self.queue = WriteQueue(
+                writer,
+                flush_interval=cfg.flush_interval,
+                flush_rows=cfg.flush_rows,
+                queue_size=cfg.queue_size,
+                max_records=self.settings.ingest.pending,
+                on_commit=self._committed,
+                on_lost=self._lost,
+            )
+            if first is not None:
+                await queue.put(first)
+        unsubscribe = self.sampler.subscribe(queue.put) if queue is not None else None
+        if queue is not None:
+            self.sampler.take_reports = queue.has_room
+        cost = self.sampler.cost = CostTick(self.settings.prices, self.settings.budgets)
+        alerts = self.sampler.alerts = AlertTick(self.settings.alerts)
+        tasks: list[asyncio.Task[None]] = []
+        writing = asyncio.create_task(queue.run(), name="writer") if queue is not None else None
         try:
+            await self._listen()
+            await self._seed(cost)
+            tasks.append(asyncio.create_task(self.sampler.run(stop), name="sampler"))
+            if queue is not None:
+                tasks.append(asyncio.create_task(self._prune_loop(queue), name="retention"))
+                tasks.append(asyncio.create_task(self._errors_loop(), name="errors"))
+            if self.hub is not None:
+                tasks.append(asyncio.create_task(self._tail_loop(self.hub), name="spool"))
             await stop.wait()
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if self.server is not None:
-                await self.server.close()
+                await self.server.stop_reading()  # replies still waiting for a commit stay
             if self.hub is not None and self.hub.pending_messages:
                 # Answered "ok" but not yet in a tick: one last tick takes them to the writer.
+                self.sampler.take_reports = None
                 with contextlib.suppress(Exception):
-                    await self.sampler.tick()
-            unsubscribe()
+                    await asyncio.wait_for(self.sampler.tick(), FINAL_TICK)
+            if unsubscribe is not None:
+                unsubscribe()
             await alerts.close()
-            await queue.close()  # the writer empties its queue, then returns
-            await writing
-            await asyncio.to_thread(writer.close)
+            if queue is not None and writing is not None:
+                await queue.close()  # the writer empties its queue, then returns
+                await writing
+            if self.hub is not None:
+                self.hub.abandon("not stored: the recorder stopped before writing it")
+            if self.server is not None:
+                await self.server.close()
+            if writer is not None:
+                await asyncio.to_thread(writer.close)
             self.sampler.close()
 
     async def _tail_loop(self, hub: IngestHub) -> None:
@@ -311,7 +388,8 @@ def _next_step(steps: Iterator[dict[str, int]], _conn: sqlite3.Connection) -> di
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT end the recorder cleanly (flush, then exit)."""
+    """SIGTERM, SIGINT and SIGHUP (the terminal went away) end the recorder cleanly: flush,
+    close the database (so SQLite removes its -wal and -shm), remove the socket, exit."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)

@@ -17,8 +17,8 @@ from .collect.host import HostCollector
 from .config import Settings
 from .cost.ledger import budget_levels
 from .cost.tick import CostTick
-from .ingest.hub import IngestHub
-from .models import Snapshot
+from .ingest.hub import Drained, IngestHub
+from .models import AgentEvent, AgentSample, GpuStatus, HostSample, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ class Sampler:
         """Runs the alert rules over each tick, cost included (set by the recorder)."""
         self.unresolved: dict[str, int] = {}
         """Open errors per agent, refreshed from the store by the recorder."""
+        self.take_reports: Callable[[], bool] | None = None
+        """Whether the writer has room for reported records (set by the recorder); while it
+        has none they wait in the ingest hub, which holds its senders back."""
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call `fn` with every new snapshot; returns a function that unsubscribes."""
@@ -78,7 +81,27 @@ class Sampler:
         reported = None
         if self.ingest is not None:
             agents = self.ingest.apply(agents, now.timestamp())
-            reported = self.ingest.drain()
+            if self.take_reports is None or self.take_reports():
+                reported = self.ingest.drain(self.seq)
+        try:
+            return await self._finish(now, lag, started, host, gpu_status, agents, events, reported)
+        except BaseException as exc:
+            if reported is not None and self.ingest is not None:
+                # What it took never reaches the writer: no "stored" for it, ever.
+                self.ingest.forget(self.seq, f"tick {self.seq} failed: {type(exc).__name__}")
+            raise
+
+    async def _finish(
+        self,
+        now: datetime,
+        lag: float,
+        started: float,
+        host: HostSample,
+        gpu_status: GpuStatus,
+        agents: tuple[AgentSample, ...],
+        events: tuple[AgentEvent, ...],
+        reported: Drained | None,
+    ) -> Snapshot:
         if self.unresolved:
             counts = self.unresolved
             agents = tuple(

@@ -18,7 +18,7 @@ from typing import Literal
 from .config import Settings
 from .cost import ledger
 from .cost.tick import month_start_ms, with_cost
-from .errors import AlreadyRecording, SchemaError
+from .errors import AlreadyRecording, SchemaError, StoreError
 from .models import Snapshot
 from .recorder import Recorder, RecorderLock, move_aside_if_corrupt, recorder_pid
 from .store.queries import History
@@ -34,6 +34,11 @@ class SnapshotSource:
     db: Path | None = None
     detail: str = ""
     """Shown next to the mode in the header (e.g. the recorder's pid)."""
+
+    @property
+    def problem(self) -> str | None:
+        """What is wrong with this source now, for the header (None: nothing)."""
+        return None
 
     def history(self) -> History | None:
         return History(self.db) if self.db is not None and self.db.exists() else None
@@ -53,15 +58,31 @@ class LiveSource(SnapshotSource):
         self.recorder: Recorder | None = None
         self.notice: str | None = None
 
+    @property
+    def problem(self) -> str | None:
+        return self.recorder.problem if self.recorder is not None else None
+
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        """Record while showing; a database we cannot write (a read-only place, a file that
+        is not ours) turns history off, said in the header, and monitoring goes on."""
         recorder = self.recorder = Recorder(self.settings, self.path)
         recorder.sampler.subscribe(emit)
         # The first screen does not wait for the lock, the integrity check or the migrations.
         first = await recorder.sampler.tick()
-        with RecorderLock(self.path):
-            self.notice = await asyncio.to_thread(move_aside_if_corrupt, self.path)
-            await asyncio.to_thread(recorder.open)
-            await recorder.run(stop, first)
+        lock = RecorderLock(self.path)
+        try:
+            await asyncio.to_thread(lock.acquire)
+            try:
+                self.notice = await asyncio.to_thread(move_aside_if_corrupt, self.path)
+                await asyncio.to_thread(recorder.open)
+            except (StoreError, SchemaError, sqlite3.Error) as exc:
+                recorder.history_off = str(exc)
+        except StoreError as exc:
+            recorder.history_off = str(exc)
+        try:
+            await recorder.run(stop, first if recorder.history_off is None else None)
+        finally:
+            lock.release()
 
 
 class AttachedSource(SnapshotSource):

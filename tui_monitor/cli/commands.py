@@ -87,6 +87,7 @@ def _run_ui(obj: Context, db: Path | None, at: float | None = None) -> None:
     path = db or settings.store.db_path()
     if at is not None and not path.exists():
         raise click.ClickException(f"no history at {path} to replay (record some first)")
+    _make_dirs(path)
     source = choose_source(settings, path)
     app = make_app(
         settings,
@@ -97,6 +98,20 @@ def _run_ui(obj: Context, db: Path | None, at: float | None = None) -> None:
         on_first_screen=startup.resume,  # the dashboard resumes the collector once painted
     )
     app.run()
+
+
+def _make_dirs(db: Path) -> None:
+    """The database's missing directories, created 0700 and named on stderr (one that cannot
+    be created is the recorder's to report: `record` exits, the dashboard turns history off)."""
+    from ..errors import StoreError
+    from ..store.files import make_private_dirs
+
+    try:
+        created = make_private_dirs(db.parent)
+    except StoreError:
+        return
+    for directory in created:
+        click.echo(f"tui-monitor: created {directory} (mode 0700) for the history", err=True)
 
 
 def _take_snapshot(settings: Settings) -> Snapshot:
@@ -169,6 +184,7 @@ def record(obj: Context, db: Path | None, verbose: bool) -> None:
         install_signal_handlers(stop)
         await recorder.run(stop)
 
+    _make_dirs(path)
     with RecorderLock(path):
         moved = move_aside_if_corrupt(path)
         if moved:

@@ -39,6 +39,9 @@ def config_init(obj: Context, force: bool) -> None:
     path = obj.config_file
     if path.exists() and not force:
         raise click.ClickException(f"{path} already exists (use --force to overwrite)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(SAMPLE_CONFIG)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(SAMPLE_CONFIG)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
     click.echo(f"wrote {path}")

@@ -6,14 +6,21 @@ errors and usage wait for the next tick. The sampler takes them with `drain` and
 with that tick, in the same transaction, so a crash never keeps half of what a tick saw.
 The waiting records are bounded: once `limit` are pending, `room()` blocks the transports
 (they stop reading, so the senders wait) until the next tick takes them. Nothing is dropped.
+
+Acknowledgements: every accepted message gets a number, in order. `drain(seq)` remembers which
+numbers went into tick `seq`; the recorder reports each committed (or given up) run of ticks,
+and a message that asked for `"ack": "stored"` gets its future resolved then: None once the
+tick holding it is committed, else why it never will be.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import os
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, get_args
@@ -126,6 +133,16 @@ class IngestHub:
         self.last_rejection: str | None = None
         self.listening: str | None = None
         self.spool_problem: str | None = None
+        self.accepted = 0
+        """Messages accepted since start: the number of the newest one."""
+        self.not_storing: str | None = None
+        """Why nothing is stored (history off): `"ack": "stored"` is answered with it."""
+        self._taken = 0
+        """The number of the newest message a tick took."""
+        self._drains: deque[tuple[int, int, int]] = deque()
+        """(tick seq, first, last message number) of ticks not yet committed or given up."""
+        self._waiters: list[tuple[int, asyncio.Future[str | None]]] = []
+        """Messages waiting for their `"ack": "stored"`, by number (ascending)."""
 
     # -- transports ---------------------------------------------------------------------
 
@@ -146,6 +163,12 @@ class IngestHub:
 
     def receive(self, line: bytes) -> str | None:
         """Fold one line in; the rejection reason, or None when it was accepted."""
+        return self.take(line)[0]
+
+    def take(self, line: bytes) -> tuple[str | None, asyncio.Future[str | None] | None]:
+        """Fold one line in: (the rejection reason, or None when it was accepted; for a
+        message that asked for `"ack": "stored"`, a future resolved once its fate is known:
+        None when it is committed, else the reason it never will be)."""
         self.received += 1
         now = self._clock()
         try:
@@ -153,8 +176,16 @@ class IngestHub:
         except Rejected as exc:
             self.rejected += 1
             self.last_rejection = exc.reason
-            return exc.reason
+            return exc.reason, None
         self._count += 1
+        self.accepted += 1
+        waiter = None
+        if msg.ack == "stored":
+            waiter = asyncio.get_running_loop().create_future()
+            if self.not_storing is not None:
+                waiter.set_result(self.not_storing)
+            else:
+                self._waiters.append((self.accepted, waiter))
         name = msg.agent
         state = self.agents.get(name)
         if state is None:
@@ -206,12 +237,16 @@ class IngestHub:
                 f"{k} {v}" for k, v in (("kind", msg.kind), ("pid", msg.pid)) if v is not None
             )
             self._events.append((ms, name, "registered", LEVEL_CODES["info"], what, None))
-        return None
+        return None, waiter
 
     # -- the sampler's side -------------------------------------------------------------
 
-    def drain(self) -> Drained:
-        """Everything accepted since the last call, handed to the tick being built."""
+    def drain(self, seq: int | None = None) -> Drained:
+        """Everything accepted since the last call, handed to the tick being built (its
+        sampler `seq`, so `committed` can tell which messages are stored)."""
+        if seq is not None and self.accepted > self._taken:
+            self._drains.append((seq, self._taken + 1, self.accepted))
+        self._taken = self.accepted
         rows = self._events
         shown = [_event(r) for r in rows[-SHOWN:]]
         out = Drained(shown, rows[:-SHOWN], self._errors, self._usage, self._count)
@@ -219,9 +254,45 @@ class IngestHub:
         self._room.set()
         return out
 
-    def committed(self, reported: int) -> None:
-        """The writer committed ticks holding this many accepted messages."""
+    def committed(self, reported: int, through_seq: int | None = None) -> None:
+        """The writer committed ticks holding this many accepted messages, up to tick
+        `through_seq` (the ticks before it are all written, or were given up already)."""
         self.stored += reported
+        if through_seq is not None:
+            self._settle(through_seq, None)
+
+    def lost(self, through_seq: int, reason: str) -> None:
+        """Ticks up to `through_seq` will never be written: their messages are not stored."""
+        self._settle(through_seq, f"not stored: {reason}")
+
+    def forget(self, seq: int, reason: str) -> None:
+        """Tick `seq` failed after it took its messages: they will never be written."""
+        for i, (drained, first, last) in enumerate(self._drains):
+            if drained == seq:
+                del self._drains[i]
+                self._resolve(first, last, f"not stored: {reason}")
+                return
+
+    def abandon(self, reason: str) -> None:
+        """The recorder stops: every message still waiting for its commit gets `reason`."""
+        waiters, self._waiters = self._waiters, []
+        self._drains.clear()
+        for _, future in waiters:
+            if not future.done():
+                future.set_result(reason)
+
+    def _settle(self, through_seq: int, reason: str | None) -> None:
+        while self._drains and self._drains[0][0] <= through_seq:
+            _, first, last = self._drains.popleft()
+            self._resolve(first, last, reason)
+
+    def _resolve(self, first: int, last: int, reason: str | None) -> None:
+        lo = bisect.bisect_left(self._waiters, first, key=lambda w: w[0])
+        hi = bisect.bisect_right(self._waiters, last, key=lambda w: w[0])
+        for _, future in self._waiters[lo:hi]:
+            if not future.done():
+                future.set_result(reason)
+        del self._waiters[lo:hi]
 
     def stats(self) -> IngestStats:
         return IngestStats(

@@ -57,6 +57,9 @@ class _Message(BaseModel):
     ts: float | str | None = None
     """Epoch seconds or RFC 3339; replaced by the receive time when absent."""
     pid: Annotated[int, Field(gt=0, le=2**31)] | None = None
+    ack: Literal["accepted", "stored"] = "accepted"
+    """When the reply comes: once the line is accepted (held in memory, written with the next
+    flush), or once it is committed to the history."""
 
     @property
     def epoch(self) -> float:

@@ -8,7 +8,9 @@ one (something answers on it) is never stolen.
 
 Throughput: lines are read in chunks and answered in one write per chunk. When the hub holds
 `limit` pending records, the connection stops reading until the next tick takes them, so the
-sender blocks in its own write: back-pressure, not loss.
+sender blocks in its own write: back-pressure, not loss. A line with `"ack": "stored"` is
+answered once the tick holding it is committed (replies stay in order, so the lines after it
+on that connection wait for it too); the connection keeps reading meanwhile.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from .protocol import MAX_LINE
 log = logging.getLogger(__name__)
 
 OK = b'{"ok":true}\n'
+Reply = bytes | asyncio.Future[str | None]
+"""A reply line, or (`"ack": "stored"`) the future of its commit: None, or why not stored."""
 CHUNK = 64 * 1024
+WAITING = 64
+"""Chunks of replies a connection may have waiting for commits before it stops reading."""
+CLOSE_WAIT = 1.0
+"""Seconds `close` gives connections to write their last replies."""
 SLICE = 128
 """Lines handled before giving the event loop back: a flood must not starve the UI."""
 _CRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
@@ -102,6 +110,54 @@ def peer_uid(sock: socket.socket) -> int | None:
     return int(uid)
 
 
+class _Replies:
+    """One connection's replies, in order: written at once, or, behind a line that asked for
+    `"ack": "stored"`, by a task of their own once the commit is known, while the connection
+    keeps reading (up to WAITING chunks ahead)."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self._queue: asyncio.Queue[list[Reply] | None] = asyncio.Queue(WAITING)
+        self._task: asyncio.Task[None] | None = None
+
+    async def send(self, items: list[Reply]) -> None:
+        if not items:
+            return
+        if self._task is None and all(isinstance(i, bytes) for i in items):
+            self.writer.write(b"".join(i for i in items if isinstance(i, bytes)))
+            await self.writer.drain()
+            return
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="ingest-replies")
+        await self._queue.put(items)
+
+    async def _run(self) -> None:
+        with contextlib.suppress(ConnectionError):
+            while (items := await self._queue.get()) is not None:
+                out: list[bytes] = []
+                for item in items:
+                    if isinstance(item, bytes):
+                        out.append(item)
+                        continue
+                    if not item.done() and out:  # what is ready goes out before the wait
+                        self.writer.write(b"".join(out))
+                        out = []
+                    reason = await item
+                    out.append(OK if reason is None else _reply(reason))
+                self.writer.write(b"".join(out))
+                await self.writer.drain()
+
+    async def finish(self) -> None:
+        """Wait until every reply is written (those waiting for a commit included)."""
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
 class IngestServer:
     """Serves one socket path into one hub until `close`."""
 
@@ -119,6 +175,7 @@ class IngestServer:
         self.idle_timeout = idle_timeout
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._readers: set[asyncio.Task[None]] = set()
         self._inode: int | None = None
 
     async def start(self) -> None:
@@ -127,13 +184,26 @@ class IngestServer:
         self._server = await asyncio.start_unix_server(self._serve, sock=sock, limit=CHUNK)
         self.hub.listening = str(self.path)
 
-    async def close(self) -> None:
+    async def stop_reading(self) -> None:
+        """Accept no more connections and read no more lines; replies still waiting for a
+        commit stay, to be written once the recorder has written what it holds."""
         if self._server is not None:
             self._server.close()
-            for task in list(self._tasks):
+        for task in list(self._readers):
+            task.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Write the replies that are known (the recorder settled every commit first), close
+        every connection and remove the socket file."""
+        await self.stop_reading()
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=CLOSE_WAIT)
+            for task in late:
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            with contextlib.suppress(OSError):
+            await asyncio.gather(*late, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(OSError, TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
             self._server = None
         with contextlib.suppress(FileNotFoundError):
@@ -145,6 +215,8 @@ class IngestServer:
         assert task is not None
         self._tasks.add(task)
         hub = self.hub
+        replies = _Replies(writer)
+        lines: asyncio.Task[None] | None = None
         try:
             sock = writer.get_extra_info("socket")
             uid = peer_uid(sock) if sock is not None else None
@@ -157,7 +229,13 @@ class IngestServer:
                 return
             hub.connections += 1
             try:
-                await self._lines(reader, writer)
+                lines = asyncio.create_task(self._lines(reader, replies), name="ingest-lines")
+                self._readers.add(lines)
+                await asyncio.wait({lines})  # cancelled by stop_reading: still reply
+                failure = None if lines.cancelled() else lines.exception()
+                if failure is not None:
+                    raise failure
+                await replies.finish()
             finally:
                 hub.connections -= 1
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -165,6 +243,10 @@ class IngestServer:
         except asyncio.CancelledError:
             pass  # closing; returning normally keeps 3.11's stream callback from logging it
         finally:
+            if lines is not None:
+                lines.cancel()
+                self._readers.discard(lines)
+            replies.cancel()
             self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
@@ -183,7 +265,13 @@ class IngestServer:
                 while len(await reader.read(CHUNK)) > 0:
                     pass
 
-    async def _lines(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _verdict(self, line: bytes) -> Reply:
+        reason, stored = self.hub.take(line)
+        if reason is not None:
+            return _reply(reason)
+        return OK if stored is None else stored
+
+    async def _lines(self, reader: asyncio.StreamReader, replies: _Replies) -> None:
         hub = self.hub
         buf = b""
         skipping = False  # inside a line that is already too long: drop to its newline
@@ -191,16 +279,14 @@ class IngestServer:
             try:
                 chunk = await asyncio.wait_for(reader.read(CHUNK), self.idle_timeout)
             except TimeoutError:
-                writer.write(_reply(f"closed: idle for {self.idle_timeout:g} s"))
+                await replies.send([_reply(f"closed: idle for {self.idle_timeout:g} s")])
                 return
             if not chunk:
                 if buf and not skipping:  # a last line without its newline still counts
-                    verdict = hub.receive(buf)
-                    writer.write(OK if verdict is None else _reply(verdict))
-                    await writer.drain()
+                    await replies.send([self._verdict(buf)])
                 return
             buf += chunk
-            replies: list[bytes] = []
+            out: list[Reply] = []
             start = 0
             handled = 0
             while True:
@@ -215,20 +301,16 @@ class IngestServer:
                     hub.received += 1
                     hub.rejected += 1
                     reason = hub.last_rejection = f"line longer than {MAX_LINE} bytes"
-                    replies.append(_reply(reason))
+                    out.append(_reply(reason))
                 else:
                     if hub.pending >= hub.limit:  # full: stop here until a tick drains
-                        if replies:
-                            writer.write(b"".join(replies))
-                            replies = []
+                        await replies.send(out)
+                        out = []
                         await hub.room()
                     line = buf[start:end]
-                    verdict = hub.receive(line[:-1] if line.endswith(b"\r") else line)
-                    replies.append(OK if verdict is None else _reply(verdict))
+                    out.append(self._verdict(line[:-1] if line.endswith(b"\r") else line))
                 start = end + 1
             buf = buf[start:]
             if len(buf) > MAX_LINE + 1:  # no newline in sight: never buffer more than a line
                 skipping, buf = True, b""
-            if replies:
-                writer.write(b"".join(replies))
-                await writer.drain()
+            await replies.send(out)

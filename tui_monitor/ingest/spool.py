@@ -10,7 +10,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import TailError
+from ..errors import StoreError, TailError
+from ..store.files import make_private_dirs
 
 HEAD = 256  # bytes hashed to recognise a file again after a restart
 STATE_MAX = 8 << 20
@@ -32,7 +33,10 @@ def ensure_spool_dir(path: Path) -> None:
     """Create the spool directory 0700 (or tighten ours to it); refuse a symlink or a stranger's."""
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)  # the data dir, when this is the first to need it
+    except StoreError as exc:
+        raise TailError(f"spool directory {path}: {exc}") from None
+    try:
         with contextlib.suppress(FileExistsError):
             os.mkdir(path, 0o700)
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -124,7 +128,7 @@ def parse_state(raw: bytes) -> dict[str, Saved]:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write via a 0600 temp file and rename, so a crash leaves the old state or the new."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..config import RetentionSettings
+from .schema import immediate
 
 _RAW_CHILDREN = ("host_samples", "gpu_samples", "agent_samples", "ingest_stats")
 _OLD_TICKS = "SELECT id FROM ticks WHERE id BETWEEN ? AND ? AND ts < ?"
@@ -122,23 +122,11 @@ def prune_steps(
         ("reports", cut.raw_ms),
     ):
         while True:
-            with _immediate(conn):
+            with immediate(conn):
                 n = conn.execute(_LIMITED[table], (cutoff, batch_rows)).rowcount
             yield {table: n}
             if n < batch_rows:
                 break
-
-
-@contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """One short write transaction; rolled back whole on any error."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _ticks(conn: sqlite3.Connection, cutoff_ms: int, batch: int) -> Iterator[dict[str, int]]:
@@ -159,7 +147,7 @@ def _ticks(conn: sqlite3.Connection, cutoff_ms: int, batch: int) -> Iterator[dic
         lo = found[0]
         hi = min(lo + batch - 1, last)
         counts: dict[str, int] = {}
-        with _immediate(conn):
+        with immediate(conn):
             for table in _RAW_CHILDREN:
                 # the newest ingest counters stay: later ticks that changed nothing point at them
                 keep = " AND tick < (SELECT max(tick) FROM ingest_stats)"
@@ -184,7 +172,7 @@ def _rollups(
     i = 0
     while i < len(series):
         budget = batch
-        with _immediate(conn):
+        with immediate(conn):
             while i < len(series) and budget > 0:
                 n = _rollup_chunk(conn, series[i], res, cutoff, budget)
                 budget -= n

@@ -8,12 +8,18 @@ are epoch milliseconds (`ticks.ts`); rollup buckets are epoch seconds divided by
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import SchemaError
+from ..errors import SchemaError, StoreError
+from . import files
 
 SCHEMA_VERSION = 3
+APPLICATION_ID = 0x544D4F4E
+"""`PRAGMA application_id` of our files ("TMON"), so a database of another program is told
+apart from ours before anything is written to it."""
 BUSY_TIMEOUT_MS = 5000
 
 STATUS_CODES = {
@@ -189,21 +195,34 @@ def _pragmas(conn: sqlite3.Connection) -> None:
 def connect_rw(path: Path) -> sqlite3.Connection:
     """The writer's connection: WAL, NORMAL sync (a crash loses at most the open batch).
 
-    The version is checked before anything is written, so a file from a newer tui-monitor or
-    a file that is no database at all is refused byte-for-byte untouched.
+    The file is checked before anything is written, so a file from a newer tui-monitor, a
+    database of some other program or a file that is no database at all is refused
+    byte-for-byte untouched. A new file is created 0600 (its -wal and -shm follow), in
+    directories created 0700. A place we cannot write is a StoreError, one line.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    files.make_private_dirs(path.parent)
+    new = not path.exists()
+    if new:
+        files.create_private(path)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path}: {exc}") from None
     try:
         _pragmas(conn)
         check_version(conn, path, writable=True)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA journal_size_limit = 67108864")  # truncate the WAL back to 64 MiB
-        conn.execute("PRAGMA wal_autocheckpoint = 1000")
-        # Appends touch a few hot pages per table; SQLite's default 2 MB page cache only
-        # adds resident memory to the dashboard's process (the OS caches the file anyway).
-        conn.execute("PRAGMA cache_size = -512")
+        if not new:
+            files.tighten(path)  # made 0644 by an older tui-monitor: ours, so ours to fix
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA journal_size_limit = 67108864")  # truncate the WAL to 64 MiB
+            conn.execute("PRAGMA wal_autocheckpoint = 1000")
+            # Appends touch a few hot pages per table; SQLite's default 2 MB page cache only
+            # adds resident memory to the dashboard's process (the OS caches the file anyway).
+            conn.execute("PRAGMA cache_size = -512")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write {path}: {exc}") from None
     except BaseException:
         conn.close()
         raise
@@ -211,10 +230,32 @@ def connect_rw(path: Path) -> sqlite3.Connection:
 
 
 def connect_ro(path: Path) -> sqlite3.Connection:
-    """A viewer's connection: read-only, never blocks the writer, never writes the file."""
+    """A viewer's connection: read-only, never blocks the writer, never writes the file.
+
+    A WAL reader needs the -shm next to the file; on a read-only filesystem (or in a directory
+    we may not write) with no -shm there, SQLite cannot open it. When nothing waits in a -wal
+    either, every committed page is in the file itself, and it is opened `immutable`.
+    """
     if not path.exists():
         raise SchemaError(f"{path}: no such database")
-    uri = f"{path.resolve().as_uri()}?mode=ro"
+    base = path.resolve().as_uri()
+    try:
+        conn = _open_ro(f"{base}?mode=ro", path)
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CANTOPEN:
+            raise
+        if not files.read_only_place(path):
+            raise StoreError(f"cannot open {path}: {exc}") from None
+        if files.wal_has_data(path):
+            raise StoreError(
+                f"cannot read {path}: its directory is read-only and the newest commits wait "
+                "in its -wal, which SQLite can only read with a -shm file beside it"
+            ) from None
+        conn = _open_ro(f"{base}?mode=ro&immutable=1", path)
+    return conn
+
+
+def _open_ro(uri: str, path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     try:
         _pragmas(conn)
@@ -229,17 +270,40 @@ def user_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def _tables(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    return [r[0] for r in rows]
+
+
 def check_version(conn: sqlite3.Connection, path: Path, *, writable: bool) -> int:
-    """The schema version, refusing files from a newer tui-monitor (never rewritten)."""
+    """The schema version, refusing files from a newer tui-monitor and databases of other
+    programs (never rewritten).
+
+    Ours: `application_id` is APPLICATION_ID, or (files of tui-monitor before it set one)
+    0 with a user_version of ours and our tables, or an empty database.
+    """
     try:
         version = user_version(conn)
+        app = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        tables = _tables(conn)
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_CANTOPEN:
+            raise  # the file was fine; its place is the problem (the caller says which)
+        raise SchemaError(f"{path}: not a tui-monitor database ({exc})") from None
     except sqlite3.DatabaseError as exc:
         raise SchemaError(f"{path}: not a tui-monitor database ({exc})") from None
-    if version > SCHEMA_VERSION:
+    if app in (0, APPLICATION_ID) and version > SCHEMA_VERSION:
         raise SchemaError(
             f"{path}: written by a newer tui-monitor (schema {version}, this one knows "
             f"{SCHEMA_VERSION}); refusing to touch it"
         )
+    foreign = app not in (0, APPLICATION_ID) or (
+        app == 0 and (bool(tables) if version == 0 else "ticks" not in tables)
+    )
+    if foreign:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        what = f"it holds tables {shown}" if tables else f"application id {app:#x}"
+        raise SchemaError(f"{path}: not a tui-monitor database ({what}); refusing to touch it")
     if not writable and version < SCHEMA_VERSION:
         raise SchemaError(
             f"{path}: schema {version} is older than {SCHEMA_VERSION}; "
@@ -251,17 +315,35 @@ def check_version(conn: sqlite3.Connection, path: Path, *, writable: bool) -> in
 def migrate(conn: sqlite3.Connection, path: Path) -> int:
     """Bring the schema up to SCHEMA_VERSION, one transaction per step. Returns the old one."""
     start = check_version(conn, path, writable=True)
-    for version in range(start, SCHEMA_VERSION):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(MIGRATIONS[version]):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    try:
+        for version in range(start, SCHEMA_VERSION):
+            with immediate(conn):
+                for statement in _statements(MIGRATIONS[version]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        if int(conn.execute("PRAGMA application_id").fetchone()[0]) != APPLICATION_ID:
+            with immediate(conn):  # a file of ours from before the id: mark it
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"cannot write {path}: {exc}") from None
     return start
+
+
+@contextlib.contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, rolled back on any error unless SQLite already did: a full
+    disk or an I/O error can end the transaction by itself, and a second ROLLBACK would then
+    fail with "no transaction is active", hiding the real reason."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
 
 
 def _statements(script: str) -> list[str]:

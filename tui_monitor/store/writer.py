@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from ..models import IngestStats, Snapshot
 from . import statements as sql
-from .schema import LEVEL_CODES, STATUS_CODES, connect_rw, migrate
+from .schema import LEVEL_CODES, STATUS_CODES, connect_rw, immediate, migrate
 
 T = TypeVar("T")
 SeriesKey = tuple[str, str, str]
@@ -131,7 +131,6 @@ class Writer:
             return self._transaction(snapshots)
 
     def _transaction(self, snapshots: Sequence[Snapshot]) -> Batch:
-        self.conn.execute("BEGIN IMMEDIATE")
         caches = (
             dict(self._agents),
             dict(self._runs),
@@ -141,12 +140,11 @@ class Writer:
             self.last_tick,
         )
         try:
-            batch = self._write(snapshots)
-            self.conn.execute("COMMIT")
-            return batch
+            with immediate(self.conn):
+                return self._write(snapshots)
         except BaseException:
-            self.conn.execute("ROLLBACK")
-            # ids that were not committed
+            # Ids of rows that were not committed, so the batch can be written again as it
+            # is (and a later one never reuses a rolled-back agent id).
             (
                 self._agents,
                 self._runs,

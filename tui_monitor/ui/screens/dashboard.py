@@ -160,7 +160,7 @@ class DashboardScreen(Screen[None]):
             "replay" if replaying else source.mode,
             self.monitor.replay_label() if replaying else source.detail,
             self.monitor.clock(snap),
-            self.monitor.problem or "",
+            self.monitor.problem or source.problem or "",
             snap.ingest,
         )
 
