@@ -259,7 +259,8 @@ class Recorder:
             rows = await asyncio.to_thread(History(self.db).usage_since, month_start_ms())
             cost.seed(r for _, r in rows)
         except (sqlite3.Error, SchemaError, StoreError) as exc:
-            log.error("reading this month's usage failed (cost starts at 0): %s", exc)
+            level = logging.ERROR if self.history_off is None else logging.INFO
+            log.log(level, "reading this month's usage failed (cost starts at 0): %s", exc)
 
     async def run(self, stop: asyncio.Event, first: Snapshot | None = None) -> None:
         """Record until `stop`; `first` is a tick already taken (and shown) before the writer

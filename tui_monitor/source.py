@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from .models import Snapshot
 from .recorder import Recorder, RecorderLock, move_aside_if_corrupt, recorder_pid
 from .store.queries import History
 
+log = logging.getLogger(__name__)
 Mode = Literal["live", "attached", "replay", "scripted"]
 Emit = Callable[[Snapshot], None]
 
@@ -76,13 +78,19 @@ class LiveSource(SnapshotSource):
                 self.notice = await asyncio.to_thread(move_aside_if_corrupt, self.path)
                 await asyncio.to_thread(recorder.open)
             except (StoreError, SchemaError, sqlite3.Error) as exc:
-                recorder.history_off = str(exc)
+                recorder.history_off = self._reason(exc)
         except StoreError as exc:
-            recorder.history_off = str(exc)
+            recorder.history_off = self._reason(exc)
         try:
             await recorder.run(stop, first if recorder.history_off is None else None)
         finally:
             lock.release()
+
+
+    def _reason(self, exc: Exception) -> str:
+        """The reason without the path the user gave (the header has one line)."""
+        log.error("history off: %s", exc)
+        return str(exc).removeprefix(f"{self.path}: ")
 
 
 class AttachedSource(SnapshotSource):
