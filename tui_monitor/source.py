@@ -86,7 +86,6 @@ class LiveSource(SnapshotSource):
         finally:
             lock.release()
 
-
     def _reason(self, exc: Exception) -> str:
         """The reason without the path the user gave (the header has one line)."""
         log.error("history off: %s", exc)

@@ -4,10 +4,14 @@ which turns every failure into one clear line on stderr and a non-zero exit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +21,9 @@ from ..errors import TuiMonitorError
 from ..models import Snapshot
 from . import startup
 from .context import Context, db_option, db_path, pass_ctx
+
+if TYPE_CHECKING:
+    from ..ui.app import MonitorApp
 
 
 class _NeverRaised(click.ClickException):
@@ -97,7 +104,39 @@ def _run_ui(obj: Context, db: Path | None, at: float | None = None) -> None:
         start_at=at,
         on_first_screen=startup.resume,  # the dashboard resumes the collector once painted
     )
-    app.run()
+    with quit_on_signals(app):
+        app.run()
+
+
+QUIT_GRACE = 5.0
+"""Seconds the dashboard has to close after SIGTERM/SIGHUP before the process just exits."""
+
+
+@contextlib.contextmanager
+def quit_on_signals(app: MonitorApp) -> Iterator[None]:
+    """SIGTERM and SIGHUP (the terminal or the SSH session went away) quit the dashboard as
+    `q` does: the recorder writes what it holds, the database and the socket are closed and
+    removed. A hung-up terminal can keep it from closing: after QUIT_GRACE it just exits."""
+    import signal
+    import threading
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not inside the dashboard's loop: unwind through the finally
+            raise SystemExit(128 + signum) from None
+        loop.call_soon_threadsafe(app.call_later, app.action_quit)
+        timer = threading.Timer(QUIT_GRACE, os._exit, (128 + signum,))
+        timer.daemon = True
+        timer.start()
+
+    signals = (signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, on_signal) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _make_dirs(db: Path) -> None:

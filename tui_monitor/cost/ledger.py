@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 
 from ..models import UsageRecord
 from .budgets import HOUR, BudgetSettings, BudgetStatus, budget_status
-from .prices import PriceTable, cost_of
+from .prices import PriceTable, cost_of, price
 
 DEDUP_CAPACITY = 100_000
 """Recent (agent, request_id) pairs remembered; the DB's unique index is the last guard."""
@@ -183,6 +184,69 @@ class Ledger:
             bucket = self._minutes[minute]
             bucket[key[0]] = bucket.get(key[0], 0.0) + cost
         return True
+
+    def periods_ms(self, now: float | None = None) -> tuple[int, int]:
+        """(month start, day start) in epoch ms: what `seed` needs totals split at."""
+        self._roll(self._clock() if now is None else now)
+        return math.floor(self._month_start * 1000), math.floor(self._day_start * 1000)
+
+    def seed(
+        self,
+        totals: Iterable[Sequence[Any]],
+        recent: Iterable[UsageRecord],
+        seen: Iterable[Key],
+    ) -> None:
+        """Start from the history as if its rows had been `add`ed one by one, in a fraction
+        of the time (a month can hold hundreds of thousands of rows).
+
+        Args:
+            totals: per (agent, model, today) in order of first appearance: agent, model,
+                today (bool), records, the four token sums, the sum of known costs, records
+                without a cost, and their four token sums (priced here, as `add` prices them).
+            recent: the rows of the last hour, for the burn rate's minute buckets (they are
+                in `totals` already).
+            seen: (agent, request_id) pairs to remember, oldest first.
+        """
+        now = self._clock()
+        self._roll(now)
+        for row in totals:
+            agent, model, today, records = row[0], row[1], bool(row[2]), int(row[3])
+            tokens = (int(row[4]), int(row[5]), int(row[6]), int(row[7]))
+            known, nulls = float(row[8]), int(row[9])
+            null_tokens = (int(row[10]), int(row[11]), int(row[12]), int(row[13]))
+            acc = _Acc()
+            acc.input, acc.output, acc.cache_read, acc.cache_write = tokens
+            acc.records, acc.cost = records, known
+            if nulls:
+                priced = price(self.prices, model, null_tokens)
+                if priced is None:
+                    acc.unknown = nulls
+                else:
+                    acc.cost += priced
+            key = (agent, model)
+            if key not in self._month and len(self._month) >= self._max_keys:
+                key = (OTHER, OTHER)
+            self._month.setdefault(key, _Acc()).merge(acc)
+            self._fleet_month.merge(acc)
+            if today:
+                self._day.setdefault(key, _Acc()).merge(acc)
+                self._fleet_day.merge(acc)
+        for record in recent:
+            ts = min(record.ts.timestamp(), now)
+            cost = cost_of(record, self.prices)
+            minute = math.floor(ts / 60)
+            if ts < self._month_start or not cost or minute * 60 <= now - HOUR:
+                continue
+            key = (record.agent, record.model)
+            agent = key[0] if key in self._month else OTHER
+            if minute not in self._minutes:
+                self._prune_minutes(now)
+                self._minutes[minute] = {}
+            bucket = self._minutes[minute]
+            bucket[agent] = bucket.get(agent, 0.0) + cost
+        for pair in seen:
+            if pair not in self._seen:
+                self._remember(pair)
 
     def summary(self, now: float | None = None) -> CostSummary:
         """Everything the overview, the agent screen and the budget alerts need, as of `now`."""

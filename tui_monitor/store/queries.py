@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..models import AgentEvent, Snapshot, UsageRecord
 from . import schema
@@ -36,6 +36,7 @@ from .schema import LEVEL_CODES, RESOLUTIONS
 from .writer import AGENT_METRICS, GPU_METRICS, HOST_METRICS
 
 Scope = Literal["host", "agent", "gpu"]
+_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 Point = tuple[float, float, float, float]
 """(bucket start in epoch seconds, avg, min, max)."""
 
@@ -253,6 +254,34 @@ class History:
                 f"{_USAGE} WHERE ts >= ? AND id > ? ORDER BY id", (ms, after_id)
             ).fetchall()
         return [(r[0], _usage_record(r)) for r in rows]
+
+    def usage_seed(
+        self, month_ms: int, day_ms: int, recent_ms: int, seen_ms: int, remember: int
+    ) -> tuple[list[tuple[Any, ...]], list[UsageRecord], list[tuple[str, str]]]:
+        """This month's usage as a ledger starts from it, without a model per row: totals
+        from `month_ms` on per (agent, model, from `day_ms` on or not) in order of first
+        appearance, with the tokens of records that came without a cost apart (the caller
+        prices them); the rows from `recent_ms` on one by one (the burn rate's minutes); the
+        newest `remember` (agent, request_id) pairs from `seen_ms` on, oldest first."""
+        unpriced = ", ".join(
+            f"coalesce(sum(CASE WHEN cost_usd IS NULL THEN {c} END), 0)" for c in _TOKENS
+        )
+        totals_sql = (
+            f"SELECT agent, model, ts >= ?, count(*), {', '.join(f'sum({c})' for c in _TOKENS)}, "
+            f"total(cost_usd), sum(cost_usd IS NULL), {unpriced} FROM usage WHERE ts >= ? "
+            "GROUP BY agent, model, ts >= ? ORDER BY min(id)"
+        )
+        with self._conn() as conn:
+            conn.execute("BEGIN")  # one moment for all three reads
+            totals = conn.execute(totals_sql, (day_ms, month_ms, day_ms)).fetchall()
+            recent = conn.execute(f"{_USAGE} WHERE ts >= ? ORDER BY id", (recent_ms,)).fetchall()
+            seen = conn.execute(
+                "SELECT agent, request_id FROM usage WHERE ts >= ? AND request_id IS NOT NULL "
+                "ORDER BY id DESC LIMIT ?",
+                (seen_ms, remember),
+            ).fetchall()
+        seen.reverse()
+        return totals, [_usage_record(r) for r in recent], seen
 
     def usage_by_model(self, agent: str, since_ms: int) -> list[ModelUsageRow]:
         """One agent's tokens and cost per model since `since_ms`; tokens of the records

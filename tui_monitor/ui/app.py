@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
@@ -33,6 +34,9 @@ turns the garbage collector back on there, and its first collection holds the GI
 ms: not while the frame is being written)."""
 FIRST_SCREEN_LATEST = 3.0
 """... or this long after start, when no snapshot comes (a stuck source)."""
+QUIT_WAIT = 5.0
+"""Seconds `q` waits for the source to finish (the recorder writes what it holds and closes
+the database, so SQLite removes its -wal and -shm, and the socket goes)."""
 
 
 def _css_path() -> Path:
@@ -93,6 +97,7 @@ class MonitorApp(App[None]):
         self._replay_lock = asyncio.Lock()
         self._shown: Snapshot | None = None
         self._painted = False
+        self._source_worker: Worker[None] | None = None
 
     # What the screens show: the replayed moment while there is one, else the live one.
 
@@ -137,7 +142,7 @@ class MonitorApp(App[None]):
         self.set_timer(FIRST_SCREEN_LATEST, self._first_screen)
 
     def _start_source(self) -> None:
-        self.run_worker(
+        self._source_worker = self.run_worker(
             self.source.run(self._emit, self._stop),
             name="source",
             group="source",
@@ -171,7 +176,13 @@ class MonitorApp(App[None]):
         self.notify(self.problem, severity="error", timeout=30, markup=False)
 
     async def action_quit(self) -> None:
+        """Stop the source and let it finish before the app goes: workers still running at
+        exit are cancelled mid-cleanup, leaving the socket and the -wal/-shm behind."""
         self._stop.set()
+        worker = self._source_worker
+        if worker is not None and worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(worker.wait(), QUIT_WAIT)
         self.exit()
 
     def action_help(self) -> None:
