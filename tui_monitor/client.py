@@ -2,7 +2,10 @@
 
 Standard library only, and nothing from tui_monitor: an agent can copy this one file into its
 own project. A line is one JSON object; the recorder answers every line with one reply line,
-``{"ok":true}`` or ``{"ok":false,"error":"<reason>"}``.
+``{"ok":true}`` or ``{"ok":false,"error":"<reason>"}``. By default "ok" means accepted: held
+in the recorder's memory and written with its next flush (a crash of the recorder before
+that loses it). A line with ``"ack": "stored"`` is answered only once it is committed to the
+history database: `send(..., stored=True)` and `Reporter(..., stored=True)` ask for that.
 
 `Reporter` must never hurt the agent it lives in: calls only serialise and append to a bounded
 buffer, one daemon thread does all socket work, and nothing raises into the caller.
@@ -40,6 +43,8 @@ MAX_LINE_BYTES = 64 * 1024
 
 WINDOW = 64
 """Lines a Reporter writes ahead of their replies (one round trip per message is too slow)."""
+WINDOW_STORED = 1024
+"""... when each reply waits for a commit (about a second): more in flight, same rate."""
 
 BACKOFF_MIN = 0.1
 BACKOFF_MAX = 5.0
@@ -121,9 +126,30 @@ def _no_listener(path: Path) -> str:
     )
 
 
-def send(message: dict[str, object], *, path: Path | None = None, timeout: float = 5.0) -> None:
-    """Deliver one message and wait for its reply; ClientError (one line) unless accepted."""
+def send(
+    message: dict[str, object],
+    *,
+    path: Path | None = None,
+    timeout: float = 5.0,
+    stored: bool = False,
+) -> None:
+    """Deliver one message and wait for its reply.
+
+    Args:
+        message: one protocol v1 message (``v``, ``type``, ``agent``, ...).
+        path: the recorder's socket (default: `default_socket_path()`).
+        timeout: seconds to wait for the connection and the reply.
+        stored: wait until the recorder has committed the message to its history (adds
+            ``"ack": "stored"``), not only accepted it into memory. The reply then takes up to
+            the recorder's interval plus its flush interval (about 2 s by default).
+
+    Raises:
+        ClientError: one line: the recorder refused the message (its reason), could not store
+            it, is not listening, or did not answer within `timeout`.
+    """
     target = path if path is not None else default_socket_path()
+    if stored:
+        message = {**message, "ack": "stored"}
     try:
         line = _encode(message)
     except _TooLong as exc:
@@ -144,6 +170,11 @@ def send(message: dict[str, object], *, path: Path | None = None, timeout: float
     except PermissionError:
         raise ClientError(f"permission denied connecting to the recorder at {target}") from None
     except TimeoutError:
+        if stored:
+            raise ClientError(
+                f"the recorder at {target} did not confirm within {timeout:g} s that the "
+                "message is stored (it may be unable to write: a full disk?); it may still be"
+            ) from None
         raise ClientError(f"no reply from the recorder at {target} within {timeout:g} s") from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
@@ -194,6 +225,17 @@ class Reporter:
     Calls never block and never raise; when the recorder is away, messages wait in a bounded
     buffer (the oldest dropped first) and go out when it is back. `stats` counts lines on the
     wire, the automatic register lines and re-sends after a reconnect included.
+
+    Args:
+        agent: the agent's name, as the table shows it.
+        path: the recorder's socket (default: `default_socket_path()`).
+        kind: the kind every (re-)registration announces.
+        buffer: messages held while the recorder is away or slow.
+        register: announce the agent on every connection.
+        stored: ask for ``"ack": "stored"`` on every line: a line counts as answered (in
+            `flush` and in `stats["accepted"]`) only once the recorder has committed it to its
+            history, so `flush()` returning True means everything so far is on disk; a line
+            lost in a recorder crash is sent again. Replies then take about a second.
     """
 
     def __init__(
@@ -204,11 +246,14 @@ class Reporter:
         kind: str | None = None,
         buffer: int = 1000,
         register: bool = True,
+        stored: bool = False,
     ) -> None:
         if buffer < 1:
             raise ValueError("buffer must hold at least one message")
         self.agent = agent
         self.path = path if path is not None else default_socket_path()
+        self._stored = stored
+        self._window_size = WINDOW_STORED if stored else WINDOW
         self._buffer = buffer
         self._auto_register = register
         self._register_fields: dict[str, object] = {"kind": kind}
@@ -392,6 +437,8 @@ class Reporter:
                 "pid": os.getpid(),
             }
             message.update((k, v) for k, v in fields.items() if v is not None)
+            if self._stored:
+                message["ack"] = "stored"
             try:
                 line = _encode(message)
             except Exception:
@@ -441,6 +488,8 @@ class Reporter:
             "pid": os.getpid(),
         }
         message.update((k, v) for k, v in self._register_fields.items() if v is not None)
+        if self._stored:
+            message["ack"] = "stored"
         try:
             return _encode(message)
         except Exception:
@@ -515,7 +564,7 @@ class Reporter:
             with self._cond:
                 if self._stopping:
                     return
-                while self._queue and len(self._window) < WINDOW:
+                while self._queue and len(self._window) < self._window_size:
                     self._window.append(self._queue.popleft())
                 fresh = len(self._window) - conn.written
                 if fresh:

@@ -59,10 +59,19 @@ class EmitFailed(click.ClickException):
     type=click.Path(dir_okay=False, path_type=Path),
     help="The ingest socket (default: from the config, or $XDG_RUNTIME_DIR/tui-monitor).",
 )
+@click.option(
+    "--ack",
+    type=click.Choice(["stored", "accepted"]),
+    default="stored",
+    show_default=True,
+    help="Exit 0 once the message is in the history (stored), or as soon as the recorder "
+    "has accepted it into memory (accepted: faster; a recorder crash can still lose it).",
+)
 @click.argument("message", required=False)
 @pass_ctx
-def emit(obj: Context, /, type_: str, socket: Path | None, **fields: Any) -> None:
-    """Send one message to the running recorder (exit 1 with its reason if refused).
+def emit(obj: Context, /, type_: str, socket: Path | None, ack: str, **fields: Any) -> None:
+    """Send one message to the running recorder; exit 0 once it is stored in the history
+    (exit 1 with the reason if refused or not stored).
 
     \b
     tui-monitor emit --agent planner "picked up ticket 42"
@@ -83,8 +92,12 @@ def emit(obj: Context, /, type_: str, socket: Path | None, **fields: Any) -> Non
             name = "MESSAGE" if key == "message" else f"--{key.replace('_', '-')}"
             raise click.BadParameter("not valid UTF-8", param_hint=name)
     message.update({k: v for k, v in fields.items() if v is not None})
-    path = socket or obj.settings().ingest.socket_path()
+    settings = obj.settings()
+    path = socket or settings.ingest.socket_path()
+    stored = ack == "stored"
+    # A commit comes within an interval (the tick takes it) and a flush interval.
+    wait = settings.interval + settings.store.flush_interval + 5.0 if stored else 5.0
     try:
-        send(message, path=path)
+        send(message, path=path, timeout=wait, stored=stored)
     except ClientError as exc:
         raise EmitFailed(str(exc)) from None

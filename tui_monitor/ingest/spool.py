@@ -128,7 +128,7 @@ def parse_state(raw: bytes) -> dict[str, Saved]:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write via a 0600 temp file and rename, so a crash leaves the old state or the new."""
-    make_private_dirs(path.parent)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
