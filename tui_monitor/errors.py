@@ -35,6 +35,11 @@ class SchemaError(TuiMonitorError):
 class StoreError(TuiMonitorError):
     """The history's place cannot be used: not writable, read-only, no room."""
 
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+        """The why alone (e.g. "Read-only file system"), for a header with little room."""
+
 
 class AlreadyRecording(TuiMonitorError):
     """Another live recorder owns this database."""

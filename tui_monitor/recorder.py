@@ -71,15 +71,19 @@ class RecorderLock:
         self._fd: int | None = None
         self.created: list[Path] = []
         """Directories `acquire` created for the database (0700)."""
+        self._made = False
 
     def acquire(self) -> None:
         """Take the lock, creating the database's directories (0700) if they are missing;
         StoreError (one line) when the place cannot be written."""
         self.created = files.make_private_dirs(self.path.parent)
+        self._made = not os.path.lexists(self.path)
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise StoreError(f"cannot write in {self.path.parent}: {exc.strerror}") from None
+            raise StoreError(
+                f"cannot write in {self.path.parent}: {exc.strerror}", exc.strerror
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -101,7 +105,11 @@ class RecorderLock:
         self.acquire()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is not None and issubclass(kind, SchemaError) and self._made:
+            # A file that is not ours was refused: leave nothing of ours beside it.
+            with contextlib.suppress(OSError):
+                self.path.unlink()
         self.release()
 
 

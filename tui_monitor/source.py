@@ -87,8 +87,10 @@ class LiveSource(SnapshotSource):
             lock.release()
 
     def _reason(self, exc: Exception) -> str:
-        """The reason without the path the user gave (the header has one line)."""
+        """The why without the paths (the header has one line; the log has them)."""
         log.error("history off: %s", exc)
+        if isinstance(exc, StoreError):
+            return exc.reason
         return str(exc).removeprefix(f"{self.path}: ")
 
 

@@ -98,6 +98,7 @@ def test_the_default_data_dir_is_created_0700(short_dir: Path) -> None:
     )
     try:
         wait_for("the history", lambda: (data / "history.db-wal").exists())
+        wait_for("the spool dir", lambda: (data / "spool").exists())
     finally:
         out.terminate()
         out.wait(15)
@@ -146,6 +147,7 @@ def test_a_database_of_another_program_is_refused_untouched(
     assert out.returncode == 2 and "not a tui-monitor database" in one_line(out)
     assert digest(db) == before
     assert not Path(f"{db}-wal").exists() and not list(tmp_path.glob("other.db.corrupt-*"))
+    assert not Path(f"{db}.lock").exists()
 
 
 def test_a_history_of_an_older_tui_monitor_is_ours_and_gets_our_id(short_dir: Path) -> None:

@@ -39,7 +39,9 @@ def make_private_dirs(directory: Path) -> list[Path]:
         except FileExistsError:
             continue  # made by someone else meanwhile
         except OSError as exc:
-            raise StoreError(f"cannot create directory {path}: {exc.strerror}") from None
+            raise StoreError(
+                f"cannot create directory {path}: {exc.strerror}", exc.strerror
+            ) from None
         with contextlib.suppress(OSError):
             os.chmod(path, 0o700)  # whatever the umask
         created.append(path)
@@ -70,7 +72,7 @@ def create_private(path: Path) -> None:
         tighten(path)
         return
     except OSError as exc:
-        raise StoreError(f"cannot create {path}: {exc.strerror}") from None
+        raise StoreError(f"cannot create {path}: {exc.strerror}", exc.strerror) from None
     try:
         os.fchmod(fd, 0o600)
     finally:

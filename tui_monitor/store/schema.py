@@ -207,7 +207,7 @@ def connect_rw(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open {path}: {exc}") from None
+        raise StoreError(f"cannot open {path}: {exc}", str(exc)) from None
     try:
         _pragmas(conn)
         check_version(conn, path, writable=True)
@@ -222,7 +222,7 @@ def connect_rw(path: Path) -> sqlite3.Connection:
             # adds resident memory to the dashboard's process (the OS caches the file anyway).
             conn.execute("PRAGMA cache_size = -512")
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot write {path}: {exc}") from None
+            raise StoreError(f"cannot write {path}: {exc}", str(exc)) from None
     except BaseException:
         conn.close()
         raise
@@ -245,7 +245,7 @@ def connect_ro(path: Path) -> sqlite3.Connection:
         if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CANTOPEN:
             raise
         if not files.read_only_place(path):
-            raise StoreError(f"cannot open {path}: {exc}") from None
+            raise StoreError(f"cannot open {path}: {exc}", str(exc)) from None
         if files.wal_has_data(path):
             raise StoreError(
                 f"cannot read {path}: its directory is read-only and the newest commits wait "
@@ -326,7 +326,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
             with immediate(conn):  # a file of ours from before the id: mark it
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     except sqlite3.OperationalError as exc:
-        raise StoreError(f"cannot write {path}: {exc}") from None
+        raise StoreError(f"cannot write {path}: {exc}", str(exc)) from None
     return start
 
 
