@@ -244,7 +244,7 @@ class IngestHub:
     def drain(self, seq: int | None = None) -> Drained:
         """Everything accepted since the last call, handed to the tick being built (its
         sampler `seq`, so `committed` can tell which messages are stored)."""
-        if seq is not None and self.accepted > self._taken:
+        if seq is not None and self.accepted > self._taken and self.not_storing is None:
             self._drains.append((seq, self._taken + 1, self.accepted))
         self._taken = self.accepted
         rows = self._events
