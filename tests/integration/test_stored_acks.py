@@ -194,3 +194,67 @@ async def test_a_stored_ack_the_recorder_cannot_keep_is_an_error_not_silence(
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
+
+
+async def test_a_sender_that_leaves_before_its_stored_replies_costs_nothing(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    """Lines waiting for their commit (the disk is full) until the connection holds all the
+    replies it may and stops reading; the sender hangs up; space returns: the connection ends
+    (no task left waiting on a reader that is gone) and everything accepted is stored."""
+    sock = short_dir / "ingest.sock"
+    db = tmp_path / "h.db"
+    settings = Settings(
+        interval=0.2,
+        gpu=GpuSettings(enabled=False),
+        presets=PresetSettings(enabled=False),
+        store=StoreSettings(path=db, flush_interval=0.1),
+        ingest=IngestSettings(socket=sock),
+    )
+    rec = Recorder(settings, db)
+    writer = rec.open()
+    stop = asyncio.Event()
+    task = asyncio.create_task(rec.run(stop))
+    try:
+        for _ in range(500):
+            if rec.server is not None:
+                break
+            await asyncio.sleep(0.02)
+        hub = rec.hub
+        assert hub is not None
+        with writer._mutex:  # a full disk: no reply can go out for now
+            pages = writer.conn.execute("PRAGMA page_count").fetchone()[0]
+            writer.conn.execute(f"PRAGMA max_page_count = {pages}")
+        _, out = await asyncio.open_unix_connection(str(sock))
+        message = {"v": 1, "type": "event", "agent": "gone", "ack": "stored", "message": "x" * 3000}
+        line = json.dumps(message).encode() + b"\n"
+
+        async def flood() -> None:
+            while True:
+                out.write(line)
+                await out.drain()
+
+        sending = asyncio.create_task(flood())
+        # The connection stops reading once WAITING chunks of replies wait (about 1,300
+        # lines of this size): the count of accepted lines stops moving.
+        last, still = -1, 0
+        while still < 50:
+            await asyncio.sleep(0.02)
+            still = still + 1 if hub.accepted == last else 0
+            last = hub.accepted
+        assert hub.accepted > 1000 and not sending.done()
+        sending.cancel()
+        out.transport.abort()  # gone without reading a reply
+        with writer._mutex:
+            writer.conn.execute("PRAGMA max_page_count = 1073741823")
+        for _ in range(1500):
+            if hub.connections == 0 and hub.stored == hub.accepted:
+                break
+            await asyncio.sleep(0.02)
+        assert (hub.connections, hub.stored) == (0, hub.accepted)
+        assert rec.server is not None and not rec.server._tasks
+        accepted = hub.accepted
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+    assert query(db, "SELECT count(*) FROM events WHERE agent = 'gone'") == [(accepted,)]

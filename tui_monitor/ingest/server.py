@@ -121,15 +121,28 @@ class _Replies:
         self._task: asyncio.Task[None] | None = None
 
     async def send(self, items: list[Reply]) -> None:
-        if not items:
-            return
+        if not items or (self._task is not None and self._task.done()):
+            return  # nothing to say, or the peer is gone (the writing task saw it)
         if self._task is None and all(isinstance(i, bytes) for i in items):
             self.writer.write(b"".join(i for i in items if isinstance(i, bytes)))
             await self.writer.drain()
             return
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="ingest-replies")
-        await self._queue.put(items)
+        await self._put(items)
+
+    async def _put(self, items: list[Reply] | None) -> None:
+        """Queue for the writing task; a full queue waits for it, unless it ends (the peer
+        went away): then nobody would ever take them."""
+        assert self._task is not None
+        if not self._queue.full():
+            self._queue.put_nowait(items)
+            return
+        put = asyncio.ensure_future(self._queue.put(items))
+        try:
+            await asyncio.wait({put, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            put.cancel()  # a no-op once it went in
 
     async def _run(self) -> None:
         with contextlib.suppress(ConnectionError):
@@ -149,8 +162,8 @@ class _Replies:
 
     async def finish(self) -> None:
         """Wait until every reply is written (those waiting for a commit included)."""
-        if self._task is not None:
-            await self._queue.put(None)
+        if self._task is not None and not self._task.done():
+            await self._put(None)
             await self._task
 
     def cancel(self) -> None:
