@@ -204,7 +204,7 @@ def agents(obj: Context) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Print a line for every committed batch.")
 @pass_ctx
 def record(obj: Context, db: Path | None, verbose: bool) -> None:
-    """Record snapshots to the history database until SIGTERM or Ctrl+C (headless)."""
+    """Record snapshots to the history database until SIGTERM, SIGHUP or Ctrl+C (headless)."""
     from ..recorder import Recorder, RecorderLock, install_signal_handlers, move_aside_if_corrupt
     from ..store.writer import Batch
 
@@ -232,13 +232,16 @@ def record(obj: Context, db: Path | None, verbose: bool) -> None:
         recorder.open()
         click.echo(
             f"recording to {path} (pid {os.getpid()}) every {settings.interval:g}s; "
-            "Ctrl+C or SIGTERM stops",
+            "Ctrl+C, SIGTERM or SIGHUP stops",
             err=True,
         )
         asyncio.run(go(recorder))
     writer = recorder.queue
     if writer is not None:
-        click.echo(f"stopped: {writer.ticks_written} ticks in {writer.batches} batches", err=True)
+        lost = f"; {writer.lost} ticks could not be written" if writer.lost else ""
+        click.echo(
+            f"stopped: {writer.ticks_written} ticks in {writer.batches} batches{lost}", err=True
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
