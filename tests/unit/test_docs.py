@@ -112,7 +112,7 @@ def test_limits_and_defaults_come_from_the_fields(gen: ModuleType) -> None:
     assert "| `interval` | float | `1.0` | ≥ 0.2, ≤ 60 | Seconds between ticks. |" in text
     assert "| `timeout` | float | `2.0` | ≥ 0.1, ≤ 30 |" in text
     assert "| `daily` | float | unset | > 0 |" in text
-    assert "| `for` | float | `0.0` | ≥ 0 |" in text  # the TOML name, not `for_`
+    assert "| `for` | float | `0.0` | ≥ 0, ≤ 86400 |" in text  # the TOML name, not `for_`
     assert "Environment: `TUI_MONITOR_STORE__RETENTION__<KEY>`." in text
     assert "TUI_MONITOR_GPU__TIMEOUT=1" in text
 
