@@ -25,6 +25,7 @@ from textual.widgets import DataTable
 import tui_monitor.ui
 from tui_monitor.cli.commands import cli
 from tui_monitor.config import FileSettings
+from tui_monitor.ui.keymap import check_keymap
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -268,6 +269,7 @@ def test_readme_toml_is_valid_config(readme: str) -> None:
         settings = FileSettings.model_validate(tomllib.loads(block))
         ids = {b.id for bs in _runtime_bindings().values() for b in bs if b.id}
         assert set(settings.keymap) <= ids, block
+        check_keymap(settings.keymap, Path("README.md"))  # the dashboard would start on it
 
 
 def test_readme_links_point_at_files_and_headings(readme: str) -> None:
