@@ -315,6 +315,17 @@ def test_data_that_is_not_json_is_a_usage_error(recorder: Running) -> None:
     assert "--data" in line and "not JSON" in line  # checked before any connection is tried
 
 
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [("[" * 100_000, "nested too deeply"), ('{"n": ' + "9" * 5000 + "}", "not JSON")],
+)
+def test_data_json_cannot_take_is_a_usage_error(recorder: Running, data: str, reason: str) -> None:
+    out = emit(recorder, "--agent", name(), "--data", data, "--socket", "/nonexistent")
+    assert out.returncode == 2
+    line = one_error_line(out)
+    assert "--data" in line and reason in line
+
+
 def test_nan_data_and_undecodable_arguments_are_usage_errors(recorder: Running) -> None:
     nan = emit(recorder, "--agent", name(), "--data", '{"x": NaN}', "hi")
     assert nan.returncode == 2 and "--data" in nan.stderr and "NaN" in nan.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ..models import (
 from ..store.schema import LEVEL_CODES, LEVEL_NAMES
 from .protocol import Error, Event, Heartbeat, Register, Rejected, Usage, parse
 
+log = logging.getLogger(__name__)
 _STATUSES = set(get_args(AgentStatus))
 
 
@@ -126,6 +128,7 @@ class IngestHub:
         self.last_rejection: str | None = None
         self.listening: str | None = None
         self.spool_problem: str | None = None
+        self._crashes: set[type[Exception]] = set()
 
     # -- transports ---------------------------------------------------------------------
 
@@ -154,6 +157,13 @@ class IngestHub:
             self.rejected += 1
             self.last_rejection = exc.reason
             return exc.reason
+        except Exception as exc:  # a parser bug must cost its own line, not the connection
+            self.rejected += 1
+            reason = self.last_rejection = f"could not read this line ({type(exc).__name__})"
+            if type(exc) not in self._crashes:
+                self._crashes.add(type(exc))
+                log.error("ingest: a line broke the parser", exc_info=True)
+            return reason
         self._count += 1
         name = msg.agent
         state = self.agents.get(name)
