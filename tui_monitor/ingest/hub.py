@@ -249,6 +249,13 @@ class IngestHub:
             return False
         return now - state.heartbeat > self.timeouts.get(name, self.heartbeat_timeout)
 
+    def silent(self, name: str, state: Reported, now: float) -> bool:
+        """No heartbeats and no pid to watch, and nothing heard for a heartbeat's timeout:
+        such an agent (events only) is idle, never stale (it promised no heartbeats)."""
+        if state.heartbeat is not None or state.pid is not None:
+            return False
+        return now - state.last_seen > self.timeouts.get(name, self.heartbeat_timeout)
+
     def apply(self, agents: tuple[AgentSample, ...], now: float) -> tuple[AgentSample, ...]:
         """Agents seen as processes, with what they reported; agents known only from what
         they reported, added. No heartbeat within the timeout -> `stale`."""
@@ -267,7 +274,8 @@ class IngestHub:
             if name in seen:
                 continue
             reported = self._status(name, state, now)
-            if reported in ("stale", "exited") and now - state.last_seen > self.forget_after:
+            gone = reported in ("stale", "exited") or self.silent(name, state, now)
+            if gone and now - state.last_seen > self.forget_after:
                 del self.agents[name]  # silent for long: forgotten, as exited processes are
                 continue
             sample = AgentSample(
@@ -285,6 +293,8 @@ class IngestHub:
             return "exited"
         if self.stale(name, state, now):
             return "stale"
+        if self.silent(name, state, now):
+            return "idle"
         if state.status is not None and state.status in _STATUSES:
             return state.status
         return "running"
