@@ -11,8 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AgentStatus = Literal["running", "idle", "waiting", "stopped", "zombie", "exited", "stale"]
-"""What an agent is doing: derived from its root process state and tree CPU."""
+AgentStatus = Literal[
+    "running", "idle", "waiting", "stopped", "zombie", "exited", "stale", "unknown"
+]
+"""What an agent is doing: derived from its root process state and tree CPU; `unknown`
+while its CPU% is (a first sample has nothing to compare with)."""
 
 AgentSource = Literal["config", "preset", "ingest"]
 EventLevel = Literal["debug", "info", "warning", "error", "critical"]

@@ -128,6 +128,25 @@ def test_first_tick_is_a_baseline(spawn_agent: SpawnAgent) -> None:
     assert sample.create_time == pytest.approx(psutil.Process(agent.pid).create_time(), abs=0.05)
 
 
+def test_a_busy_agent_is_unknown_on_its_first_sample_never_idle(spawn_agent: SpawnAgent) -> None:
+    """The first sample has no CPU% to go on; a busy process whose main thread sleeps (its
+    work in another thread) used to read as idle there."""
+    busy = spawn_agent("busy_thread")
+    idle = spawn_agent("idle")
+    collector = AgentCollector(make_settings(rule("busy", busy.tag), rule("idle", idle.tag)))
+    wait_state(busy.pid, "S")
+    agents, _ = collector.collect()
+    first = named(agents)
+    assert (first["busy"].status, first["busy"].cpu_utilization) == ("unknown", None)
+    assert (first["idle"].status, first["idle"].cpu_utilization) == ("unknown", None)
+    agents, seen = tick_until(
+        collector, lambda a, _: named(a)["busy"].status == "running", interval=TICK
+    )
+    assert named(agents)["busy"].cpu_utilization is not None
+    assert named(agents)["idle"].status == "idle"
+    assert kinds(seen) == []  # unknown -> running or idle is no status_changed event
+
+
 def test_config_agent_without_process_is_listed_as_exited() -> None:
     collector = AgentCollector(make_settings(rule("nobody", group_tag(), kind="worker")))
     for _ in range(2):
@@ -147,9 +166,9 @@ def test_busy_agent_cpu_far_above_idle_agent(spawn_agent: SpawnAgent) -> None:
     idle = spawn_agent("idle")
     collector = AgentCollector(make_settings(rule("busy", busy.tag), rule("idle", idle.tag)))
     agents, _ = collector.collect()
-    # No rate yet on the baseline tick, but a process on a CPU already reads as running.
+    # No rate yet on the baseline tick: neither busy nor idle is known.
     assert named(agents)["busy"].cpu_utilization is None
-    assert named(agents)["busy"].status == "running"
+    assert named(agents)["busy"].status == "unknown"
 
     def busy_measured(agents: Agents, _: list[AgentEvent]) -> bool:
         cpu = named(agents)["busy"].cpu_utilization

@@ -26,7 +26,7 @@ from .rules import Matcher, ProcFacts, build_matchers
 
 Key = tuple[int, float]
 _Data = dict[str, str | int | float | bool | None]
-_QUIET = {"running", "idle"}  # flapping between these is not an event
+_QUIET = {"running", "idle", "unknown"}  # flapping between these is not an event
 
 
 @dataclass(slots=True)
@@ -276,9 +276,9 @@ class AgentCollector:
             status = "zombie"
         elif root.state in ("T", "t"):
             status = "stopped"
-        elif (cpu if cpu is not None else 0.0) >= self.settings.idle_cpu or (
-            cpu is None and any(table[p].state == "R" for p in pids)
-        ):
+        elif cpu is None:  # a first sample: busy or idle shows only in the next one
+            status = "unknown"
+        elif cpu >= self.settings.idle_cpu:
             status = "running"
         elif root.state == "D":
             status = "waiting"
