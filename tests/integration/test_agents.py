@@ -81,13 +81,14 @@ def tick_until(
     done: Callable[[Agents, list[AgentEvent]], bool],
     timeout: float = 10.0,
     interval: float = TICK,
+    claims: dict[str, tuple[int, float]] | None = None,
 ) -> tuple[Agents, list[AgentEvent]]:
     """Tick every `interval` until `done(agents, events so far)`; fail at the deadline."""
     seen: list[AgentEvent] = []
     deadline = time.monotonic() + timeout
     while True:
         time.sleep(interval)
-        agents, events = collector.collect()
+        agents, events = collector.collect(claims=claims)
         seen.extend(events)
         if done(agents, seen):
             return agents, seen
@@ -912,3 +913,57 @@ def test_pidfile_match_names_the_pidfile_rule(
     agents, _ = AgentCollector(settings).collect()
     (sample,) = [a for a in agents if a.pid == agent_pid]
     assert (sample.name, sample.source) == ("svc", "config")
+
+
+# -- processes agents report as theirs (ingest `pid`) ------------------------------------
+
+
+def test_a_reported_pid_is_measured_as_that_agent_with_its_tree(
+    spawn_agent: SpawnAgent,
+) -> None:
+    """Like a pidfile: the process an agent registered, and its children, are the agent."""
+    parent = spawn_agent("spawner")
+    collector = AgentCollector(make_settings())
+    claims = {"worker-7": (parent.pid, time.time())}
+    agents, events = collector.collect(claims=claims)
+    sample = named(agents)["worker-7"]
+    assert (sample.pid, sample.procs, sample.source) == (parent.pid, 3, "ingest")
+    assert sample.ram_used is not None and sample.ram_used > 3 * MiB
+    agents, _ = tick_until(
+        collector,
+        lambda a, _: named(a)["worker-7"].cpu_utilization is not None,
+        claims=claims,
+    )
+    assert named(agents)["worker-7"].status == "idle"
+    assert kinds(events) == []  # the baseline tick: nothing started just now
+    parent.stop()
+    agents, _ = collector.collect(claims=claims)
+    assert named(agents)["worker-7"].status == "exited"
+
+
+def test_a_reported_pid_takes_the_process_from_a_preset_silently(
+    llama_server: subprocess.Popen[bytes],
+) -> None:
+    collector = AgentCollector(make_settings(presets=True))
+    agents, _ = collector.collect()
+    assert [a.name for a in agents if a.pid == llama_server.pid] == ["llama-server"]
+    claims = {"coder-9": (llama_server.pid, time.time())}
+    agents, events = collector.collect(claims=claims)
+    assert [a.name for a in agents if a.pid == llama_server.pid] == ["coder-9"]
+    assert "llama-server" not in named(agents)
+    assert kinds(events) == ["started"]  # coder-9 started; llama-server did not "exit"
+
+
+def test_a_claim_on_a_reused_pid_or_a_rule_name_is_ignored(spawn_agent: SpawnAgent) -> None:
+    agent = spawn_agent("idle")
+    ruled = spawn_agent("idle")
+    collector = AgentCollector(make_settings(rule("planner", ruled.tag)))
+    started = psutil.Process(agent.pid).create_time()
+    claims = {
+        "early": (agent.pid, started - 30),  # reported before this process existed: reused pid
+        "planner": (agent.pid, time.time()),  # a rule's name: reports join the rule's row
+    }
+    agents, _ = collector.collect(claims=claims)
+    assert "early" not in named(agents)
+    assert named(agents)["planner"].pid == ruled.pid
+    assert not [a for a in agents if a.pid == agent.pid]

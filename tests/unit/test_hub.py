@@ -74,3 +74,16 @@ def test_an_event_only_agent_that_keeps_talking_stays() -> None:
         hub.receive(b'{"v":1,"type":"event","agent":"chatty"}')
         assert [a.status for a in hub.apply((), now[0] + 20)] == ["running"]
         now[0] += 25
+
+
+def test_claims_keep_when_a_pid_was_first_reported() -> None:
+    """A process that started after that moment reused the pid: the collector checks."""
+    now = [1.8e9]
+    hub = IngestHub(clock=lambda: now[0])
+    hub.receive(b'{"v":1,"type":"register","agent":"w","kind":"worker","pid":4242}')
+    now[0] += 60
+    hub.receive(b'{"v":1,"type":"heartbeat","agent":"w","pid":4242}')
+    hub.receive(b'{"v":1,"type":"event","agent":"quiet"}')
+    assert hub.claims() == {"w": (4242, 1.8e9)}
+    hub.receive(b'{"v":1,"type":"register","agent":"w","pid":4343}')  # restarted elsewhere
+    assert hub.claims() == {"w": (4343, 1.8e9 + 60)}

@@ -25,6 +25,11 @@ from .proctable import ProcStat
 from .rules import Matcher, ProcFacts, build_matchers
 
 Key = tuple[int, float]
+Claims = dict[str, tuple[int, float]]
+"""Agent name -> (pid, epoch s when that pid was first reported): processes agents say they are."""
+CLAIM_SLACK = 2.0
+"""Seconds a claimed process may seem to start after its claim (boot time is read in whole
+seconds); a process that started later has reused the pid and is not the agent."""
 _Data = dict[str, str | int | float | bool | None]
 _QUIET = {"running", "idle", "unknown"}  # flapping between these is not an event
 
@@ -89,6 +94,7 @@ class AgentCollector:
         self._live: dict[Key, _Agent] = {}
         self._gone: dict[str, _Agent] = {}  # exited agents still shown, by name
         self._indices: dict[str, set[int]] = {}
+        self._claimers: dict[str, Matcher] = {}
         self._prev_t: float | None = None
         self._first = True
 
@@ -152,6 +158,31 @@ class AgentCollector:
                 matched[target] = i
         return matched
 
+    def _claim(
+        self, table: dict[int, ProcStat], matched: dict[int, int], claims: Claims
+    ) -> list[Matcher]:
+        """The processes agents reported as theirs become those agents' roots, over any rule
+        or preset match of that process (like a pidfile): the matchers, rules' then claims'.
+        A name a rule or preset gives is theirs: reports under it join that row instead."""
+        matchers = list(self.matchers)
+        reserved = {m.name for m in self.matchers}
+        for name, (pid, since) in sorted(claims.items(), key=lambda c: c[1][1]):  # newest wins
+            st = table.get(pid)
+            if st is None or _base(name) in reserved:
+                continue
+            proc = self._procs.get((pid, st.start))
+            if proc is None or proc.facts is None:  # a kernel thread, us, or gone
+                continue
+            if self._boot + st.start > since + CLAIM_SLACK:
+                continue  # started after it was reported: the pid was reused
+            matcher = self._claimers.get(name)
+            if matcher is None:
+                matcher = self._claimers[name] = Matcher(name, "reported", "ingest")
+            matched[pid] = len(matchers)
+            matchers.append(matcher)
+        self._claimers = {n: m for n, m in self._claimers.items() if n in claims}
+        return matchers
+
     @staticmethod
     def _owners(table: dict[int, ProcStat], matched: dict[int, int]) -> dict[int, list[int]]:
         """root pid -> every pid in its tree (root first)."""
@@ -179,23 +210,30 @@ class AgentCollector:
     # -- one tick -----------------------------------------------------------------------
 
     def collect(
-        self, gpu_memory: dict[int, int] | None = None
+        self, gpu_memory: dict[int, int] | None = None, claims: Claims | None = None
     ) -> tuple[tuple[AgentSample, ...], tuple[AgentEvent, ...]]:
-        """Scan, attribute, sum and diff: the agents now and what changed since last tick."""
+        """Scan, attribute, sum and diff: the agents now and what changed since last tick.
+        `claims` are the pids agents reported (ingest) as their own."""
         t = self._clock()
         now = time.time()
         self._boot = proctable.boot_time()  # follows wall-clock steps
         table = self._scan()
         matched = self._matches(table)
+        matchers = self._claim(table, matched, claims or {})
         trees = self._owners(table, matched)
         events: list[AgentEvent] = []
         roots: dict[Key, tuple[int, Matcher]] = {}
         for root in trees:
-            roots[(root, table[root].start)] = (root, self.matchers[matched[root]])
+            roots[(root, table[root].start)] = (root, matchers[matched[root]])
         # Exits first, so a replacement seen in the same tick reuses the name and restarts.
         for key, old in list(self._live.items()):
-            if key not in roots or roots[key][1] is not old.matcher:  # gone, or exec'd
-                self._exit(self._live.pop(key), now, events)
+            if key not in roots or roots[key][1] is not old.matcher:  # gone, exec'd, claimed
+                agent = self._live.pop(key)
+                claimed = key in roots and roots[key][1].source == "ingest"
+                if claimed and agent.matcher.source != "ingest":
+                    self._indices[agent.base].discard(_index(agent.name))
+                    continue  # the process lives on as the agent that claimed it
+                self._exit(agent, now, events)
         # Start order decides instance numbers, so name#2 is younger than name.
         for key in sorted(roots, key=lambda k: (k[1], k[0])):
             root, matcher = roots[key]
@@ -351,6 +389,12 @@ class AgentCollector:
             if m.source == "config" and m.name not in live_names:
                 out.append(AgentSample(name=m.name, kind=m.kind, source="config", status="exited"))
         return tuple(sorted(out, key=lambda s: s.name))
+
+
+def _base(name: str) -> str:
+    """`planner` of `planner#2`: the rule or preset an instance name comes from."""
+    base, sep, num = name.rpartition("#")
+    return base if sep and num.isdigit() else name
 
 
 def _index(name: str) -> int:

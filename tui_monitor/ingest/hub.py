@@ -40,6 +40,9 @@ class Reported:
 
     kind: str | None = None
     pid: int | None = None
+    pid_since: float = 0.0
+    """Receive time (our clock) of the first message with this pid: a process that started
+    after it is not the agent's, but one that reused the pid."""
     labels: dict[str, str] = field(default_factory=dict)
     status: str | None = None
     task: str | None = None
@@ -170,8 +173,8 @@ class IngestHub:
         if state is None:
             state = self.agents[name] = Reported()
         state.last_seen = now
-        if msg.pid is not None:
-            state.pid = msg.pid
+        if msg.pid is not None and msg.pid != state.pid:
+            state.pid, state.pid_since = msg.pid, now
         ms = int(msg.epoch * 1000)
         if isinstance(msg, Event):
             data = json.dumps(msg.data, ensure_ascii=True) if msg.data else None
@@ -244,6 +247,11 @@ class IngestHub:
             listening=self.listening,
         )
 
+    def claims(self) -> dict[str, tuple[int, float]]:
+        """Agent -> (pid, since): the processes agents reported as theirs, for the collector
+        to measure as those agents."""
+        return {n: (s.pid, s.pid_since) for n, s in self.agents.items() if s.pid is not None}
+
     def stale(self, name: str, state: Reported, now: float) -> bool:
         if state.heartbeat is None:
             return False
@@ -310,4 +318,6 @@ class IngestHub:
         }
         if state.queue_depth is not None:
             fields["queue_depth"] = state.queue_depth
+        if state.kind is not None:  # registered: over the rule's, the preset's or "reported"
+            fields["kind"] = state.kind
         return fields
