@@ -967,3 +967,35 @@ def test_a_claim_on_a_reused_pid_or_a_rule_name_is_ignored(spawn_agent: SpawnAge
     assert "early" not in named(agents)
     assert named(agents)["planner"].pid == ruled.pid
     assert not [a for a in agents if a.pid == agent.pid]
+
+
+# -- memory: what the tree really holds -----------------------------------------------------
+
+
+def _rollup(pid: int, field: bytes) -> int:
+    with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+        for line in f:
+            if line.startswith(field + b":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field!r} in smaps_rollup of {pid}")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps_rollup"), reason="needs smaps_rollup")
+def test_memory_counts_copy_on_write_pages_once(spawn_agent: SpawnAgent) -> None:
+    """A forked child sharing 128 MiB: RSS sums it twice, the agent's MEM (PSS) once."""
+    agent = spawn_agent("cow", "128")
+    child = int(agent.ready_fields[2])
+    collector = AgentCollector(make_settings(rule("cow", agent.tag)))
+    agents, _ = collector.collect()
+    assert named(agents)["cow"].procs == 2
+    agents, _ = tick_until(collector, lambda a, _: named(a)["cow"].ram_kind == "pss")
+    sample = named(agents)["cow"]
+    rss = sum(_rollup(p, b"Rss") for p in (agent.pid, child))
+    pss = sum(_rollup(p, b"Pss") for p in (agent.pid, child))
+    assert rss > 256 * MiB and pss < 200 * MiB  # the setting: shared pages, counted twice
+    assert sample.ram_used is not None
+    assert abs(sample.ram_used - pss) < 16 * MiB, (sample.ram_used, pss, rss)
+    rss_only = AgentCollector(make_settings(rule("cow", agent.tag)), pss=False)
+    agents, _ = rss_only.collect()
+    assert named(agents)["cow"].ram_kind == "rss"
+    assert named(agents)["cow"].ram_used == pytest.approx(rss, rel=0.1)

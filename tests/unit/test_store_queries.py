@@ -231,6 +231,7 @@ def _as_stored(s: Snapshot) -> Snapshot:
         a.model_copy(
             update={
                 "pids": (),
+                "ram_kind": None,  # not stored: pss or rss is said live only
                 "cpu_utilization": None
                 if a.cpu_utilization is None
                 else round(a.cpu_utilization * 10) / 10,

@@ -21,15 +21,12 @@ from .. import fmt, safe
 from ..config import Settings
 from ..models import AgentEvent, AgentSample, AgentStatus, EventLevel
 from . import proctable
+from .claims import ClaimMatchers, Claims
+from .memory import PssMeter, tree_memory
 from .proctable import ProcStat
 from .rules import Matcher, ProcFacts, build_matchers
 
 Key = tuple[int, float]
-Claims = dict[str, tuple[int, float]]
-"""Agent name -> (pid, epoch s when that pid was first reported): processes agents say they are."""
-CLAIM_SLACK = 2.0
-"""Seconds a claimed process may seem to start after its claim (boot time is read in whole
-seconds); a process that started later has reused the pid and is not the agent."""
 _Data = dict[str, str | int | float | bool | None]
 _QUIET = {"running", "idle", "unknown"}  # flapping between these is not an event
 
@@ -83,8 +80,11 @@ class AgentCollector:
         settings: Settings,
         scan: Callable[[], dict[int, ProcStat]] = proctable.scan,
         clock: Callable[[], float] = proctable.since_boot,
+        pss: PssMeter | bool = True,
     ) -> None:
         self.settings = settings
+        self.pss = PssMeter() if pss is True else pss or None
+        """Memory as PSS (within its CPU budget); None: RSS only."""
         self.matchers = build_matchers(settings)
         self._scan = scan
         self._clock = clock
@@ -94,7 +94,7 @@ class AgentCollector:
         self._live: dict[Key, _Agent] = {}
         self._gone: dict[str, _Agent] = {}  # exited agents still shown, by name
         self._indices: dict[str, set[int]] = {}
-        self._claimers: dict[str, Matcher] = {}
+        self._claims = ClaimMatchers(self.matchers)
         self._prev_t: float | None = None
         self._first = True
 
@@ -158,30 +158,10 @@ class AgentCollector:
                 matched[target] = i
         return matched
 
-    def _claim(
-        self, table: dict[int, ProcStat], matched: dict[int, int], claims: Claims
-    ) -> list[Matcher]:
-        """The processes agents reported as theirs become those agents' roots, over any rule
-        or preset match of that process (like a pidfile): the matchers, rules' then claims'.
-        A name a rule or preset gives is theirs: reports under it join that row instead."""
-        matchers = list(self.matchers)
-        reserved = {m.name for m in self.matchers}
-        for name, (pid, since) in sorted(claims.items(), key=lambda c: c[1][1]):  # newest wins
-            st = table.get(pid)
-            if st is None or _base(name) in reserved:
-                continue
-            proc = self._procs.get((pid, st.start))
-            if proc is None or proc.facts is None:  # a kernel thread, us, or gone
-                continue
-            if self._boot + st.start > since + CLAIM_SLACK:
-                continue  # started after it was reported: the pid was reused
-            matcher = self._claimers.get(name)
-            if matcher is None:
-                matcher = self._claimers[name] = Matcher(name, "reported", "ingest")
-            matched[pid] = len(matchers)
-            matchers.append(matcher)
-        self._claimers = {n: m for n, m in self._claimers.items() if n in claims}
-        return matchers
+    def _known(self, key: Key) -> bool:
+        """Whether this process instance was identified (not a kernel thread, not us)."""
+        proc = self._procs.get(key)
+        return proc is not None and proc.facts is not None
 
     @staticmethod
     def _owners(table: dict[int, ProcStat], matched: dict[int, int]) -> dict[int, list[int]]:
@@ -219,12 +199,15 @@ class AgentCollector:
         self._boot = proctable.boot_time()  # follows wall-clock steps
         table = self._scan()
         matched = self._matches(table)
-        matchers = self._claim(table, matched, claims or {})
+        matchers = self._claims.apply(table, self._known, matched, claims or {}, self._boot)
         trees = self._owners(table, matched)
         events: list[AgentEvent] = []
         roots: dict[Key, tuple[int, Matcher]] = {}
         for root in trees:
             roots[(root, table[root].start)] = (root, matchers[matched[root]])
+        if self.pss is not None:
+            procs = {(p, table[p].start): table[p].rss for pids in trees.values() for p in pids}
+            self.pss.update(procs, t)
         # Exits first, so a replacement seen in the same tick reuses the name and restarts.
         for key, old in list(self._live.items()):
             if key not in roots or roots[key][1] is not old.matcher:  # gone, exec'd, claimed
@@ -337,6 +320,7 @@ class AgentCollector:
             )
         agent.status = status
         gpu = None if gpu_memory is None else sum(gpu_memory.get(p, 0) for p in pids)
+        ram, ram_kind = tree_memory(self.pss, (((p, table[p].start), table[p].rss) for p in pids))
         agent.last = AgentSample(
             name=agent.name,
             kind=agent.matcher.kind,
@@ -352,7 +336,8 @@ class AgentCollector:
             procs=len(pids),
             threads=sum(table[p].threads for p in pids),
             cpu_utilization=cpu,
-            ram_used=sum(table[p].rss for p in pids),
+            ram_used=ram,
+            ram_kind=ram_kind,
             gpu_memory_used=gpu,
         )
 
@@ -389,12 +374,6 @@ class AgentCollector:
             if m.source == "config" and m.name not in live_names:
                 out.append(AgentSample(name=m.name, kind=m.kind, source="config", status="exited"))
         return tuple(sorted(out, key=lambda s: s.name))
-
-
-def _base(name: str) -> str:
-    """`planner` of `planner#2`: the rule or preset an instance name comes from."""
-    base, sep, num = name.rpartition("#")
-    return base if sep and num.isdigit() else name
 
 
 def _index(name: str) -> int:
