@@ -229,7 +229,7 @@ class FileSettings(BaseModel):
     restart_window: float = Field(default=120.0, ge=0.0, le=DAY)
     """An agent that starts within this many seconds of exiting has `restarted`."""
     idle_cpu: float = Field(default=1.0, ge=0.0, le=10_000.0)
-    """Below this tree CPU% (and with no process on a CPU) an agent is idle, not running."""
+    """Below this tree CPU% an agent is idle, not running."""
     presets: PresetSettings = Field(default_factory=PresetSettings)
     gpu: GpuSettings = Field(default_factory=GpuSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)

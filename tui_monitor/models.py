@@ -11,8 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AgentStatus = Literal["running", "idle", "waiting", "stopped", "zombie", "exited", "stale"]
-"""What an agent is doing: derived from its root process state and tree CPU."""
+AgentStatus = Literal[
+    "running", "idle", "waiting", "stopped", "zombie", "exited", "stale", "unknown"
+]
+"""What an agent is doing: derived from its root process state and tree CPU; `unknown`
+while its CPU% is (a first sample has nothing to compare with)."""
 
 AgentSource = Literal["config", "preset", "ingest"]
 EventLevel = Literal["debug", "info", "warning", "error", "critical"]
@@ -92,7 +95,14 @@ class AgentSample(_Frozen):
     cpu_utilization: float | None = Field(
         default=None, description="percent of one core, summed over the tree"
     )
-    ram_used: int | None = Field(default=None, description="RSS in bytes, summed over the tree")
+    ram_used: int | None = Field(
+        default=None, description="bytes the tree holds: PSS where readable, else RSS (ram_kind)"
+    )
+    ram_kind: Literal["pss", "rss"] | None = Field(
+        default=None,
+        description="pss: shared pages split between the processes sharing them; rss: some "
+        "process's shared pages counted in full (its PSS unreadable); None from history",
+    )
     gpu_memory_used: int | None = None
     queue_depth: int | None = None
     reported: str | None = Field(

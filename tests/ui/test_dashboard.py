@@ -28,6 +28,7 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 from textual.widgets.data_table import ColumnKey
 
+from tui_monitor.models import AgentSample
 from tui_monitor.ui.screens.agent import AgentScreen
 from tui_monitor.ui.screens.dashboard import DashboardScreen
 from tui_monitor.ui.screens.help import HelpScreen
@@ -272,6 +273,22 @@ async def test_the_agent_screen_follows_ticks_and_the_dashboard_catches_up() -> 
         await wait_until(pilot, lambda: rows(t)[0] == "planner", what="dashboard caught up")
         assert t.selected == "planner" and t.cursor_row == 0
         assert "while you were away" in log_text(app.screen.query_one(EventLog))
+
+
+async def test_the_agent_screen_says_whether_memory_is_pss_or_rss() -> None:
+    def tick(kind: str) -> list[AgentSample]:
+        return [a.model_copy(update={"ram_kind": kind}) for a in fleet()]
+
+    async with running([snapshot(1, tick("pss")), snapshot(2, tick("rss"))]) as (
+        app,
+        source,
+        pilot,
+    ):
+        await select(pilot, "planner")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "812.0 MiB PSS" in screen_text(app), what="PSS")
+        await step(pilot, source)
+        await wait_until(pilot, lambda: "812.0 MiB RSS" in screen_text(app), what="RSS")
 
 
 async def test_the_agent_screen_of_an_agent_that_vanished() -> None:

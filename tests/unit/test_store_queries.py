@@ -142,6 +142,24 @@ def history_of(store: Writer) -> list[Snapshot]:
     return [s0, s1, s2]
 
 
+def test_every_status_round_trips_and_old_codes_still_read(store: Writer, db: Path) -> None:
+    """`unknown` (a first sample) is stored with a code of its own; the codes rows already
+    hold keep their meaning, and a code from a newer version reads as unknown, not a crash."""
+    statuses = ["running", "idle", "waiting", "stopped", "zombie", "exited", "stale", "unknown"]
+    agents = [agent(f"a{i}", status=st, cpu_utilization=None) for i, st in enumerate(statuses)]
+    store.write_batch([snap(1, 0, agents)])
+    h = History(db)
+    latest = h.latest()
+    assert latest is not None
+    assert [a.status for a in latest.agents] == statuses
+    codes = store.conn.execute("SELECT status FROM agent_samples ORDER BY agent").fetchall()
+    assert sorted(c for (c,) in codes) == [1, 2, 3, 4, 5, 6, 7, 8]  # 1-7 as ever
+    store.conn.execute("UPDATE agent_samples SET status = 99")
+    store.conn.commit()
+    latest = h.latest()
+    assert latest is not None and {a.status for a in latest.agents} == {"unknown"}
+
+
 def test_round_trip_latest_and_at(store: Writer, db: Path) -> None:
     s0, s1, s2 = history_of(store)
     h = History(db)
@@ -213,6 +231,7 @@ def _as_stored(s: Snapshot) -> Snapshot:
         a.model_copy(
             update={
                 "pids": (),
+                "ram_kind": None,  # not stored: pss or rss is said live only
                 "cpu_utilization": None
                 if a.cpu_utilization is None
                 else round(a.cpu_utilization * 10) / 10,

@@ -50,7 +50,7 @@ class AlertRule(BaseModel):
     name: str
     """Unique id of the rule, shown with each alert (letters, digits, '_', '.', ':', '-')."""
     metric: Metric
-    """cpu (% of one core, per agent), host_cpu (%), mem (RSS bytes per agent), gpu_temp (°C
+    """cpu (% of one core, per agent), host_cpu (%), mem (PSS bytes per agent), gpu_temp (°C
     per GPU), gpu_mem (% of a GPU's memory), errors (unresolved, per agent), error_rate (errors
     per minute per agent), stale, exited (per agent, true/false), budget (% spent, per budget)."""
     op: Op = ">"

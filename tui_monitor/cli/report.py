@@ -22,6 +22,7 @@ STATUS_STYLE = {
     "running": "green",
     "idle": "cyan",
     "waiting": "yellow",
+    "unknown": "dim",
     "stopped": "yellow",
     "zombie": "red",
     "exited": "dim",

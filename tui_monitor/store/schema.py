@@ -24,6 +24,7 @@ STATUS_CODES = {
     "zombie": 5,
     "exited": 6,
     "stale": 7,
+    "unknown": 8,  # CPU% not known yet (first sample); no migration: the column is INTEGER
 }
 STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
 LEVEL_CODES = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}

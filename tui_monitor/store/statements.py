@@ -42,7 +42,8 @@ NEW_RUN = (
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent, pid, create_time) "
     "DO UPDATE SET cmdline = excluded.cmdline RETURNING id"
 )
-SEEN = "UPDATE agents SET last_seen = ? WHERE id = ? AND last_seen < ?"
+# kind and source as last seen: a register may change an agent's kind
+SEEN = "UPDATE agents SET last_seen = max(last_seen, ?), kind = ?, source = ? WHERE id = ?"
 FIND_REPORT = (
     "SELECT id FROM reports WHERE coalesce(reported, '') = ? AND coalesce(task, '') = ? "
     "AND coalesce(metrics, '') = ?"

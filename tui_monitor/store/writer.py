@@ -166,7 +166,7 @@ class Writer:
         """
         rows: dict[str, list[tuple[object, ...]]] = {k: [] for k in (*sql.INSERT, *sql.BULK)}
         agent_rows = rows["agent_samples"]
-        seen: dict[int, int] = {}
+        seen: dict[int, tuple[int, str, str]] = {}
         used: dict[int, int] = {}
         first = self.last_tick + 1
         columns: dict[tuple[str, str], list[list[float]]] = {}
@@ -296,7 +296,7 @@ class Writer:
                 if aid is None:
                     new_agent = (name, a.kind, a.source, ms, ms)
                     aid = self._id(self._agents, name, sql.NEW_AGENT, new_agent)
-                seen[aid] = ms
+                seen[aid] = (ms, a.kind, a.source)
                 run = None
                 pid = a.pid
                 if pid is not None and a.create_time is not None:
@@ -389,7 +389,7 @@ class Writer:
                     self.conn.executemany(single, chunk)
                 else:
                     self.conn.execute(bulk, (payload,))
-        self.conn.executemany(sql.SEEN, [(ms, aid, ms) for aid, ms in seen.items()])
+        self.conn.executemany(sql.SEEN, [(*last, aid) for aid, last in seen.items()])
         self.conn.executemany(sql.USED_REPORT, [(ms, rid) for rid, ms in used.items()])
         self.conn.executemany(sql.ROLLUP, rollups)
         seqs = [s.seq for s in snapshots] or [0]

@@ -15,6 +15,7 @@ STATUS_STYLE = {
     "running": "bold green",
     "idle": "cyan",
     "waiting": "yellow",
+    "unknown": "dim",
     "stopped": "bold yellow",
     "zombie": "bold red",
     "exited": "dim",
@@ -25,7 +26,7 @@ STATUS_ORDER = {s: i for i, s in enumerate(STATUS_STYLE)}
 
 def shown_status(agent: AgentSample) -> str:
     """What the agent says it is doing (e.g. "thinking"), unless the process says worse."""
-    if agent.reported and agent.status in ("running", "idle", "waiting"):
+    if agent.reported and agent.status in ("running", "idle", "waiting", "unknown"):
         return agent.reported
     return agent.status
 

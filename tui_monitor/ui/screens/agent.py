@@ -138,7 +138,8 @@ class AgentScreen(Screen[None]):
         t.add_row("pids", Text(" ".join(map(str, a.pids)) or "-"))
         t.add_row("uptime", fmt.duration(a.uptime(now)))
         t.add_row("cpu", fmt.percent(a.cpu_utilization))
-        t.add_row("memory", fmt.size(a.ram_used))
+        kind = {"pss": " PSS", "rss": " RSS"}.get(a.ram_kind or "", "")
+        t.add_row("memory", fmt.size(a.ram_used) + kind)
         t.add_row("gpu mem", fmt.size(a.gpu_memory_used))
         t.add_row("threads", "-" if a.threads is None else str(a.threads))
         t.add_row("user", safe.text(a.user or "-"))
@@ -154,7 +155,7 @@ class AgentScreen(Screen[None]):
     @staticmethod
     def _tree(nodes: list[ProcNode]) -> Table:
         t = Table(title="process tree", title_justify="left", box=None, pad_edge=False)
-        for col, right in (("PID", True), ("NAME", False), ("MEM", True), ("THR", True)):
+        for col, right in (("PID", True), ("NAME", False), ("RSS", True), ("THR", True)):
             t.add_column(col, justify="right" if right else "left", no_wrap=True)
         for n in nodes:
             name = Text("  " * n.depth + ("└ " if n.depth else ""))
