@@ -26,6 +26,7 @@ from tui_monitor.models import (
     UsageRecord,
 )
 from tui_monitor.sampler import Sampler
+from tui_monitor.store.schema import SCHEMA_VERSION
 from tui_monitor.store.queries import History
 from tui_monitor.store.retention import prune
 from tui_monitor.store.writer import Writer
@@ -98,10 +99,9 @@ def event(s: float, name: str, message: str = "", level: str = "info", **kw: Any
 
 
 def stored(s: Snapshot) -> Snapshot:
-    """What the store can give back: no pids, no per-process GPU memory."""
-    agents = tuple(a.model_copy(update={"pids": ()}) for a in s.agents)
+    """What the store can give back: everything but per-process GPU memory."""
     gpu_status = s.gpu.model_copy(update={"process_memory": {}})
-    return s.model_copy(update={"agents": agents, "gpu": gpu_status})
+    return s.model_copy(update={"gpu": gpu_status})
 
 
 @pytest.fixture
@@ -212,7 +212,6 @@ def _as_stored(s: Snapshot) -> Snapshot:
     agents = tuple(
         a.model_copy(
             update={
-                "pids": (),
                 "cpu_utilization": None
                 if a.cpu_utilization is None
                 else round(a.cpu_utilization * 10) / 10,
@@ -404,7 +403,7 @@ def test_unresolved_errors(store: Writer, db: Path) -> None:
 def test_info_and_check(store: Writer, db: Path) -> None:
     history_of(store)
     info = History(db).info()
-    assert info.path == db and info.schema_version == 3
+    assert info.path == db and info.schema_version == SCHEMA_VERSION
     assert info.size > 0 and info.wal_size >= 0
     assert (info.first_tick, info.last_tick) == (at(-1), at(1))
     assert info.rows["ticks"] == 3 and info.rows["agent_samples"] == 6

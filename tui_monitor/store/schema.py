@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import SchemaError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 5000
 
 STATUS_CODES = {
@@ -176,6 +176,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX reports_last ON reports(last_ts);
     ALTER TABLE agent_samples ADD COLUMN report INTEGER;   -- reports.id, NULL: nothing reported
     ALTER TABLE agent_samples ADD COLUMN heartbeat INTEGER; -- epoch ms of the last heartbeat
+    """,
+    # 4: money priced once, when it is recorded; the processes of every agent sample
+    """
+    ALTER TABLE usage ADD COLUMN cost_source TEXT;     -- 'agent', 'prices'; NULL: no price
+    ALTER TABLE usage ADD COLUMN tick INTEGER;         -- the tick that took it; NULL before 4
+    UPDATE usage SET cost_source = 'agent' WHERE cost_usd IS NOT NULL;  -- only agents set it
+    CREATE INDEX usage_tick ON usage(tick) WHERE tick IS NOT NULL;
+    CREATE TABLE procsets (                            -- distinct process trees, shared by ticks
+        id INTEGER PRIMARY KEY,
+        tree TEXT NOT NULL UNIQUE,                     -- "pid:ppid pid:ppid ..." by pid
+        last_ts INTEGER NOT NULL                       -- epoch ms of the last tick using it
+    );
+    CREATE INDEX procsets_last ON procsets(last_ts);
+    ALTER TABLE agent_samples ADD COLUMN procset INTEGER;  -- procsets.id; NULL: none recorded
     """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

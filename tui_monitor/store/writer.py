@@ -24,7 +24,9 @@ from .schema import LEVEL_CODES, STATUS_CODES, connect_rw, migrate
 T = TypeVar("T")
 SeriesKey = tuple[str, str, str]
 ReportKey = tuple[str | None, str | None, str | None]
+TreeKey = tuple[tuple[int, ...], tuple[int, ...]]
 REPORTS_CACHED = 10_000
+PROCSETS_CACHED = 10_000
 BULK_ROWS = 2000
 """Rows per JSON-array insert: few GIL hand-offs, and a small copy in memory."""
 HOST_METRICS = (
@@ -91,6 +93,8 @@ class Writer:
         self._ingest: IngestStats | None = None
         self._reports: dict[ReportKey, int] = {}
         """Reported states already in `reports`; emptied whenever retention runs."""
+        self._procsets: dict[TreeKey, int] = {}
+        """Process trees already in `procsets`; emptied whenever retention runs."""
 
     def close(self) -> None:
         with self._mutex:
@@ -100,6 +104,7 @@ class Writer:
         """Other write work (retention) on this connection, never during a batch."""
         with self._mutex:
             self._reports.clear()  # retention may drop states nobody used for long
+            self._procsets.clear()
             return fn(self.conn)
 
     def _report_id(self, key: ReportKey, ms: int) -> int:
@@ -109,6 +114,22 @@ class Writer:
         if len(self._reports) >= REPORTS_CACHED:
             self._reports.clear()
         self._reports[key] = int(row[0])
+        return int(row[0])
+
+    def _procset_id(self, key: TreeKey, ms: int) -> int:
+        """The id of one process tree (pids and their parents), stored once, shared by every
+        sample that has it: a tree changes far less often than a tick comes."""
+        pids, parents = key
+        if len(parents) == len(pids):
+            tree = " ".join(f"{p}:{q}" for p, q in zip(pids, parents, strict=True))
+        else:
+            tree = " ".join(map(str, pids))
+        row = self.conn.execute(sql.FIND_PROCSET, (tree,)).fetchone()
+        if row is None:
+            row = self.conn.execute(sql.NEW_PROCSET, (tree, ms)).fetchone()
+        if len(self._procsets) >= PROCSETS_CACHED:
+            self._procsets.clear()
+        self._procsets[key] = int(row[0])
         return int(row[0])
 
     def _id(self, cache: dict, key: object, sql: str, params: Sequence[object]) -> int:  # type: ignore[type-arg]
@@ -146,6 +167,7 @@ class Writer:
             return batch
         except BaseException:
             self.conn.execute("ROLLBACK")
+            self._procsets.clear()  # may hold ids that were not committed
             # ids that were not committed
             (
                 self._agents,
@@ -168,6 +190,7 @@ class Writer:
         agent_rows = rows["agent_samples"]
         seen: dict[int, int] = {}
         used: dict[int, int] = {}
+        trees: dict[int, int] = {}
         first = self.last_tick + 1
         columns: dict[tuple[str, str], list[list[float]]] = {}
         rollups: list[tuple[object, ...]] = []
@@ -313,6 +336,11 @@ class Writer:
                     used[report] = ms
                     if a.heartbeat is not None:
                         heartbeat = int(a.heartbeat * 1000)
+                procset = None
+                if a.pids:
+                    tkey = (a.pids, a.parents)
+                    procset = self._procsets.get(tkey) or self._procset_id(tkey, ms)
+                    trees[procset] = ms
                 cpu = a.cpu_utilization
                 if cpu is not None:
                     cpu = int(cpu * 10 + 0.5)  # tenths; CPU% is never negative
@@ -331,6 +359,7 @@ class Writer:
                         a.queue_depth,
                         report,
                         heartbeat,
+                        procset,
                     )
                 )
                 # `gather`, inlined: this loop runs for every agent of every tick
@@ -366,6 +395,8 @@ class Writer:
                     u.cache_write_tokens,
                     u.cost_usd,
                     u.request_id,
+                    u.cost_source if u.cost_usd is not None else None,
+                    tick,
                 )
                 for u in snap.usage
             ]
@@ -391,6 +422,7 @@ class Writer:
                     self.conn.execute(bulk, (payload,))
         self.conn.executemany(sql.SEEN, [(ms, aid, ms) for aid, ms in seen.items()])
         self.conn.executemany(sql.USED_REPORT, [(ms, rid) for rid, ms in used.items()])
+        self.conn.executemany(sql.USED_PROCSET, [(ms, pid) for pid, ms in trees.items()])
         self.conn.executemany(sql.ROLLUP, rollups)
         seqs = [s.seq for s in snapshots] or [0]
         reported = sum(s.reported for s in snapshots)
