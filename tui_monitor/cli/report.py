@@ -115,6 +115,7 @@ _WIDE = ("TASK", "COMMAND")
 
 
 def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
+    columns = [c for c in _COLUMNS if c[0] != "TASK" or any(a.task for a in agents)]
     rows = [
         (
             safe.text(a.name, "bold"),
@@ -127,7 +128,7 @@ def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
             Text(str(a.procs)),
             Text(fmt.duration(a.uptime(now))),
             Text(fmt.cost(a.cost, a.unpriced), style="yellow" if a.unpriced else ""),
-            safe.text(a.task or "", limit=200),
+            *([safe.text(a.task or "", limit=200)] if len(columns) == len(_COLUMNS) else []),
             safe.text(a.cmdline, "dim", limit=200),
         )
         for a in agents
@@ -135,7 +136,7 @@ def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
     # Figures are never cut: they keep their full width, NAME gives up to 12 columns and
     # TASK and COMMAND (expand + ratio) share what is left, down to nothing on a narrow one.
     table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
-    for i, (col, justify) in enumerate(_COLUMNS):
+    for i, (col, justify) in enumerate(columns):
         natural = max([len(col)] + [r[i].cell_len for r in rows])
         floor = 0 if col in _WIDE else min(natural, 12) if col == "NAME" else natural
         table.add_column(

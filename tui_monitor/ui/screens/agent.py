@@ -91,9 +91,10 @@ class AgentScreen(Screen[None]):
         return next((a for a in snap.agents if a.name == self.agent_name), None)
 
     def refresh_header(self) -> None:
-        snap = self.monitor.snapshot
-        if snap is None or not self.is_mounted:
-            return
+        if self.monitor.snapshot is not None and self.is_mounted:
+            self._header(self.monitor.snapshot)
+
+    def _header(self, snap: Snapshot) -> None:
         source = self.monitor.source
         self.query_one(HeaderBar).show(
             snap.host.hostname,
@@ -105,7 +106,7 @@ class AgentScreen(Screen[None]):
         )
 
     def render_snapshot(self, snap: Snapshot) -> None:
-        self.refresh_header()
+        self._header(snap)
         agent = self._agent(snap)
         self.query_one("#details", Static).update(self._details(agent, snap.ts.timestamp()))
         self.query_one("#agent-events", EventLog).sync(
