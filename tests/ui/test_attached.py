@@ -47,9 +47,9 @@ async def dashboards(
             pilot = await stack.enter_async_context(app.run_test(size=size))
             viewers.append((app, pilot))
         for app, pilot in viewers:
-            await wait_until(pilot, lambda: app.snapshot is not None, 15, "a first snapshot")
+            await wait_until(pilot, lambda a=app: a.snapshot is not None, 15, "a first snapshot")
         yield viewers
-        for app, pilot in reversed(viewers):
+        for _, pilot in reversed(viewers):
             await pilot.press("q")
 
 
@@ -98,7 +98,7 @@ async def test_two_attached_dashboards_show_every_event_in_order(
             sent = await emit_all(sock, "walker", rec, 24)
             for app, pilot in viewers:
                 await wait_until(
-                    pilot, lambda: len(logged(app, "walker")) >= len(sent), 15, "all events"
+                    pilot, lambda a=app: len(logged(a, "walker")) >= len(sent), 15, "all events"
                 )
                 assert logged(app, "walker") == sent
     finally:
@@ -121,7 +121,7 @@ async def test_a_recording_dashboard_and_an_attached_one_show_the_same_events(
             sent = await emit_all(sock, "walker", None, 12)
             for app, pilot in (recording, attached):
                 await wait_until(
-                    pilot, lambda: len(logged(app, "walker")) >= len(sent), 15, "all events"
+                    pilot, lambda a=app: len(logged(a, "walker")) >= len(sent), 15, "all events"
                 )
                 assert logged(app, "walker") == sent
 
@@ -135,7 +135,7 @@ async def test_when_the_recorder_stops_one_dashboard_takes_over_and_the_other_fo
     db = tmp_path / "history.db"
     rec = start_recorder(db, sock, tmp_path / "recorder.log")
     async with dashboards(settings, db, 2) as viewers:
-        (first, first_pilot), (second, second_pilot) = viewers
+        (_, first_pilot), (_, second_pilot) = viewers
         assert rec.stop(sig) == 0, rec.stderr_text()
         last_tick = rec.ticks()
 
@@ -158,7 +158,7 @@ async def test_when_the_recorder_stops_one_dashboard_takes_over_and_the_other_fo
         assert done.returncode == 0, done.stderr
         for app, pilot in viewers:
             await wait_until(
-                pilot, lambda: logged(app, "walker") == ["after the takeover"], 15, "the event"
+                pilot, lambda a=app: logged(a, "walker") == ["after the takeover"], 15, "the event"
             )
         await wait_until(
             first_pilot,

@@ -26,9 +26,9 @@ from tui_monitor.models import (
     UsageRecord,
 )
 from tui_monitor.sampler import Sampler
-from tui_monitor.store.schema import SCHEMA_VERSION
 from tui_monitor.store.queries import History
 from tui_monitor.store.retention import prune
+from tui_monitor.store.schema import SCHEMA_VERSION
 from tui_monitor.store.writer import Writer
 
 if TYPE_CHECKING:
