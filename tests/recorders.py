@@ -11,8 +11,10 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,3 +104,30 @@ def start_recorder(db: Path, sock: Path, log: Path) -> RecorderProcess:
             rec.stop(signal.SIGKILL)
             pytest.fail(f"recorder not ready within {START_TIMEOUT}s:\n{rec.stderr_text()}")
         time.sleep(0.05)
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The console script with this test's environment (config, XDG dirs)."""
+    return subprocess.run(
+        [tui_monitor(), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what or condition}")
+        time.sleep(0.05)
+
+
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    """A read-only query on a history file (what another process committed)."""
+    with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as c:
+        return c.execute(sql).fetchall()
