@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from factories import screen_text, wait_until
-from recorders import RecorderProcess, start_recorder, tui_monitor, write_config
+from recorders import RecorderProcess, rows, start_recorder, tui_monitor, wait_for, write_config
 from textual.pilot import Pilot
 
 from tui_monitor.client import send
@@ -23,7 +25,11 @@ from tui_monitor.recorder import recorder_pid
 from tui_monitor.source import AttachedSource, LiveSource, choose_source
 from tui_monitor.store.queries import History
 from tui_monitor.ui.app import MonitorApp, make_app
+from tui_monitor.ui.screens.agent import AgentScreen
 from tui_monitor.ui.widgets.event_log import EventLog
+
+if TYPE_CHECKING:
+    from conftest import SpawnAgent
 
 Viewer = tuple[MonitorApp, Pilot[None]]
 
@@ -230,3 +236,43 @@ async def test_a_dashboard_that_cannot_take_over_says_since_when_the_recorder_is
         await wait_until(
             pilot, lambda: "recorder stopped 2s ago" in screen_text(app), 10, "the age moving"
         )
+
+
+async def test_attached_and_replayed_agent_screens_show_the_process_tree(
+    tmp_path: Path, short_dir: Path, spawn_agent: SpawnAgent
+) -> None:
+    family = spawn_agent("spawner")
+    children = [int(p) for p in family.ready_fields[2:]]
+    sock = short_dir / "ingest.sock"
+    config = Path(os.environ["TUI_MONITOR_CONFIG"])
+    rule = f'[[agents]]\nname = "fam"\ncmdline = "--tag {family.tag}(\\\\s|$)"\n'
+    write_config(config, sock, interval=0.2, extra=rule)
+    settings = load_settings(config)
+    db = tmp_path / "history.db"
+    rec = start_recorder(db, sock, tmp_path / "recorder.log")
+    tree = f"{family.pid}:{os.getpid()} {children[0]}:{family.pid} {children[1]}:{family.pid}"
+    try:
+        wait_for(lambda: rows(db, "SELECT tree FROM procsets") == [(tree,)], what="the tree")
+        async with dashboards(settings, db, 1, size=(160, 50)) as ((app, pilot),):
+            await wait_until(pilot, lambda: " fam " in screen_text(app), 10, "the agent")
+            await pilot.press("h")  # replay the moment shown, while the processes live on
+            await wait_until(pilot, lambda: app.replaying, 10, "replay")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, AgentScreen), 5, "agent")
+            await wait_until(pilot, lambda: "recorded process tree" in screen_text(app), 5, "tree")
+            lines = screen_text(app).splitlines()
+            assert f"pids    {family.pid} {children[0]} {children[1]}" in "\n".join(lines)
+            unnamed = [re.compile(rf"{c}\s+└ \?") for c in children]  # names not recorded
+            assert all(any(u.search(ln) for ln in lines) for u in unnamed), lines
+            await pilot.press("escape")
+            await pilot.press("escape")  # back to live: the attached screen asks the processes
+            await wait_until(pilot, lambda: not app.replaying, 5, "live")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, AgentScreen), 5, "agent")
+            await wait_until(pilot, lambda: "process tree" in screen_text(app), 5, "the tree")
+            text = screen_text(app)
+            assert "recorded process tree" not in text
+            assert all(str(p) in text for p in (family.pid, *children))
+            assert not any(u.search(text) for u in unnamed)  # here they are known
+    finally:
+        assert rec.stop() == 0, rec.stderr_text()

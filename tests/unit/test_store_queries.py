@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sqlite3
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -162,6 +163,36 @@ def test_dark_gpu_round_trip(store: Writer, db: Path) -> None:
     got = History(db).latest()
     assert got == stored(dark)
     assert got is not None and got.gpu.available is False and got.gpu.reason
+
+
+def test_process_trees_are_stored_once_and_shared_by_ticks(store: Writer, db: Path) -> None:
+    family = {"pids": (4101, 4102, 4107), "parents": (1, 4101, 4102)}  # a chain of three
+    spawned = {"pids": (4101, 4102, 4107, 4110), "parents": (1, 4101, 4102, 4101)}
+    snaps = [
+        snap(i, i, [agent("a", **(spawned if i >= 50 else family)), agent("b", pids=(7,))])
+        for i in range(100)
+    ]
+    store.write_batch(snaps[:60])
+    store.write_batch(snaps[60:])
+    trees = store.conn.execute("SELECT tree FROM procsets ORDER BY id").fetchall()
+    assert trees == [
+        ("4101:1 4102:4101 4107:4102",),
+        ("7",),
+        ("4101:1 4102:4101 4107:4102 4110:4101",),
+    ]
+    h = History(db)
+    for i in (0, 49, 50, 99):
+        got = {a.name: a for a in h.at(at(i)).agents}  # type: ignore[union-attr]
+        want = spawned if i >= 50 else family
+        assert (got["a"].pids, got["a"].parents) == (want["pids"], want["parents"])
+        assert (got["b"].pids, got["b"].parents) == ((7,), ())  # parents unknown: not made up
+    # a rolled-back batch leaves no id behind in the writer's memory
+    twice = agent("c", pids=(9, 10))
+    with pytest.raises(sqlite3.IntegrityError):  # the same agent twice in a tick
+        store.write_batch([snap(200, 200, [twice, twice])])
+    store.write_batch([snap(201, 201, [agent("d", pids=(11,)), agent("c", pids=(9, 10))])])
+    got = History(db).latest()
+    assert got is not None and [a.pids for a in got.agents] == [(9, 10), (11,)]
 
 
 def test_ticks_listing_and_stepping(store: Writer, db: Path) -> None:

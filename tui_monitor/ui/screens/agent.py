@@ -170,10 +170,11 @@ class AgentScreen(Screen[None]):
 
     @staticmethod
     def _tree(nodes: list[ProcNode], recorded: bool = False) -> Table:
-        title = "process tree"
-        if recorded:
-            title += " as recorded (pids only: other names, memory, threads not recorded)"
+        title = "recorded process tree" if recorded else "process tree"
         t = Table(title=title, title_justify="left", box=None, pad_edge=False)
+        if recorded:
+            t.caption = "pids and parents only: the names, memory and threads were not recorded"
+            t.caption_justify = "left"
         for col, right in (("PID", True), ("NAME", False), ("MEM", True), ("THR", True)):
             t.add_column(col, justify="right" if right else "left", no_wrap=True)
         for n in nodes:
