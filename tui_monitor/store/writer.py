@@ -27,6 +27,10 @@ ReportKey = tuple[str | None, str | None, str | None]
 TreeKey = tuple[tuple[int, ...], tuple[int, ...]]
 REPORTS_CACHED = 10_000
 PROCSETS_CACHED = 10_000
+TREE_AHEAD_MS = 60_000
+"""A process tree's `last_ts` is written this far ahead of the tick using it, and not again
+until a tick passes it: one small update a minute per tree instead of one a tick (retention
+keeps a tree at most this much longer)."""
 BULK_ROWS = 2000
 """Rows per JSON-array insert: few GIL hand-offs, and a small copy in memory."""
 HOST_METRICS = (
@@ -95,6 +99,8 @@ class Writer:
         """Reported states already in `reports`; emptied whenever retention runs."""
         self._procsets: dict[TreeKey, int] = {}
         """Process trees already in `procsets`; emptied whenever retention runs."""
+        self._tree_until: dict[int, int] = {}
+        """procsets id -> the `last_ts` written for it (epoch ms, ahead of its ticks)."""
 
     def close(self) -> None:
         with self._mutex:
@@ -105,6 +111,7 @@ class Writer:
         with self._mutex:
             self._reports.clear()  # retention may drop states nobody used for long
             self._procsets.clear()
+            self._tree_until.clear()
             return fn(self.conn)
 
     def _report_id(self, key: ReportKey, ms: int) -> int:
@@ -126,7 +133,8 @@ class Writer:
             tree = " ".join(map(str, pids))
         row = self.conn.execute(sql.FIND_PROCSET, (tree,)).fetchone()
         if row is None:
-            row = self.conn.execute(sql.NEW_PROCSET, (tree, ms)).fetchone()
+            row = self.conn.execute(sql.NEW_PROCSET, (tree, ms + TREE_AHEAD_MS)).fetchone()
+            self._tree_until[int(row[0])] = ms + TREE_AHEAD_MS
         if len(self._procsets) >= PROCSETS_CACHED:
             self._procsets.clear()
         self._procsets[key] = int(row[0])
@@ -168,6 +176,7 @@ class Writer:
         except BaseException:
             self.conn.execute("ROLLBACK")
             self._procsets.clear()  # may hold ids that were not committed
+            self._tree_until.clear()
             # ids that were not committed
             (
                 self._agents,
@@ -191,6 +200,7 @@ class Writer:
         seen: dict[int, int] = {}
         used: dict[int, int] = {}
         trees: dict[int, int] = {}
+        tree_until = self._tree_until
         first = self.last_tick + 1
         columns: dict[tuple[str, str], list[list[float]]] = {}
         rollups: list[tuple[object, ...]] = []
@@ -340,7 +350,8 @@ class Writer:
                 if a.pids:
                     tkey = (a.pids, a.parents)
                     procset = self._procsets.get(tkey) or self._procset_id(tkey, ms)
-                    trees[procset] = ms
+                    if ms >= tree_until.get(procset, 0):
+                        trees[procset] = tree_until[procset] = ms + TREE_AHEAD_MS
                 cpu = a.cpu_utilization
                 if cpu is not None:
                     cpu = int(cpu * 10 + 0.5)  # tenths; CPU% is never negative
