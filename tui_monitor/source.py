@@ -29,6 +29,9 @@ from .store.queries import History
 
 Mode = Literal["live", "attached", "replay", "scripted"]
 Emit = Callable[[Snapshot], None]
+TAKE_OVER_AFTER = 3.0
+"""Seconds an attached dashboard waits, once the recorder's lock is free, before it takes
+over: a recorder being restarted (systemctl restart) gets its database back first."""
 
 
 class SnapshotSource:
@@ -110,6 +113,8 @@ class AttachedSource(SnapshotSource):
         """Epoch s of the newest tick seen."""
         self._stopped: float | None = None
         """Epoch s since when no recorder runs (its last tick), while none does."""
+        self._gone_at: float | None = None
+        """Monotonic s when this source found the lock free."""
 
     @property
     def detail(self) -> str:
@@ -171,7 +176,9 @@ class AttachedSource(SnapshotSource):
             if pid is None:
                 if self._stopped is None:
                     self._stopped = self._newest or time.time()
-                if self.cannot_record is None:
+                    self._gone_at = time.monotonic()
+                waited = time.monotonic() - (self._gone_at or 0.0)
+                if self.cannot_record is None and waited >= TAKE_OVER_AFTER:
                     return
             else:
                 self.pid, self._stopped = pid, None
