@@ -102,7 +102,7 @@ class AgentScreen(Screen[None]):
             source.detail,
             self.monitor.clock(snap),
             self.monitor.problem or source.warning,
-            ingest=snap.ingest,
+            ingest=None if source.warning else snap.ingest,
         )
 
     def render_snapshot(self, snap: Snapshot) -> None:

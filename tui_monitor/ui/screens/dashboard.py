@@ -155,13 +155,14 @@ class DashboardScreen(Screen[None]):
     def _header(self, snap: Snapshot) -> None:
         source = self.monitor.source
         replaying = self.monitor.replaying
+        warning = "" if replaying else source.warning
         self.query_one(HeaderBar).show(
             snap.host.hostname,
             "replay" if replaying else source.mode,
             self.monitor.replay_label() if replaying else source.detail,
             self.monitor.clock(snap),
-            self.monitor.problem or ("" if replaying else source.warning),
-            snap.ingest,
+            self.monitor.problem or warning,
+            None if warning else snap.ingest,  # a stopped recorder's counters: room for why
         )
 
     def _cards(self, snap: Snapshot) -> None:
