@@ -196,10 +196,10 @@ def test_unwritable_directories(
         got = main(["export", "metrics", "--db", str(db), "-o", str(target)])
         check_one_line(got, capsys.readouterr().err, f"cannot write {target}: {why}")
     if os.geteuid() == 0:
-        locked = Path("/proc/tui-monitor-export-test.csv")  # even root cannot write there
+        locked = Path("/proc/tui-monitor-export-test.json")  # even root cannot write there
     else:
         (tmp_path / "locked").mkdir(mode=0o500)
-        locked = tmp_path / "locked" / "m.csv"
+        locked = tmp_path / "locked" / "m.json"
     got = main(["export", "snapshot", "--db", str(db), "-o", str(locked)])
     check_one_line(got, capsys.readouterr().err, f"cannot write {locked}: ")
     assert not locked.exists()

@@ -535,16 +535,22 @@ def test_a_file_created_meanwhile_is_not_clobbered(how: str, out: Path) -> None:
     assert os.listdir(out) == ["a.csv"]
 
 
-def test_force_replaces_the_file_not_a_symlink_target(how: str, out: Path) -> None:
+def test_force_replaces_a_file_and_nothing_else(how: str, out: Path) -> None:
+    """Issue 13, item 15: a symlink (not even its target) or a FIFO is never replaced."""
     (out / "a.csv").write_text("old")
     outfile.write_atomic(out / "a.csv", ["new"], force=True)
     assert (out / "a.csv").read_text() == "new"
     victim = out.parent / "victim"
     victim.write_text("keep")
     (out / "link.csv").symlink_to(victim)
-    outfile.write_atomic(out / "link.csv", ["new"], force=True)
-    assert victim.read_text() == "keep" and not (out / "link.csv").is_symlink()
-    assert sorted(os.listdir(out)) == ["a.csv", "link.csv"]
+    os.mkfifo(out / "fifo.csv")
+    for name, kind in (("link.csv", "a symbolic link"), ("fifo.csv", "a FIFO")):
+        for force in (False, True):
+            with pytest.raises(errors.NotAFile, match=f"{name} is {kind}, not a regular file"):
+                outfile.write_atomic(out / name, ["new"], force=force)
+    assert victim.read_text() == "keep" and (out / "link.csv").is_symlink()
+    assert stat.S_ISFIFO((out / "fifo.csv").lstat().st_mode)
+    assert sorted(os.listdir(out)) == ["a.csv", "fifo.csv", "link.csv"]
 
 
 def test_unique_picks_the_next_free_name(how: str, out: Path) -> None:

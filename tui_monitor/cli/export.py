@@ -6,6 +6,7 @@ store and pydantic are imported when an export really runs.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -100,13 +101,27 @@ def _span(since: str, until: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _format(fmt: str | None, output: str | None, known: tuple[str, ...]) -> str:
-    """The chosen format, else the output's suffix when it names one, else the first."""
-    if fmt is not None:
-        return fmt
-    suffix = Path(output).suffix.lower().lstrip(".") if output not in (None, "-") else ""
-    suffix = {"jsonl": "ndjson"}.get(suffix, suffix)
-    return suffix if suffix in known else known[0]
+SUFFIX_FORMATS = {"csv": "csv", "json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
+"""File suffixes that name a format: a file so named holds that format or is not written."""
+
+
+def _format(fmt: str | None, output: str | None, known: tuple[str, ...], what: str) -> str:
+    """The format: --format, else the one the output's suffix names, else the first known.
+
+    A file whose suffix names another format than the one written is refused (`events -o
+    out.json` wrote NDJSON into a .json file): one line, exit 2."""
+    suffix = ""
+    if output not in (None, "-") and not (output.endswith(("/", os.sep)) or Path(output).is_dir()):
+        suffix = Path(output).suffix.lower().lstrip(".")
+    named = SUFFIX_FORMATS.get(suffix)
+    if named is None or named == fmt or (fmt is None and named in known):
+        return fmt or named or known[0]
+    if fmt is None:
+        problem = f"{what} are written as {' or '.join(known)}, not {named}"
+        hint = f"name it .{' or .'.join(known)}"
+    else:
+        problem, hint = f"a .{suffix} file cannot hold {fmt}", f"name it .{fmt}"
+    raise click.BadParameter(f"{output}: {problem} ({hint})", param_hint="--output")
 
 
 def _sink(output: str | None, name: str) -> Sink:
@@ -190,7 +205,7 @@ def _export_range(
     from ..export import outfile
 
     start, end = _span(*span)
-    fmt = _format(fmt, output, FORMATS[what])
+    fmt = _format(fmt, output, FORMATS[what], what)
     path = _db(obj, db)
     sink = _sink(output, outfile.default_name(what, agent=agent, at=end, suffix=fmt))
     bar = _Progress(f"exporting {what}")
@@ -222,6 +237,7 @@ def snapshot_cmd(obj: Context, at: str, output: str | None, force: bool, db: Pat
     from ..export import outfile
 
     when = _time(at, "--at", datetime.now(UTC))
+    _format(None, output, ("json",), "snapshots")
     path = _db(obj, db)
     budgets = obj.settings().budgets
     moment = _run(None, lambda: ex.read_moment(path, when, budgets=budgets))
@@ -238,7 +254,7 @@ def snapshot_cmd(obj: Context, at: str, output: str | None, force: bool, db: Pat
     "--format",
     "fmt",
     type=click.Choice(["csv", "json"]),
-    help="Default: from the output's suffix, else csv.",
+    help="Default: from the output's suffix (.csv, .json), else csv.",
 )
 @_common
 @click.pass_obj
@@ -273,7 +289,7 @@ def metrics_cmd(
     "--format",
     "fmt",
     type=click.Choice(["ndjson", "csv"]),
-    help="Default: from the output's suffix, else ndjson.",
+    help="Default: from the output's suffix (.ndjson, .jsonl, .csv), else ndjson.",
 )
 @_common
 @click.pass_obj

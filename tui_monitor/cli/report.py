@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from rich.console import Console
 from rich.table import Table
@@ -152,10 +154,36 @@ def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
     return table
 
 
-def _console() -> Console:
-    """The terminal's width on a terminal; wide lines (one row per line) into pipes and files."""
+PIPE_WIDTH = 240
+"""Columns of `status` into a pipe or file (one row per line)."""
+UNCUT_WIDTH = 1 << 16
+"""Columns of `agents` into a pipe or file: wide enough that nothing is ever cut."""
+
+
+class _Stripped(io.TextIOBase):
+    """Lines to `out` without their trailing spaces (rich pads every cell to its column)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.partial = ""
+
+    def write(self, text: str) -> int:
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            self.out.write(line.rstrip() + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _console(width: int = PIPE_WIDTH) -> Console:
+    """The terminal's width on a terminal; into pipes and files, `width` columns and no
+    trailing spaces."""
     console = Console()
-    return console if console.is_terminal else Console(width=240)
+    if console.is_terminal:
+        return console
+    return Console(file=cast(TextIO, _Stripped(sys.stdout)), width=width)
 
 
 def print_status(
@@ -180,7 +208,9 @@ def print_status(
 def print_agents(
     matchers: Sequence[Matcher], snap: Snapshot, config: Path, console: Console | None = None
 ) -> None:
-    console = console or _console()
+    console = console or _console(UNCUT_WIDTH)
+    # On a terminal long rules are cut with an ellipsis to fit; into a pipe, never.
+    limit = 36 if console.is_terminal else safe.CMDLINE_MAX
     console.print(Text(f"config: {config}", style="dim"))
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col in ("RULE", "SOURCE", "KIND", "MATCHES ON"):
@@ -215,7 +245,7 @@ def print_agents(
             safe.text(m.name, "bold"),
             m.source,
             safe.text(m.kind),
-            safe.text(" ".join(parts), limit=36),
+            safe.text(" ".join(parts), limit=limit),
             Text("\n".join(found) if found else "-", style="green" if found else "dim"),
         )
     console.print(table)

@@ -111,6 +111,12 @@ def metric_rows(
     return int(total), rows()
 
 
+_KNOWN_AGENT = (
+    "SELECT 1 FROM agents WHERE name = ? UNION ALL "
+    "SELECT 1 FROM events WHERE agent = ? LIMIT 1"  # agents that only ever sent events
+)
+
+
 def event_rows(
     conn: sqlite3.Connection,
     since: datetime,
@@ -125,6 +131,8 @@ def event_rows(
     where = " WHERE ts BETWEEN ? AND ?"
     params: list[Any] = [to_ms(since), to_ms(until)]
     if agent is not None:
+        if conn.execute(_KNOWN_AGENT, (agent, agent)).fetchone() is None:
+            raise ExportError(f"no agent named {quoted(agent)} in the history")
         where += " AND agent = ?"
         params.append(agent)
     if min_level is not None:

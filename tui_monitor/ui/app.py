@@ -422,7 +422,15 @@ def make_app(
         start_at: epoch seconds to open replaying (`--at`).
         on_first_screen: called once, just after the first screen is painted (or after
             FIRST_SCREEN_LATEST seconds with no snapshot).
+
+    Raises:
+        ConfigError: the settings' `[keymap]` names an unknown binding, a key no terminal
+            sends, or a key another binding of the same screen has.
     """
+    if settings.keymap:
+        from .keymap import check_keymap
+
+        check_keymap(settings.keymap, config or config_path())
     return MonitorApp(
         settings,
         source,
