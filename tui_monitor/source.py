@@ -197,11 +197,12 @@ class AttachedSource(SnapshotSource):
         except OSError as exc:
             self._cannot(f"cannot take over: {exc.strerror or exc}")
             return False
+        recorder = Recorder(self.settings, self.path)
         try:
-            recorder = Recorder(self.settings, self.path)
             await asyncio.to_thread(recorder.open)
         except (OSError, sqlite3.Error, SchemaError) as exc:
             lock.release()
+            recorder.sampler.close()
             self._cannot(f"cannot take over: {exc}")
             return False
         self.recorder, self.took_over_from = recorder, self.pid
