@@ -181,6 +181,29 @@ async def test_when_the_recorder_stops_one_dashboard_takes_over_and_the_other_fo
         assert "recorder stopped" not in screen_text(other)
 
 
+async def test_a_recorder_that_holds_the_database_but_writes_nothing_is_called_silent(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    sock = short_dir / "ingest.sock"
+    settings = settings_for(tmp_path, sock)
+    db = tmp_path / "history.db"
+    rec = start_recorder(db, sock, tmp_path / "recorder.log")
+    try:
+        async with dashboards(settings, db, 1) as ((app, pilot),):
+            rec.proc.send_signal(signal.SIGSTOP)  # hung: it keeps its lock, writes nothing
+            await wait_until(
+                pilot, lambda: "no tick from the recorder for" in screen_text(app), 10, "silent"
+            )
+            assert app.source.mode == "attached"  # the lock is held: nothing to take over
+            rec.proc.send_signal(signal.SIGCONT)
+            await wait_until(
+                pilot, lambda: "no tick from" not in screen_text(app), 10, "ticks again"
+            )
+    finally:
+        rec.proc.send_signal(signal.SIGCONT)
+        assert rec.stop() == 0, rec.stderr_text()
+
+
 @pytest.fixture
 def read_only_view(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """(a directory, a read-only view of it): a bind mount as root, else the same directory
