@@ -107,8 +107,10 @@ def test_snapshot_json_reread_equals_the_stored_tick(db: Path, out: Path) -> Non
     path = export.write_json(out / "snap.json", doc)
     stored = History(db).at(at(7.5))
     assert stored is not None and stored.seq == 7
-    assert export.read_snapshot(path) == stored
-    assert export.read_snapshot(str(path)) == stored
+    assert export.read_snapshot(path) == moment.snapshot
+    assert export.read_snapshot(str(path)) == moment.snapshot
+    assert moment.snapshot.cost is not None and moment.snapshot.cost.today == 0.0  # no usage
+    assert moment.snapshot.model_copy(update={"cost": None}) == stored
     raw = json.loads(path.read_text())
     assert raw["format"] == "tui-monitor.snapshot" and raw["version"] == 1
     assert raw["ts"] == "2025-01-15T12:00:07.000Z"

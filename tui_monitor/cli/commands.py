@@ -165,18 +165,47 @@ def _take_snapshot(settings: Settings) -> Snapshot:
     return asyncio.run(go())
 
 
+def _status_snapshot(settings: Settings, db: Path) -> tuple[Snapshot, dict[str, Any]]:
+    """What a recorder running on `db` last wrote (what agents reported, their cost); a
+    fresh sample where none runs (or its history cannot be read). And which one it is."""
+    import sqlite3
+
+    from ..errors import SchemaError
+    from ..recorder import recorder_pid
+    from ..source import recorded_snapshot
+
+    pid = recorder_pid(db)
+    if pid is not None:
+        try:
+            snap = recorded_snapshot(db, settings.budgets)
+        except (sqlite3.Error, SchemaError, OSError) as exc:
+            note = f"the recorder's history cannot be read: {exc}"
+        else:
+            if snap is not None:
+                return snap, {"from": "recorder", "pid": pid, "db": str(db)}
+            note = "the recorder has written no tick yet"
+        return _take_snapshot(settings), {"from": "sampled", "note": note}
+    return _take_snapshot(settings), {"from": "sampled", "note": f"no recorder runs on {db}"}
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot as JSON.")
+@db_option
 @pass_ctx
-def status(obj: Context, as_json: bool) -> None:
-    """Print one snapshot of this machine and its agents, then exit."""
-    snapshot = _take_snapshot(obj.settings())
+def status(obj: Context, as_json: bool, db: Path | None) -> None:
+    """Print one snapshot of this machine and its agents, then exit.
+
+    While a recorder runs on the database, its newest tick (with what agents reported and
+    their cost); else a sample taken now.
+    """
+    snapshot, origin = _status_snapshot(obj.settings(), db_path(obj, db))
     if as_json:
-        click.echo(json.dumps(snapshot.model_dump(mode="json"), ensure_ascii=True, indent=2))
+        doc = {"source": origin, **snapshot.model_dump(mode="json")}
+        click.echo(json.dumps(doc, ensure_ascii=True, indent=2))
         return
     from .report import print_status
 
-    print_status(snapshot)
+    print_status(snapshot, origin)
 
 
 @cli.command()

@@ -239,7 +239,8 @@ def snapshot_cmd(obj: Context, at: str, output: str | None, force: bool, db: Pat
     when = _time(at, "--at", datetime.now(UTC))
     _format(None, output, ("json",), "snapshots")
     path = _db(obj, db)
-    moment = _run(None, lambda: ex.read_moment(path, when))
+    budgets = obj.settings().budgets
+    moment = _run(None, lambda: ex.read_moment(path, when, budgets=budgets))
     snap = moment.snapshot
     doc = ex.snapshot_document(snap, events=moment.events, alerts=moment.alerts)
     sink = _sink(output, outfile.default_name("snapshot", at=snap.ts))

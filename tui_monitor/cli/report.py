@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO, cast
+from typing import Any, TextIO, cast
 
 from rich.console import Console
 from rich.table import Table
@@ -17,6 +17,7 @@ from .. import fmt, safe
 from ..collect.rules import Matcher
 from ..models import AgentSample, Snapshot
 from ..store.queries import DbInfo
+from ..ui.columns import shown_status
 
 STATUS_STYLE = {
     "running": "green",
@@ -30,11 +31,41 @@ STATUS_STYLE = {
 }
 
 
-def _host_lines(snap: Snapshot) -> Table:
+def _origin(snap: Snapshot, origin: Mapping[str, Any]) -> Text:
+    """Where the snapshot comes from: the recorder's newest tick, or a sample taken now."""
+    if origin.get("from") != "recorder":
+        return Text(f"sampled now ({origin.get('note', '')})", style="dim")
+    ago = fmt.duration(time.time() - snap.ts.timestamp())
+    at = f"{snap.ts.astimezone():%H:%M:%S}"
+    return Text(f"from the recorder (pid {origin.get('pid')}), tick at {at} ({ago} ago)")
+
+
+def _cost_line(snap: Snapshot) -> Text:
+    c = snap.cost
+    if c is None:
+        return Text("- (no recorder: usage is known only to it)", style="dim")
+    line = Text(
+        f"today {fmt.cost(c.today, c.unknown_today)}  month {fmt.cost(c.month, c.unknown)}  "
+        f"{fmt.usd(c.burn_per_hour)}/h"
+    )
+    for b in c.budgets:
+        line.append(f"  {b.name} {b.pct:.0f}%", style="red" if b.exceeded else "")
+    if c.unknown:
+        line.append(
+            f"  ({fmt.UNPRICED}: {c.unknown} usage records this month have no price and are"
+            " not counted)",
+            style="yellow",
+        )
+    return line
+
+
+def _host_lines(snap: Snapshot, origin: Mapping[str, Any] | None = None) -> Table:
     h = snap.host
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
+    if origin is not None:
+        grid.add_row("source", _origin(snap, origin))
     load = " ".join("-" if x is None else f"{x:.2f}" for x in (h.load_1, h.load_5, h.load_15))
     grid.add_row(
         "host",
@@ -63,6 +94,8 @@ def _host_lines(snap: Snapshot) -> Table:
                 f"{temp}  {power}"
             )
         grid.add_row("gpu", line)
+    if origin is not None:
+        grid.add_row("cost", _cost_line(snap))
     return grid
 
 
@@ -76,39 +109,46 @@ _COLUMNS = (
     ("GPU MEM", "right"),
     ("PROCS", "right"),
     ("UPTIME", "right"),
+    ("COST", "right"),
+    ("TASK", "left"),
     ("COMMAND", "left"),
 )
+_WIDE = ("TASK", "COMMAND")
+"""Columns that share what is left of the width (cut with an ellipsis); the others never."""
 
 
 def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
+    columns = [c for c in _COLUMNS if c[0] != "TASK" or any(a.task for a in agents)]
     rows = [
         (
             safe.text(a.name, "bold"),
             safe.text(a.kind),
-            Text(a.status, style=STATUS_STYLE.get(a.status, "")),
+            safe.text(shown_status(a), STATUS_STYLE.get(a.status, "")),
             Text("-" if a.pid is None else str(a.pid)),
             Text("-" if a.cpu_utilization is None else f"{a.cpu_utilization:.1f}"),
             Text(fmt.size(a.ram_used)),
             Text(fmt.size(a.gpu_memory_used)),
             Text(str(a.procs)),
             Text(fmt.duration(a.uptime(now))),
+            Text(fmt.cost(a.cost, a.unpriced), style="yellow" if a.unpriced else ""),
+            *([safe.text(a.task or "", limit=200)] if len(columns) == len(_COLUMNS) else []),
             safe.text(a.cmdline, "dim", limit=200),
         )
         for a in agents
     ]
     # Figures are never cut: they keep their full width, NAME gives up to 12 columns and
-    # COMMAND (expand + ratio) gets whatever is left, down to nothing on a narrow terminal.
+    # TASK and COMMAND (expand + ratio) share what is left, down to nothing on a narrow one.
     table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
-    for i, (col, justify) in enumerate(_COLUMNS):
+    for i, (col, justify) in enumerate(columns):
         natural = max([len(col)] + [r[i].cell_len for r in rows])
-        floor = 0 if col == "COMMAND" else min(natural, 12) if col == "NAME" else natural
+        floor = 0 if col in _WIDE else min(natural, 12) if col == "NAME" else natural
         table.add_column(
             col,
             justify=justify,  # type: ignore[arg-type]
             no_wrap=True,
             min_width=floor,
             overflow="ellipsis",
-            ratio=1 if col == "COMMAND" else None,
+            ratio=1 if col in _WIDE else None,
         )
     for row in rows:
         table.add_row(*row)
@@ -147,9 +187,11 @@ def _console(width: int = PIPE_WIDTH) -> Console:
     return Console(file=cast(TextIO, _Stripped(sys.stdout)), width=width)
 
 
-def print_status(snap: Snapshot, console: Console | None = None) -> None:
+def print_status(
+    snap: Snapshot, origin: Mapping[str, Any] | None = None, console: Console | None = None
+) -> None:
     console = console or _console()
-    console.print(_host_lines(snap))
+    console.print(_host_lines(snap, origin))
     console.print()
     if snap.agents:
         console.print(Text(f"Agents ({len(snap.agents)})", style="bold underline"))

@@ -333,6 +333,7 @@ class AgentCollector:
             cwd=agent.cwd,
             user=agent.user,
             pids=tuple(sorted(pids)),
+            parents=tuple(table[p].ppid for p in sorted(pids)),
             procs=len(pids),
             threads=sum(table[p].threads for p in pids),
             cpu_utilization=cpu,

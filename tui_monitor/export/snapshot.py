@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..cost.budgets import BudgetSettings
+from ..cost.tick import cost_at, month_start_ms
 from ..errors import ExportError, NoHistory
 from ..models import AgentEvent, Snapshot
 from ..store import frames
-from ..store.frames import alert_changes, events_before
+from ..store.frames import alert_changes, events_before, usage_upto
 from ..store.rows import _TICK, _snapshot, to_ms
 from .encode import iso, quoted
 
@@ -63,8 +65,15 @@ class Moment:
     alerts: list[AgentEvent]
 
 
-def read_moment(db: Path, at: datetime | float, events: int = RECENT_EVENTS) -> Moment:
-    """The tick at or before `at`, its recent events and its firing alerts, in one read."""
+def read_moment(
+    db: Path,
+    at: datetime | float,
+    events: int = RECENT_EVENTS,
+    budgets: BudgetSettings | None = None,
+) -> Moment:
+    """The tick at or before `at`, its recent events and its firing alerts, in one read;
+    with the money the dashboard showed then (the costs stored with the usage; budgets'
+    limits as given)."""
     ms = to_ms(at)
     with read_transaction(db) as conn:
         row = conn.execute(
@@ -78,9 +87,10 @@ def read_moment(db: Path, at: datetime | float, events: int = RECENT_EVENTS) -> 
         tick_ms = int(row[1])
         recent = events_before(conn, tick_ms, events)
         changes = alert_changes(conn, tick_ms)
+        usage = usage_upto(conn, month_start_ms(tick_ms / 1000), int(row[0]), tick_ms)
     return Moment(
         tick=int(row[0]),
-        snapshot=snap,
+        snapshot=cost_at(snap, usage, budgets),
         events=recent,
         alerts=fold_alerts(changes),
     )

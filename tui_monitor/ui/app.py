@@ -33,6 +33,8 @@ turns the garbage collector back on there, and its first collection holds the GI
 ms: not while the frame is being written)."""
 FIRST_SCREEN_LATEST = 3.0
 """... or this long after start, when no snapshot comes (a stuck source)."""
+SOURCE_EVERY = 1.0
+"""Seconds between looks at the source's own state (mode, detail, warning) for the header."""
 
 
 def _css_path() -> Path:
@@ -93,6 +95,8 @@ class MonitorApp(App[None]):
         self._replay_lock = asyncio.Lock()
         self._shown: Snapshot | None = None
         self._painted = False
+        self._source_state: tuple[str, str, str] | None = None
+        self._noticed: str | None = None
 
     # What the screens show: the replayed moment while there is one, else the live one.
 
@@ -135,6 +139,7 @@ class MonitorApp(App[None]):
         self._start_source()  # first: its first tick runs while the screen is composed
         self.push_screen(DashboardScreen())
         self.set_timer(FIRST_SCREEN_LATEST, self._first_screen)
+        self.set_interval(SOURCE_EVERY, self._watch_source)
 
     def _start_source(self) -> None:
         self.run_worker(
@@ -154,6 +159,21 @@ class MonitorApp(App[None]):
         if self.start_at is not None:  # the history is open now: go to the moment asked for
             at, self.start_at = self.start_at, None
             self.run_worker(self.replay_at(at), group="replay", exit_on_error=False)
+
+    def _watch_source(self) -> None:
+        """What the source says of itself (a recorder stopped or taken over) reaches the
+        header even while no snapshot comes, and its notices a toast, once each."""
+        source = self.source
+        notice = source.notice
+        if notice and notice != self._noticed:
+            self._noticed = notice
+            self.notify(notice, severity="warning", timeout=10, markup=False)
+        state = (source.mode, source.detail, source.warning)
+        if state != self._source_state:
+            self._source_state = state
+            refresh = getattr(self.screen, "refresh_header", None)
+            if refresh is not None:
+                refresh()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failing source becomes a visible state, never a traceback."""

@@ -150,7 +150,7 @@ COLUMNS: tuple[Column, ...] = (
         7,
         4,
         True,
-        lambda a, s, n: fmt.usd(a.cost),
+        lambda a, s, n: fmt.cost(a.cost, a.unpriced),
         lambda a, s, n: _num(a.cost),
     ),
     Column(

@@ -16,8 +16,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ... import fmt, safe
-from ...collect.tree import ProcNode, process_tree
-from ...cost.prices import price
+from ...collect.tree import ProcNode, process_tree, recorded_tree
 from ...cost.tick import month_start_ms
 from ...models import AgentSample, Snapshot
 from ...store.queries import ErrorRow, ModelUsageRow
@@ -91,12 +90,23 @@ class AgentScreen(Screen[None]):
     def _agent(self, snap: Snapshot) -> AgentSample | None:
         return next((a for a in snap.agents if a.name == self.agent_name), None)
 
-    def render_snapshot(self, snap: Snapshot) -> None:
+    def refresh_header(self) -> None:
+        if self.monitor.snapshot is not None and self.is_mounted:
+            self._header(self.monitor.snapshot)
+
+    def _header(self, snap: Snapshot) -> None:
         source = self.monitor.source
-        clock = self.monitor.clock(snap)
         self.query_one(HeaderBar).show(
-            snap.host.hostname, source.mode, source.detail, clock, ingest=snap.ingest
+            snap.host.hostname,
+            source.mode,
+            source.detail,
+            self.monitor.clock(snap),
+            self.monitor.problem or source.warning,
+            ingest=None if source.warning else snap.ingest,
         )
+
+    def render_snapshot(self, snap: Snapshot) -> None:
+        self._header(snap)
         agent = self._agent(snap)
         self.query_one("#details", Static).update(self._details(agent, snap.ts.timestamp()))
         self.query_one("#agent-events", EventLog).sync(
@@ -104,7 +114,10 @@ class AgentScreen(Screen[None]):
         )
         self._ticks += 1
         if agent is not None and agent.pids and self._ticks % 3 == 1:
-            self.load_tree(agent.pids)
+            if self.monitor.replaying:  # its pids may be other processes by now
+                self.query_one("#tree", Static).update(self._tree(_recorded(agent), True))
+            else:
+                self.load_tree(agent)
         reported = None if agent is None else (agent.cost, agent.errors)
         if reported != self._reported:  # new usage or errors: their lists are stale
             self._reported = reported
@@ -148,18 +161,26 @@ class AgentScreen(Screen[None]):
         return t
 
     @work(exclusive=True, group="tree", exit_on_error=False)
-    async def load_tree(self, pids: tuple[int, ...]) -> None:
-        nodes = await asyncio.to_thread(process_tree, pids)
-        self.query_one("#tree", Static).update(self._tree(nodes))
+    async def load_tree(self, agent: AgentSample) -> None:
+        """The live processes (names, memory); the recorded pids where none can be read."""
+        nodes = await asyncio.to_thread(process_tree, agent.pids)
+        recorded = not nodes
+        self.query_one("#tree", Static).update(
+            self._tree(_recorded(agent) if recorded else nodes, recorded)
+        )
 
     @staticmethod
-    def _tree(nodes: list[ProcNode]) -> Table:
-        t = Table(title="process tree", title_justify="left", box=None, pad_edge=False)
+    def _tree(nodes: list[ProcNode], recorded: bool = False) -> Table:
+        title = "recorded process tree" if recorded else "process tree"
+        t = Table(title=title, title_justify="left", box=None, pad_edge=False)
+        if recorded:
+            t.caption = "pids and parents only: the names, memory and threads were not recorded"
+            t.caption_justify = "left"
         for col, right in (("PID", True), ("NAME", False), ("RSS", True), ("THR", True)):
             t.add_column(col, justify="right" if right else "left", no_wrap=True)
         for n in nodes:
             name = Text("  " * n.depth + ("└ " if n.depth else ""))
-            name.append_text(safe.text(n.name))
+            name.append_text(safe.text(n.name) if n.name else Text("?", "dim"))
             t.add_row(str(n.pid), name, fmt.size(n.rss), str(n.threads or "-"))
         return t
 
@@ -207,21 +228,23 @@ class AgentScreen(Screen[None]):
         box.update(self._usage(models))
         box.display = bool(models)
 
-    def _usage(self, rows: list[ModelUsageRow]) -> Table | str:
-        """Tokens and cost by model this month; records without a cost priced from [prices]."""
+    @staticmethod
+    def _usage(rows: list[ModelUsageRow]) -> Table | str:
+        """Tokens and cost by model this month, as stored when recorded (never re-priced);
+        `≥` where records with no price are left out of the cost."""
         if not rows:
             return ""
-        prices = self.monitor.settings.prices
         t = Table(title="usage this month", title_justify="left", box=None, pad_edge=False)
         for col, right in (("MODEL", False), ("REQ", True), ("IN", True), ("OUT", True)):
             t.add_column(col, justify="right" if right else "left", no_wrap=True)
         t.add_column("COST", justify="right", no_wrap=True)
+        unpriced = 0
         for r in rows[:12]:
-            cost: float | None = r.cost
-            if r.unpriced:
-                priced = price(prices, r.model, r.unpriced_tokens)
-                cost = None if priced is None else r.cost + priced
-            shown = Text(fmt.usd(cost)) if cost is not None else Text("no price", "yellow")
+            if r.unpriced == r.records:
+                shown = Text("no price", "yellow")
+            else:
+                unpriced += r.unpriced
+                shown = Text(fmt.cost(r.cost, r.unpriced), "yellow" if r.unpriced else "")
             t.add_row(
                 safe.text(r.model, limit=24),
                 str(r.records),
@@ -229,6 +252,9 @@ class AgentScreen(Screen[None]):
                 fmt.count(r.tokens[1]),
                 shown,
             )
+        if unpriced:
+            t.caption = f"{fmt.UNPRICED}: leaves out {unpriced} requests with no price ([prices])"
+            t.caption_justify = "left"
         return t
 
     def _show_errors(self, errors: list[ErrorRow]) -> None:
@@ -279,3 +305,9 @@ class AgentScreen(Screen[None]):
     def action_metric(self) -> None:
         self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
         self.load_history()
+
+
+def _recorded(agent: AgentSample) -> list[ProcNode]:
+    """The agent's processes as stored with the tick: pids and parents, the root's name."""
+    names = {agent.pid: agent.process} if agent.pid is not None else {}
+    return recorded_tree(agent.pids, agent.parents, names)

@@ -155,13 +155,14 @@ class DashboardScreen(Screen[None]):
     def _header(self, snap: Snapshot) -> None:
         source = self.monitor.source
         replaying = self.monitor.replaying
+        warning = "" if replaying else source.warning
         self.query_one(HeaderBar).show(
             snap.host.hostname,
             "replay" if replaying else source.mode,
             self.monitor.replay_label() if replaying else source.detail,
             self.monitor.clock(snap),
-            self.monitor.problem or "",
-            snap.ingest,
+            self.monitor.problem or warning,
+            None if warning else snap.ingest,  # a stopped recorder's counters: room for why
         )
 
     def _cards(self, snap: Snapshot) -> None:
@@ -202,7 +203,11 @@ class DashboardScreen(Screen[None]):
             self.query_one("#card-errors", Card).set(shown, None, note)
         else:
             self.query_one("#card-errors", Card).set(shown, app.trend("errors"))
-        self.query_one("#card-cost", Card).set(*_cost_card(snap.cost))
+        card = self.query_one("#card-cost", Card)
+        card.set(*_cost_card(snap.cost))
+        tip = _unpriced_tip(snap.cost)
+        if card.tooltip != tip:
+            card.tooltip = tip
         self.query_one("#card-alerts", Card).set(
             Text(str(len(active)), alert_style), None, note or Text("none firing", "dim")
         )
@@ -358,13 +363,24 @@ def _cost_card(cost: CostState | None) -> tuple[Text, None, Text]:
     """Today's spend; below it the month, the burn rate, or the budget nearest its limit."""
     if cost is None:
         return Text("-", "dim"), None, Text("no usage data", "dim")
-    value = Text(fmt.usd(cost.today), "bold")
+    value = Text(fmt.cost(cost.today, cost.unknown_today), "bold")
     worst = max(cost.budgets, key=lambda b: b.pct, default=None)
     if worst is not None and worst.pct >= 50:
         style = "bold red" if worst.exceeded else "yellow" if worst.runs_out_in_period else ""
-        note = Text(f"{worst.name} {worst.pct:.0f}%", style)
+        unpriced = cost.unknown if worst.name == "monthly" else cost.unknown_today
+        note = Text(f"{worst.name} {fmt.UNPRICED if unpriced else ''}{worst.pct:.0f}%", style)
         if worst.runs_out_at is not None and worst.runs_out_in_period:
             note.append(f" out {time.strftime('%H:%M', time.localtime(worst.runs_out_at))}")
         return value, None, note
-    note = Text(f"mo {fmt.usd(cost.month)} {fmt.usd(cost.burn_per_hour)}/h", "dim")
+    note = Text(f"mo {fmt.cost(cost.month, cost.unknown)} {fmt.usd(cost.burn_per_hour)}/h", "dim")
     return value, None, note
+
+
+def _unpriced_tip(cost: CostState | None) -> str | None:
+    """What the ≥ on the card means, when it is there."""
+    if cost is None or not cost.unknown:
+        return None
+    return (
+        f"{fmt.UNPRICED} leaves out {cost.unknown_today} usage records today "
+        f"({cost.unknown} this month) with no price: set one in [prices] of the config"
+    )
