@@ -242,6 +242,7 @@ async def test_round_trip_real_sampler(spawn_agent: SpawnAgent, db: Path) -> Non
     snaps.append(await sampler.tick())
     sampler.close()
     assert snaps[1].agents[0].pid == proc.pid and snaps[1].agents[0].pids
+    assert snaps[1].agents[0].ram_kind in ("pss", "rss")  # stored since schema 4, read back
     assert snaps[2].agents[0].status == "exited" and snaps[2].events
     store = Writer(db)
     store.write_batch(snaps)
