@@ -79,8 +79,8 @@ _COLUMNS = (
 def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
     rows = [
         (
-            safe.text(a.name, "bold"),
-            safe.text(a.kind),
+            safe.name_text(a.name, "bold"),
+            safe.name_text(a.kind),
             Text(a.status, style=STATUS_STYLE.get(a.status, "")),
             Text("-" if a.pid is None else str(a.pid)),
             Text("-" if a.cpu_utilization is None else f"{a.cpu_utilization:.1f}"),
@@ -131,7 +131,8 @@ def print_status(snap: Snapshot, console: Console | None = None) -> None:
             "(`tui-monitor agents` lists the presets)."
         )
     for ev in snap.events:
-        console.print(safe.text(f"{ev.ts:%H:%M:%S} {ev.agent} {ev.kind}: {ev.message}"))
+        who = f"{safe.name(ev.agent)} {safe.name(ev.kind)}"
+        console.print(safe.text(f"{ev.ts:%H:%M:%S} {who}: {ev.message}"))
 
 
 def print_agents(
@@ -169,9 +170,9 @@ def print_agents(
             if a.pid is not None and a.source == m.source and a.name.split("#")[0] == m.name
         ]
         table.add_row(
-            safe.text(m.name, "bold"),
+            safe.name_text(m.name, "bold"),
             m.source,
-            safe.text(m.kind),
+            safe.name_text(m.kind),
             safe.text(" ".join(parts), limit=36),
             Text("\n".join(found) if found else "-", style="green" if found else "dim"),
         )
