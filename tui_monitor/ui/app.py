@@ -50,7 +50,9 @@ class MonitorApp(App[None]):
     CSS_PATH = str(_css_path())
     COMMANDS = App.COMMANDS | {MonitorCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit tui-monitor"),
+        # Ctrl+C quits, as in htop and k9s (Textual's default only says "press ctrl+q"); in
+        # the filter box, with text selected, it copies first (the Input's own binding).
+        Binding("q,ctrl+c", "quit", "Quit", id="app.quit", tooltip="Quit tui-monitor"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="List every key"),
         Binding(
             "x", "export", "Export", id="app.export", show=False,
