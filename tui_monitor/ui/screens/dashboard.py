@@ -15,7 +15,7 @@ from textual.widgets import Input, Static
 
 from ... import fmt, safe
 from ...models import CostState, Snapshot
-from ..columns import compile_filter
+from ..columns import compile_filter, filter_problem, reports_only
 from ..monitor import Monitor, monitor_of
 from ..widgets.agent_table import AgentTable
 from ..widgets.cards import Card
@@ -29,8 +29,13 @@ CHART_EVERY = 5.0
 """Seconds between chart redraws while only new ticks arrive (a redraw costs 35-60 ms)."""
 NARROW = 100
 """Below this width the chart makes room for the event log."""
-SHORT = 30
-"""Below this height the bottom panels shrink so the table keeps its rows."""
+TABLE_SHARE = 0.6
+"""The agent table takes the rows its agents need, up to this share of the free height; the
+chart and the event log get the rest."""
+BOTTOM_MIN = 7
+"""Rows the chart and the event log keep however many agents there are."""
+CHROME = 5
+"""Rows that are not table or panels: the header, the cards and their margin, the footer."""
 
 
 def _bind(
@@ -120,8 +125,8 @@ class DashboardScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.query_one("#chart", MetricChart).display = self.size.width >= NARROW
-        self.set_class(self.size.height < SHORT, "-short")
         self.set_class(self.size.width < NARROW, "-narrow")  # no room for the alerts card
+        self._fit_table()
         self._chart_dirty = True
         if self.monitor.snapshot is not None:
             self._header(self.monitor.snapshot)
@@ -164,6 +169,18 @@ class DashboardScreen(Screen[None]):
             snap.ingest,
         )
 
+    def _fit_table(self) -> None:
+        """The table is as tall as its rows (CSS `height: auto`) up to TABLE_SHARE of the free
+        rows, never leaving the panels below fewer than BOTTOM_MIN."""
+        free = self.size.height - CHROME
+        box = self.query_one("#filter", Input)
+        if box.display:
+            free -= 3
+        limit = max(4, min(int(free * TABLE_SHARE), free - BOTTOM_MIN))
+        table = self.query_one(AgentTable)
+        if table.styles.max_height is None or table.styles.max_height.value != limit:
+            table.styles.max_height = limit
+
     def _cards(self, snap: Snapshot) -> None:
         app = self.monitor
         running = sum(1 for a in snap.agents if a.status not in ("exited", "zombie"))
@@ -197,9 +214,12 @@ class DashboardScreen(Screen[None]):
         newest = max(active, key=lambda e: e.ts, default=None)
         note = safe.text(newest.message, alert_style) if newest else None
         shown = Text(str(errors), "bold red" if errors else "bold")
-        if active and self.has_class("-narrow"):  # the alerts card is hidden: say it here
-            shown.append(f" ⚠{len(active)}", alert_style)
-            self.query_one("#card-errors", Card).set(shown, None, note)
+        if active and self.has_class("-narrow"):  # the alerts card is hidden: say it here,
+            # below the count, where the card has room for it (`Errors 10 …` otherwise)
+            line = Text(f"⚠{len(active)} ", alert_style)
+            if note is not None:
+                line.append_text(note)
+            self.query_one("#card-errors", Card).set(shown, None, line)
         else:
             self.query_one("#card-errors", Card).set(shown, app.trend("errors"))
         self.query_one("#card-cost", Card).set(*_cost_card(snap.cost))
@@ -212,10 +232,28 @@ class DashboardScreen(Screen[None]):
         table = self.query_one(AgentTable)
         bottom = self.query_one("#bottom")
         if snap.agents:
-            if empty.display:
+            table.display = bottom.display = True
+            box = self.query_one("#filter", Input)
+            hidden = len(snap.agents) - len(table.visible_names)
+            if box.value.strip() and hidden == len(snap.agents):
+                why = Text.assemble(
+                    ("No agent matches ", "bold"),
+                    safe.text(box.value.strip(), "bold cyan", limit=200),
+                    f" ({hidden} hidden). ",
+                    ("esc", "bold"),
+                    " clears the filter.",
+                )
+                problem = filter_problem(box.value)
+                if problem:
+                    why.append(f"\n{problem}", "yellow")
+                empty.update(why)
+                empty.add_class("-nomatch")
+                empty.display = True
+            elif empty.display:
                 empty.display = False
-                table.display = bottom.display = True
+                empty.remove_class("-nomatch")
             return
+        empty.remove_class("-nomatch")
         text = Text.assemble(
             ("No agents yet. ", "bold"),
             "Try ",
@@ -244,12 +282,42 @@ class DashboardScreen(Screen[None]):
         selected = self.query_one(AgentTable).selected
         subject = None if self.chart_host or selected is None else selected
         title, xs, lines, unit, ymax = self.monitor.chart_data(subject, self.chart_metric)
-        chart.show(title, xs, lines, unit, ymax)
+        why = self._nothing_to_chart(subject, lines)
+        if why is not None:
+            chart.say(why)
+        else:
+            chart.show(title, xs, lines, unit, ymax)
         chart.border_title = safe.text(title)  # a Text, so an agent's name is never markup
         self._chart_drawn_at = now
         self._chart_dirty = False
 
+    def _nothing_to_chart(
+        self, subject: str | None, lines: dict[str, list[float | None]]
+    ) -> Text | None:
+        """Why the chart would be empty, in words (None: there is something to draw)."""
+        snap = self.monitor.snapshot
+        if any(v is not None for values in lines.values() for v in values) or snap is None:
+            return None
+        what = {"cpu": "CPU", "mem": "memory", "gpu": "GPU"}[self.chart_metric]
+        if self.chart_metric == "gpu" and not snap.gpu.available and subject is None:
+            why = Text("No GPU to chart: ", "bold")
+            return why.append_text(safe.text(snap.gpu.reason or "none found"))
+        agent = next((a for a in snap.agents if a.name == subject), None)
+        if subject is not None and agent is not None and reports_only(agent):
+            why = safe.name_text(subject, "bold")
+            why.append(" has no process of its own (it only reports): no CPU, memory or GPU ")
+            return why.append("figures to chart. c charts the host; m the next metric.")
+        who = "the host" if subject is None else safe.name(subject)
+        hint = " (m: next metric)" if self.chart_metric == "gpu" else ""
+        return Text(f"No {what} figures for {who} in the last 10 minutes{hint}.")
+
     # -- events and actions -------------------------------------------------------------
+
+    def on_event_log_opened(self, message: EventLog.Opened) -> None:
+        """`enter` on the event log: its events, each in full."""
+        from .events import EventsScreen
+
+        self.app.push_screen(EventsScreen(message.events))
 
     def on_data_table_row_selected(self, event: AgentTable.RowSelected) -> None:
         """`enter` on a row (the table handles the key itself)."""
@@ -275,16 +343,21 @@ class DashboardScreen(Screen[None]):
             box.insert_text_at_cursor("/")
             return
         box.display = True
+        self._fit_table()
         self.set_focus(box)  # now, not with box.focus(): that waits behind queued keys
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             self.query_one(AgentTable).set_filter(compile_filter(event.value))
+            event.input.border_subtitle = filter_problem(event.value) or ""
+            if self.monitor.snapshot is not None:
+                self._empty_state(self.monitor.snapshot)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             if not event.value.strip():
                 event.input.display = False
+                self._fit_table()
             self.query_one(AgentTable).focus()
 
     def action_clear_filter(self) -> None:
@@ -295,6 +368,7 @@ class DashboardScreen(Screen[None]):
             return
         box.value = ""
         box.display = False
+        self._fit_table()
         self.query_one(AgentTable).set_filter(None)
         self.query_one(AgentTable).focus()
 
