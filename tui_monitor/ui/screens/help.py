@@ -16,8 +16,8 @@ from ..monitor import monitor_of
 
 EXTRA = (
     ("↑ ↓ / j k", "move between agents"),
-    ("tab", "next pane: the table, the event log, the agent screen's details"),
-    ("⏎ on the event log", "its events, the highlighted one in full (esc: back)"),
+    ("tab", "next pane (table, event log, details)"),
+    ("⏎ on the event log", "its events, each in full"),
     ("click a header", "sort by that column (again: reverse)"),
     ("ctrl+p", "command palette (actions, themes)"),
 )
