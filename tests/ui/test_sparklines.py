@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from factories import GiB, MiB, fleet, host, running, snapshot, step, wait_until
+from factories import GiB, MiB, fleet, host, running, snapshot, step, two_gpus, wait_until
 
 from tui_monitor.ui.view import TREND_BUCKETS, View
 from tui_monitor.ui.widgets.cards import Card, spark
@@ -87,3 +87,17 @@ async def test_the_errors_card_with_no_errors_is_a_baseline() -> None:
         await wait_until(pilot, lambda: card.sparkline().strip() != "", what="bars")
         assert set(card.sparkline().strip()) == {"▁"}
         assert card.sparkline().startswith(" ")  # the rest of the 5 minutes: not yet seen
+
+
+def test_the_host_chart_ranges() -> None:
+    """Host CPU and GPU in %, 0-100; host memory in MiB, 0-total (the GPU figure of the host
+    is its utilisation: it was drawn as 'GPU memory MiB', divided by 2**20)."""
+    view = View()
+    view.feed(
+        snapshot(1, fleet(), gpu=two_gpus((40.0, 60.0)), host_sample=host(ram_total=64 * GiB))
+    )
+    title, _, lines, unit, ymax = view.chart_data(None, "gpu")
+    assert (title, unit, ymax, lines["gpu"]) == ("host GPU %", "%", 100.0, [50.0])
+    title, _, _, unit, ymax = view.chart_data(None, "mem")
+    assert (title, unit, ymax) == ("host memory MiB", "MiB", 64 * 1024)
+    assert view.chart_data("vllm", "gpu")[3:] == ("MiB", None)  # an agent's: to its data

@@ -231,8 +231,13 @@ class View:
         if metric == "cpu":
             unit, ymax = "%", None if agent is not None else 100.0
             title = f"{subject} CPU %"
+        elif metric == "gpu" and agent is None:  # the host's GPU figure is utilisation
+            unit, ymax = "%", 100.0
+            title = "host GPU %"
         else:
             values = [None if v is None else v / 2**20 for v in values]
             unit, ymax = "MiB", None
+            if agent is None and self.snapshot is not None:  # the host's: out of all it has
+                ymax = self.snapshot.host.ram_total / 2**20
             title = f"{subject} {'memory' if metric == 'mem' else 'GPU memory'} MiB"
         return title, xs, {metric: values}, unit, ymax
