@@ -15,7 +15,8 @@ from textual.widgets import Input, Static
 
 from ... import fmt, safe
 from ...models import CostState, Snapshot
-from ..columns import compile_filter, filter_problem, reports_only
+from ..columns import compile_filter, filter_problem
+from ..empty import no_agents, no_match, nothing_to_chart
 from ..monitor import Monitor, monitor_of
 from ..widgets.agent_table import AgentTable
 from ..widgets.cards import Card
@@ -236,17 +237,7 @@ class DashboardScreen(Screen[None]):
             box = self.query_one("#filter", Input)
             hidden = len(snap.agents) - len(table.visible_names)
             if box.value.strip() and hidden == len(snap.agents):
-                why = Text.assemble(
-                    ("No agent matches ", "bold"),
-                    safe.text(box.value.strip(), "bold cyan", limit=200),
-                    f" ({hidden} hidden). ",
-                    ("esc", "bold"),
-                    " clears the filter.",
-                )
-                problem = filter_problem(box.value)
-                if problem:
-                    why.append(f"\n{problem}", "yellow")
-                empty.update(why)
+                empty.update(no_match(box.value, hidden))
                 empty.add_class("-nomatch")
                 empty.display = True
             elif empty.display:
@@ -254,17 +245,7 @@ class DashboardScreen(Screen[None]):
                 empty.remove_class("-nomatch")
             return
         empty.remove_class("-nomatch")
-        text = Text.assemble(
-            ("No agents yet. ", "bold"),
-            "Try ",
-            ("tui-monitor demo", "bold"),
-            ", start a known agent program\n(claude, codex, aider, gemini, opencode, goose, "
-            "ollama, vllm, llama-server, ...),\nor define one in ",
-            safe.text(str(self.monitor.config_path), "bold"),
-            ":\n",
-            ('  [[agents]]\n  name = "planner"\n  cmdline = "python .* -m planner"', "cyan"),
-        )
-        empty.update(text)
+        empty.update(no_agents(self.monitor.config_path))
         empty.display = True
         table.display = bottom.display = False
 
@@ -282,7 +263,7 @@ class DashboardScreen(Screen[None]):
         selected = self.query_one(AgentTable).selected
         subject = None if self.chart_host or selected is None else selected
         title, xs, lines, unit, ymax = self.monitor.chart_data(subject, self.chart_metric)
-        why = self._nothing_to_chart(subject, lines)
+        why = nothing_to_chart(self.monitor.snapshot, subject, self.chart_metric, lines)
         if why is not None:
             chart.say(why)
         else:
@@ -290,26 +271,6 @@ class DashboardScreen(Screen[None]):
         chart.border_title = safe.text(title)  # a Text, so an agent's name is never markup
         self._chart_drawn_at = now
         self._chart_dirty = False
-
-    def _nothing_to_chart(
-        self, subject: str | None, lines: dict[str, list[float | None]]
-    ) -> Text | None:
-        """Why the chart would be empty, in words (None: there is something to draw)."""
-        snap = self.monitor.snapshot
-        if any(v is not None for values in lines.values() for v in values) or snap is None:
-            return None
-        what = {"cpu": "CPU", "mem": "memory", "gpu": "GPU"}[self.chart_metric]
-        if self.chart_metric == "gpu" and not snap.gpu.available and subject is None:
-            why = Text("No GPU to chart: ", "bold")
-            return why.append_text(safe.text(snap.gpu.reason or "none found"))
-        agent = next((a for a in snap.agents if a.name == subject), None)
-        if subject is not None and agent is not None and reports_only(agent):
-            why = safe.name_text(subject, "bold")
-            why.append(" has no process of its own (it only reports): no CPU, memory or GPU ")
-            return why.append("figures to chart. c charts the host; m the next metric.")
-        who = "the host" if subject is None else safe.name(subject)
-        hint = " (m: next metric)" if self.chart_metric == "gpu" else ""
-        return Text(f"No {what} figures for {who} in the last 10 minutes{hint}.")
 
     # -- events and actions -------------------------------------------------------------
 
