@@ -258,6 +258,36 @@ def test_an_error_lands_in_the_errors_table(recorder: Running) -> None:
     assert History(recorder.db).unresolved_counts()[agent] == 1
 
 
+def test_an_error_stack_is_in_both_exports(recorder: Running) -> None:
+    """Issue 13 item 20: the stack is in `export events` (the error event's data) and in
+    `export snapshot` (the errors open at that tick)."""
+    agent = name()
+    stack = 'Traceback (most recent call last):\n  File "y.py", line 2\nValueError: bad\n'
+    ok(emit(recorder, "--agent", agent, "--type", "error", "--error-type", "ValueError",
+            "--stack", stack, "bad input"))  # fmt: skip
+    poll("the error", lambda: History(recorder.db).unresolved_errors(agent))
+
+    def export(*args: str) -> str:
+        done = subprocess.run(
+            [*tui_monitor(), "export", *args, "--db", str(recorder.db), "-o", "-"],
+            capture_output=True, text=True, timeout=60, env=recorder.env,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    [event] = [json.loads(line) for line in export("events", "--agent", agent).splitlines()]
+    assert (event["kind"], event["message"]) == ("error", "ValueError: bad input")
+    assert event["data"] == {"error_type": "ValueError", "stack": stack}
+    doc = json.loads(export("snapshot"))
+    [error] = [e for e in doc["errors"] if e["agent"] == agent]
+    assert (error["error_type"], error["message"], error["stack"]) == (
+        "ValueError",
+        "bad input",
+        stack,
+    )
+
+
 def test_a_heartbeat_shows_in_the_next_tick(recorder: Running) -> None:
     agent = name()
     ok(

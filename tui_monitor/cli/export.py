@@ -221,13 +221,14 @@ def _export_range(
     "--at",
     "at",
     metavar="TIME",
-    default="now",
-    show_default=True,
-    help="The recorded moment: the last tick at or before it (14:05, 90m, RFC 3339, ...).",
+    help="The recorded moment: the last tick at or before it (14:05, 90m, RFC 3339, ...; "
+    "before the history, its oldest tick, said on stderr). Default: the newest tick.",
 )
 @_common
 @click.pass_obj
-def snapshot_cmd(obj: Context, at: str, output: str | None, force: bool, db: Path | None) -> None:
+def snapshot_cmd(
+    obj: Context, at: str | None, output: str | None, force: bool, db: Path | None
+) -> None:
     """Everything on the dashboard at one moment, as a versioned JSON document.
 
     \b
@@ -235,14 +236,21 @@ def snapshot_cmd(obj: Context, at: str, output: str | None, force: bool, db: Pat
     """
     from .. import export as ex
     from ..export import outfile
+    from ..when import shown_instead
 
-    when = _time(at, "--at", datetime.now(UTC))
+    when = _time(at or "now", "--at", datetime.now(UTC))
     _format(None, output, ("json",), "snapshots")
     path = _db(obj, db)
     budgets = obj.settings().budgets
     moment = _run(None, lambda: ex.read_moment(path, when, budgets=budgets))
     snap = moment.snapshot
-    doc = ex.snapshot_document(snap, events=moment.events, alerts=moment.alerts)
+    # A time asked for and not found is said, in the dashboard's words (`g`, `--at`).
+    instead = shown_instead(when, snap.ts, "exported") if at is not None else None
+    if instead is not None:
+        click.echo(f"tui-monitor: {instead}", err=True)
+    doc = ex.snapshot_document(
+        snap, events=moment.events, alerts=moment.alerts, errors=moment.errors
+    )
     sink = _sink(output, outfile.default_name("snapshot", at=snap.ts))
     written = _run(sink, lambda: outfile.deliver(sink, [ex.dumps(doc, indent=2) + "\n"], force))
     _done(written, f"the snapshot of {doc['ts']} ({len(snap.agents)} agents)")

@@ -121,9 +121,9 @@ def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
     columns = [c for c in _COLUMNS if c[0] != "TASK" or any(a.task for a in agents)]
     rows = [
         (
-            safe.text(a.name, "bold"),
-            safe.text(a.kind),
-            safe.text(shown_status(a), STATUS_STYLE.get(a.status, "")),
+            safe.name_text(a.name, "bold"),
+            safe.name_text(a.kind),
+            safe.name_text(shown_status(a), STATUS_STYLE.get(a.status, "")),
             Text("-" if a.pid is None else str(a.pid)),
             Text("-" if a.cpu_utilization is None else f"{a.cpu_utilization:.1f}"),
             Text(fmt.size(a.ram_used)),
@@ -203,7 +203,8 @@ def print_status(
             "(`tui-monitor agents` lists the presets)."
         )
     for ev in snap.events:
-        console.print(safe.text(f"{ev.ts:%H:%M:%S} {ev.agent} {ev.kind}: {ev.message}"))
+        who = f"{safe.name(ev.agent)} {safe.name(ev.kind)}"
+        console.print(safe.text(f"{ev.ts:%H:%M:%S} {who}: {ev.message}"))
 
 
 def print_agents(
@@ -243,9 +244,9 @@ def print_agents(
             if a.pid is not None and a.source == m.source and a.name.split("#")[0] == m.name
         ]
         table.add_row(
-            safe.text(m.name, "bold"),
+            safe.name_text(m.name, "bold"),
             m.source,
-            safe.text(m.kind),
+            safe.name_text(m.kind),
             safe.text(" ".join(parts), limit=limit),
             Text("\n".join(found) if found else "-", style="green" if found else "dim"),
         )

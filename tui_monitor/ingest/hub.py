@@ -197,7 +197,11 @@ class IngestHub:
                 )
             )
             text = f"{msg.error_type}: {msg.message}" if msg.message else msg.error_type
-            self._events.append((ms, name, "error", LEVEL_CODES["error"], text, None))
+            # The event carries what the error is, so the event view and `export events`
+            # show its type and stack without a join to the errors table.
+            found = {"error_type": msg.error_type, "stack": msg.stack}
+            data = json.dumps({k: v for k, v in found.items() if v is not None})
+            self._events.append((ms, name, "error", LEVEL_CODES["error"], text, data))
         elif isinstance(msg, Usage):
             self._usage.append(
                 UsageRecord.model_construct(

@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
-from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
-from .. import fmt, safe
+from .. import fmt
 from ..config import Settings, config_path
 from ..errors import AlreadyRecording
 from ..models import AgentEvent, Snapshot
@@ -23,7 +22,8 @@ from .columns import AgentStats
 from .commands import MonitorCommands
 from .messages import SnapshotReady
 from .monitor import ChartData, Monitor, Step
-from .view import View
+from .toasts import AlertToasts, Toast
+from .view import Trend, View
 
 EXPORT_EVENTS = 200
 """Recent events in an `x` export (the event log keeps more; `export events` has them all)."""
@@ -52,7 +52,9 @@ class MonitorApp(App[None]):
     CSS_PATH = str(_css_path())
     COMMANDS = App.COMMANDS | {MonitorCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit tui-monitor"),
+        # Ctrl+C quits, as in htop and k9s (Textual's default only says "press ctrl+q"); in
+        # the filter box, with text selected, it copies first (the Input's own binding).
+        Binding("q,ctrl+c", "quit", "Quit", id="app.quit", tooltip="Quit tui-monitor"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="List every key"),
         Binding(
             "x", "export", "Export", id="app.export", show=False,
@@ -92,8 +94,11 @@ class MonitorApp(App[None]):
         self.replay: View | None = None
         """A recorded moment rebuilt from the history, shown instead of `live` (`h`)."""
         self.replay_tick: int | None = None
+        self.replay_note: str | None = None
+        """Why the moment shown is not the one asked for (`g`, `--at`), for the header."""
         self._replay_lock = asyncio.Lock()
         self._shown: Snapshot | None = None
+        self._toasts = AlertToasts()
         self._painted = False
         self._source_state: tuple[str, str, str] | None = None
         self._noticed: str | None = None
@@ -121,7 +126,7 @@ class MonitorApp(App[None]):
     def alerts(self) -> dict[tuple[str, str], AgentEvent]:
         return self.view.alerts
 
-    def trend(self, what: str) -> list[float]:
+    def trend(self, what: str) -> Trend:
         return self.view.trend(what)
 
     def chart_data(self, agent: str | None, metric: str) -> ChartData:
@@ -153,8 +158,10 @@ class MonitorApp(App[None]):
     def _emit(self, snapshot: Snapshot) -> None:
         """Runs on the app's loop for every snapshot, so events and trends miss none of them
         even when the message queue coalesces snapshots for a busy screen."""
-        for alert in self.live.feed(snapshot):
-            self._alert(alert)
+        changes = self.live.feed(snapshot)
+        now = snapshot.ts.timestamp()
+        for toast in [*self._toasts.offer(changes, now), *self._toasts.due(now)]:
+            self._alert(toast)
         self.post_message(SnapshotReady(snapshot))
         if self.start_at is not None:  # the history is open now: go to the moment asked for
             at, self.start_at = self.start_at, None
@@ -230,23 +237,20 @@ class MonitorApp(App[None]):
         if callback is not None:
             callback()
 
-    def _alert(self, e: AgentEvent) -> None:
-        firing = e.data.get("state") == "firing"
+    def _alert(self, toast: Toast) -> None:
         cfg = self.settings.alerts
         if cfg.toast:
-            severity: SeverityLevel = "information"
-            if firing:
-                severity = "error" if e.level == "critical" else "warning"
-            message = safe.clean(e.message, 300)
-            self.notify(message, title="alert", severity=severity, timeout=8, markup=False)
-        if cfg.bell and firing:
+            self.notify(
+                toast.message, title="alert", severity=toast.severity, timeout=8, markup=False
+            )
+        if cfg.bell and toast.firing:
             self.bell()
 
     # -- export -------------------------------------------------------------------------
 
     def action_export(self) -> None:
-        """`x`: the snapshot on screen, with its recent events and firing alerts, as JSON in
-        the working directory."""
+        """`x`: the snapshot on screen, with its recent events, firing alerts and open errors,
+        as JSON in the working directory."""
         snap = self.snapshot
         if snap is None:
             self.notify("nothing on screen to export yet", timeout=3)
@@ -255,10 +259,19 @@ class MonitorApp(App[None]):
         alerts = list(self.alerts.values())
         mode = "replay" if self.replaying else self.source.mode
 
+        db = self._history_path()
+
         def write(name: str) -> Path:
             from .. import export
+            from ..store.rows import to_ms
 
-            doc = export.snapshot_document(snap, events=events, alerts=alerts, source=mode)
+            errors = []  # open at the moment shown, with their stacks, when there is a history
+            if db is not None:
+                with export.read_transaction(db) as conn:
+                    errors = export.open_errors(conn, to_ms(snap.ts))
+            doc = export.snapshot_document(
+                snap, events=events, alerts=alerts, errors=errors, source=mode
+            )
             return export.write_json(Path.cwd() / name, doc)  # taken: NAME-2.json, ...
 
         self._save(write, "snapshot", snap.ts, ".json")
@@ -363,11 +376,25 @@ class MonitorApp(App[None]):
         except Exception as exc:  # a damaged or vanished file: say so, stay where we are
             self.notify(f"replay: {exc}", severity="error", timeout=8, markup=False)
             return False
-        if view is None:
+        if view is None or view.snapshot is None:
             return False
         self.replay, self.replay_tick = view, tick
+        self.replay_note = None
+        if how == "at":  # a time someone asked for: say if what is shown is not at it
+            self._say_instead(ts, view.snapshot.ts)
         self._show_view()
         return True
+
+    def _say_instead(self, asked: float, shown: datetime) -> None:
+        from ..when import NEAR_SECONDS, shown_instead
+
+        zone = UTC if self.utc else None
+        when = datetime.fromtimestamp(asked, UTC).astimezone(zone)
+        slack = max(NEAR_SECONDS, 3 * self.settings.interval)  # a tick is that close
+        note = shown_instead(when, shown.astimezone(zone), slack=slack)
+        if note is not None:
+            self.replay_note = f"asked {when:%m-%d %H:%M:%S}, none recorded"
+            self.notify(note, title="replay", severity="warning", timeout=10, markup=False)
 
     def _load_view(self, db: Path, tick: int) -> View | None:
         from .replay import load_view
@@ -377,7 +404,10 @@ class MonitorApp(App[None]):
     def go_live(self) -> None:
         if self.replay is None:
             return
-        self.replay = self.replay_tick = None
+        self.replay = self.replay_tick = self.replay_note = None
+        # The newest live tick at once: the one last rendered is from before the replay
+        # (the header said LIVE over it until the next tick came).
+        self._shown = self.live.snapshot
         self._show_view()
 
     def _show_view(self) -> None:
@@ -394,7 +424,10 @@ class MonitorApp(App[None]):
         live = self.live.snapshot
         back = "" if live is None else fmt.duration(live.ts.timestamp() - snap.ts.timestamp())
         # Most telling first: the header cuts it short on narrow terminals.
-        return f"{back} ago · {shown:%Y-%m-%d} · esc: live" if back else f"{shown:%Y-%m-%d}"
+        note = f" · {self.replay_note}" if self.replay_note else ""
+        if not back:
+            return f"{shown:%Y-%m-%d}{note}"
+        return f"{back} ago{note} · {shown:%Y-%m-%d} · esc: live"
 
 
 def _conforms(app: MonitorApp) -> Monitor:

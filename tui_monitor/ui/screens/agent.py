@@ -21,12 +21,13 @@ from ...cost.tick import month_start_ms
 from ...models import AgentSample, Snapshot
 from ...store.queries import ErrorRow, ModelUsageRow
 from ...store.writer import resolve_error
-from ..columns import STATUS_STYLE
+from ..columns import STATUS_STYLE, reports_only
 from ..monitor import Monitor, monitor_of
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
+from .detail import DetailScreen, error_detail
 
 RANGES = {
     "1": ("5m", timedelta(minutes=5)),
@@ -36,6 +37,13 @@ RANGES = {
 }
 METRICS = ("cpu", "ram", "gpu_mem")
 TITLES = {"cpu": "CPU %", "ram": "memory MiB", "gpu_mem": "GPU memory MiB"}
+
+
+def _wrap(text: Text) -> Text:
+    """A detail value that wraps instead of being cut."""
+    text.no_wrap = False
+    text.overflow = "fold"
+    return text
 
 
 class AgentScreen(Screen[None]):
@@ -62,6 +70,7 @@ class AgentScreen(Screen[None]):
         self.metric = "cpu"
         self._ticks = 0
         self._reported: tuple[float | None, int] | None = None
+        self._errors: dict[str, ErrorRow] = {}
 
     @property
     def monitor(self) -> Monitor:
@@ -126,38 +135,41 @@ class AgentScreen(Screen[None]):
             self.load_history()
 
     def _details(self, a: AgentSample | None, now: float) -> Table:
+        """Every field in full: long values wrap (the pane scrolls: tab to it, then ↑ ↓)."""
         t = Table.grid(padding=(0, 1))
         t.add_column(style="bold", no_wrap=True)
         t.add_column(overflow="fold")
-        t.add_row("agent", safe.text(self.agent_name, "bold"))
+        t.add_row("agent", _wrap(safe.name_text(self.agent_name, "bold")))
         if a is None:
             t.add_row("status", Text("not in the current snapshot", "dim"))
             return t
-        t.add_row("kind", safe.text(f"{a.kind} ({a.source})"))
+        kind = safe.name_text(a.kind)
+        kind.append(f" ({a.source})")
+        t.add_row("kind", _wrap(kind))
         t.add_row("status", Text(a.status, STATUS_STYLE.get(a.status, "")))
         if a.heartbeat is not None:
-            t.add_row("reports", safe.text(a.reported or "-"))
+            t.add_row("reports", _wrap(safe.name_text(a.reported or "-")))
             t.add_row("heartbeat", f"{fmt.duration(max(0.0, now - a.heartbeat))} ago")
         if a.task:
-            t.add_row("task", safe.text(a.task, limit=400))
+            t.add_row("task", _wrap(safe.text(a.task)))
         if a.queue_depth is not None:
             t.add_row("queue", str(a.queue_depth))
         for key, value in sorted(a.metrics.items())[:12]:
-            t.add_row(safe.text(key, limit=24), f"{value:g}")
+            t.add_row(_wrap(safe.name_text(key)), f"{value:g}")
         if a.errors:
-            t.add_row("errors", Text(f"{a.errors} open", "bold red"))
-        if a.pid is None and not a.pids and a.source == "ingest":
+            t.add_row("errors", Text(f"{a.errors} open (enter on one: in full)", "bold red"))
+        if reports_only(a):
             return t  # known only from what it reports: no process to describe
         t.add_row("pids", Text(" ".join(map(str, a.pids)) or "-"))
         t.add_row("uptime", fmt.duration(a.uptime(now)))
         t.add_row("cpu", fmt.percent(a.cpu_utilization))
-        kind = {"pss": " PSS", "rss": " RSS"}.get(a.ram_kind or "", "")
-        t.add_row("memory", fmt.size(a.ram_used) + kind)
+        measured = {"pss": " PSS", "rss": " RSS"}.get(a.ram_kind or "", "")
+        t.add_row("memory", fmt.size(a.ram_used) + measured)
         t.add_row("gpu mem", fmt.size(a.gpu_memory_used))
         t.add_row("threads", "-" if a.threads is None else str(a.threads))
-        t.add_row("user", safe.text(a.user or "-"))
-        t.add_row("cwd", safe.text(a.cwd or "-"))
-        t.add_row("command", safe.text(a.cmdline or "-", limit=400))
+        t.add_row("user", _wrap(safe.text(a.user or "-")))
+        t.add_row("cwd", _wrap(safe.text(a.cwd or "-")))
+        t.add_row("command", _wrap(safe.text(a.cmdline or "-")))
         return t
 
     @work(exclusive=True, group="tree", exit_on_error=False)
@@ -189,12 +201,21 @@ class AgentScreen(Screen[None]):
         history = self.monitor.history
         chart = self.query_one("#agent-chart", MetricChart)
         label, span = RANGES[self.range_key]
-        title = f"{self.agent_name} {TITLES[self.metric]} · last {label}"
+        title = f"{safe.name(self.agent_name)} {TITLES[self.metric]} · last {label}"
         chart.border_title = safe.text(title)  # a Text, so an agent's name is never markup
+        snap = self.monitor.snapshot
+        agent = None if snap is None else self._agent(snap)
         if history is None:
-            chart.show(title, [], {})
+            chart.say("No history database: charts need one (tui-monitor record, or --db).")
             chart.border_title = safe.text(f"{title} (no history)")
             return
+        if agent is not None and reports_only(agent):
+            chart.say(
+                Text(
+                    "It has no process of its own (it only reports): no CPU or memory figures "
+                    "to chart. Its reports, events and errors are on the left and below."
+                )
+            )
         end = datetime.now(UTC)
         start = end - span
         width = max(20, chart.size.width - 10)
@@ -208,8 +229,8 @@ class AgentScreen(Screen[None]):
                 history.usage_by_model, self.agent_name, month_start_ms()
             )
         except Exception as exc:  # a missing or busy file must not take the screen down
-            chart.show(title, [], {})
-            chart.border_title = safe.text(f"{title} (history unavailable: {exc})")
+            chart.say(safe.text(f"History unavailable: {exc}"))
+            chart.border_title = safe.text(f"{title} (history unavailable)")
             return
         now = end.timestamp()
         xs = [now - p[0] for p in series.points]
@@ -219,7 +240,12 @@ class AgentScreen(Screen[None]):
             "max": [p[3] / scale for p in series.points],
         }
         unit = "%" if self.metric == "cpu" else "MiB"
-        chart.show(title, xs, lines, unit, span=span.total_seconds())
+        if agent is None or not reports_only(agent):
+            if any(v is not None for v in lines["avg"]):
+                chart.show(title, xs, lines, unit, span=span.total_seconds())
+            else:
+                what = {"cpu": "CPU", "ram": "memory", "gpu_mem": "GPU memory"}[self.metric]
+                chart.say(f"No {what} figures recorded for it in the last {label} (m: next).")
         log = self.query_one("#agent-events", EventLog)
         if not log.lines:
             log.add(e for _, e in reversed(events))
@@ -246,7 +272,7 @@ class AgentScreen(Screen[None]):
                 unpriced += r.unpriced
                 shown = Text(fmt.cost(r.cost, r.unpriced), "yellow" if r.unpriced else "")
             t.add_row(
-                safe.text(r.model, limit=24),
+                safe.name_text(r.model, limit=24),
                 str(r.records),
                 fmt.count(r.tokens[0] + r.tokens[2] + r.tokens[3]),
                 fmt.count(r.tokens[1]),
@@ -264,9 +290,12 @@ class AgentScreen(Screen[None]):
             return
         keep = box.highlighted_option.id if box.highlighted_option is not None else None
         box.clear_options()
+        self._errors = {str(e.id): e for e in errors}
         for e in errors:
-            prompt = Text(f"{e.ts.astimezone():%m-%d %H:%M:%S} ", "dim")
-            prompt.append_text(safe.text(e.error_type, "bold red", limit=80))
+            # One line each, cut with `…`: `enter` shows it in full, with its stack.
+            prompt = Text(f"{e.ts.astimezone():%m-%d %H:%M:%S} ", "dim", no_wrap=True)
+            prompt.overflow = "ellipsis"
+            prompt.append_text(safe.name_text(e.error_type, "bold red", limit=80))
             if e.message:
                 prompt.append(": ")
                 prompt.append_text(safe.text(e.message, limit=300))
@@ -276,6 +305,21 @@ class AgentScreen(Screen[None]):
             box.highlighted = box.get_option_index(keep)
         elif errors:
             box.highlighted = 0  # `r` always has a target: the newest, until you move
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """`enter` on an open error: all of it, with its stack."""
+        event.stop()
+        error = self._errors.get(event.option.id or "")
+        if error is not None:
+            title = f"{safe.name(error.error_type, 60)} · {safe.name(self.agent_name, 40)}"
+            self.app.push_screen(DetailScreen(title, error_detail(error)))
+
+    def on_event_log_opened(self, message: EventLog.Opened) -> None:
+        """`enter` on its event log: those events, each in full."""
+        from .events import EventsScreen
+
+        title = f"Events of {safe.name(self.agent_name, 40)}"
+        self.app.push_screen(EventsScreen(message.events, title))
 
     @work(exclusive=True, group="resolve", exit_on_error=False)
     async def action_resolve(self) -> None:
