@@ -1,15 +1,18 @@
 """Benchmark (not a test): how long `tui-monitor record` takes to start on a month of usage.
 
-A history holding ROWS usage rows spread over this month so far (12 agents, 4 models: priced
-by the table, self-costed, unpriced, mixed) is built once. Then, in this process, the month's
-spend is read into a ledger row by row (each row a model, priced, added: how the recorder
+A history holding ROWS usage rows spread over this month so far (12 agents, 4 models: costs
+from the price table, from the agent, none, mixed; stored as the recorder stores them) is
+built once. Then, in this process, the month's
+spend is read into a ledger row by row (each row a model, added: how the recorder
 started before) and from aggregates (`recorder.seed_ledger`), checked equal. Then the real
 console script, `tui-monitor record -v` on a fresh copy each round: seconds from spawn until
 the socket accepts a connection, and until the first batch is committed. With `--before REV`
 the same console script runs on the tui_monitor of git revision REV too (PYTHONPATH), in the
 same run, so both sit under the same load.
 
-    .venv/bin/python bench/startup.py [--rows 147000] [--rounds 5] [--before 3a633c9] [--write]
+    .venv/bin/python bench/startup.py [--rows 147000] [--rounds 5] [--before REV] [--write]
+
+REV must know the history's schema (the file is made by this checkout's writer).
 
 `--write` replaces today's section in bench/RESULTS.md.
 """
@@ -34,7 +37,7 @@ from _common import ROOT, command, exit_on_signals, machine, p90, publish
 
 from tui_monitor.config import Settings
 from tui_monitor.cost.ledger import Ledger
-from tui_monitor.cost.prices import ModelPrice, PriceTable
+from tui_monitor.cost.prices import ModelPrice, PriceTable, price
 from tui_monitor.cost.tick import month_start_ms
 from tui_monitor.recorder import seed_ledger
 from tui_monitor.store.queries import History
@@ -51,23 +54,27 @@ MODELS = ("claude-sonnet-4", "self-costed", "unpriced", "mixed")
 def build(db: Path, rows: int) -> None:
     """ROWS usage rows from the start of the month until now, as a month of agents leaves."""
     rng = random.Random(1)
+    table = PriceTable(PRICES)
     start = month_start_ms() + 86_400_000  # month_start_ms is a day early
     now = int(time.time() * 1000)
     span = max(now - start, 3_600_000)
     out = []
     for i in range(rows):
         model = rng.choice(MODELS)
-        cost = None
-        if model == "self-costed" or (model == "mixed" and rng.random() < 0.5):
-            cost = rng.randrange(1, 5000) / 1e5
         tokens = [rng.randrange(20000), rng.randrange(4000), rng.randrange(50000), 0]
+        cost, source = None, None  # as the recorder stores it: priced once, when recorded
+        if model == "self-costed" or (model == "mixed" and rng.random() < 0.5):
+            cost, source = rng.randrange(1, 5000) / 1e5, "agent"
+        elif (found := price(table, model, (tokens[0], tokens[1], tokens[2], 0))) is not None:
+            cost, source = found, "prices"
         ts = now - span + span * i // rows
-        out.append((ts, f"agent-{rng.randrange(12)}", model, *tokens, cost, f"req-{i}"))
+        out.append((ts, f"agent-{rng.randrange(12)}", model, *tokens, cost, source, f"req-{i}"))
     Writer(db).close()
     conn = sqlite3.connect(db)
     conn.executemany(
         "INSERT INTO usage (ts, agent, model, input_tokens, output_tokens, cache_read_tokens, "
-        "cache_write_tokens, cost_usd, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "cache_write_tokens, cost_usd, cost_source, request_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         out,
     )
     conn.commit()
@@ -77,17 +84,16 @@ def build(db: Path, rows: int) -> None:
 
 def seed_times(db: Path, rounds: int) -> tuple[list[float], list[float]]:
     """Seconds to read the month into a ledger: row by row, and from aggregates."""
-    prices = PriceTable(PRICES)
     old: list[float] = []
     new: list[float] = []
     for _ in range(rounds):
         t = time.perf_counter()
-        by_row = Ledger(prices)
+        by_row = Ledger()
         for _, record in History(db).usage_since(month_start_ms()):
             by_row.add(record)
         old.append(time.perf_counter() - t)
         t = time.perf_counter()
-        seeded = Ledger(prices)
+        seeded = Ledger()
         seed_ledger(History(db), seeded)
         new.append(time.perf_counter() - t)
         a, b = by_row.summary(), seeded.summary()
@@ -200,10 +206,10 @@ def main() -> None:
         f"Machine: {env}.",
         f"Command: `{command()}`",
         f"A history of {args.rows:,} usage rows ({size:.1f} MiB) spread over this month so far, "
-        f"12 agents, 4 models (priced by the table, self-costed, unpriced, mixed); "
+        f"12 agents, 4 models (costs from the price table, from the agent, none, mixed); "
         f"{args.rounds} rounds each, medians (p90).",
         "| reading the month into the ledger | time |\n|---|---|\n"
-        f"| row by row (a model per row, priced, added; the old start) | {fmt(old_seed)} |\n"
+        f"| row by row (a model per row, added; the old start) | {fmt(old_seed)} |\n"
         f"| from aggregates (`seed_ledger`: GROUP BY, the last hour by row) | {fmt(new_seed)} |",
         "| `tui-monitor record` | socket accepts | first batch committed |\n|---|---|---|\n"
         + "\n".join(f"| {name} | {fmt(listen)} | {fmt(commit)} |" for name, listen, commit in rows),

@@ -1,6 +1,7 @@
 """A ledger seeded from the history's aggregates says what one fed the same rows one by one
-says: several days and agents, priced, self-costed, unpriced and mixed models, the last hour's
-burn, records from the future and from before the month, and the dedup memory."""
+says: several days and agents, costs from the price table, from the agent, none (unknown) and
+mixed, the last hour's burn, records from the future and from before the month, and the dedup
+memory."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tui_monitor import recorder as recorder_module
 from tui_monitor.config import GpuSettings, IngestSettings, PresetSettings, Settings, StoreSettings
 from tui_monitor.cost.budgets import BudgetSettings
 from tui_monitor.cost.ledger import DEDUP_CAPACITY, CostSummary, Ledger, Usage
-from tui_monitor.cost.prices import ModelPrice, PriceTable
+from tui_monitor.cost.prices import ModelPrice, PriceTable, price
 from tui_monitor.cost.tick import month_start_ms
 from tui_monitor.models import UsageRecord
 from tui_monitor.recorder import Recorder
@@ -30,6 +31,17 @@ PRICES = PriceTable(
 )
 BUDGETS = BudgetSettings(daily=5.0, monthly=100.0, agents={"a1": 1.0})
 MODELS = ("claude-sonnet-4", "self-costed", "unpriced", "mixed")
+
+
+def stored_cost(
+    rng: random.Random, model: str, tokens: list[int]
+) -> tuple[float | None, str | None]:
+    """The cost as the recorder stores it: the agent's own, else the table's when the record
+    arrived, else none (unknown)."""
+    if model == "self-costed" or (model == "mixed" and rng.random() < 0.5):
+        return rng.randrange(1, 5000) / 1e5, "agent"
+    cost = price(PRICES, model, (tokens[0], tokens[1], tokens[2], tokens[3]))
+    return (None, None) if cost is None else (cost, "prices")
 
 
 def fill(db: Path, rows: int, seed: int) -> None:
@@ -46,18 +58,17 @@ def fill(db: Path, rows: int, seed: int) -> None:
         else:
             ts = month + rng.randrange(span)
         model = rng.choice(MODELS)
-        cost = None
-        if model == "self-costed" or (model == "mixed" and rng.random() < 0.5):
-            cost = rng.randrange(1, 5000) / 1e5
         request = f"r{i}" if rng.random() < 0.7 else None
         tokens = [rng.randrange(0, 20000) for _ in range(4)]
-        out.append((ts, f"a{rng.randrange(5)}", model, *tokens, cost, request))
+        cost, source = stored_cost(rng, model, tokens)
+        out.append((ts, f"a{rng.randrange(5)}", model, *tokens, cost, source, request))
     writer = Writer(db)
     writer.close()
     conn = sqlite3.connect(db)
     conn.executemany(
         "INSERT INTO usage (ts, agent, model, input_tokens, output_tokens, cache_read_tokens,"
-        " cache_write_tokens, cost_usd, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " cache_write_tokens, cost_usd, cost_source, request_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         out,
     )
     conn.commit()
@@ -65,10 +76,10 @@ def fill(db: Path, rows: int, seed: int) -> None:
 
 
 def ledgers(db: Path, max_keys: int = 10_000) -> tuple[Ledger, Ledger]:
-    by_row = Ledger(PRICES, BUDGETS, clock=lambda: NOW, max_keys=max_keys)
+    by_row = Ledger(BUDGETS, clock=lambda: NOW, max_keys=max_keys)
     for _, record in History(db).usage_since(month_start_ms(NOW)):
         by_row.add(record)
-    seeded = Ledger(PRICES, BUDGETS, clock=lambda: NOW, max_keys=max_keys)
+    seeded = Ledger(BUDGETS, clock=lambda: NOW, max_keys=max_keys)
     month_ms, day_ms = seeded.periods_ms()
     seeded.seed(
         *History(db).usage_seed(

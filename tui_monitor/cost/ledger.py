@@ -2,7 +2,9 @@
 
 The recorder feeds `Ledger.add` with usage records as they arrive (and, at start, with this
 month's rows from history); the overview, the agent screen and the alert engine read
-`Ledger.summary`. Spend is counted in local days and months.
+`Ledger.summary`. Spend is counted in local days and months. The ledger never prices: a
+record's cost is fixed once, when it is recorded (`prices.priced`), and a record without one
+counts as unknown, so a history read back adds up to what was shown at the time.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import Any
 
 from ..models import UsageRecord
 from .budgets import HOUR, BudgetSettings, BudgetStatus, budget_status
-from .prices import PriceTable, cost_of, price
 
 DEDUP_CAPACITY = 100_000
 """Recent (agent, request_id) pairs remembered; the DB's unique index is the last guard."""
@@ -131,7 +132,6 @@ class Ledger:
 
     def __init__(
         self,
-        prices: PriceTable | None = None,
         budgets: BudgetSettings | None = None,
         *,
         tz: tzinfo | None = None,
@@ -139,7 +139,6 @@ class Ledger:
         dedup_capacity: int = DEDUP_CAPACITY,
         max_keys: int = MAX_KEYS,
     ) -> None:
-        self.prices = prices if prices is not None else PriceTable()
         self.budgets = budgets if budgets is not None else BudgetSettings()
         self._tz = tz  # None: the system's local time
         self._clock = clock
@@ -167,7 +166,7 @@ class Ledger:
         ts = min(record.ts.timestamp(), now)
         if ts < self._month_start:
             return True
-        cost = cost_of(record, self.prices)
+        cost = record.cost_usd
         key = (record.agent, record.model)
         if key not in self._month and len(self._month) >= self._max_keys:
             key = (OTHER, OTHER)
@@ -201,8 +200,8 @@ class Ledger:
 
         Args:
             totals: per (agent, model, today) in order of first appearance: agent, model,
-                today (bool), records, the four token sums, the sum of known costs, records
-                without a cost, and their four token sums (priced here, as `add` prices them).
+                today (bool), records, the four token sums, the sum of the stored costs, and
+                the records stored without one (unknown).
             recent: the rows of the last hour, for the burn rate's minute buckets (they are
                 in `totals` already).
             seen: (agent, request_id) pairs to remember, oldest first.
@@ -212,17 +211,9 @@ class Ledger:
         for row in totals:
             agent, model, today, records = row[0], row[1], bool(row[2]), int(row[3])
             tokens = (int(row[4]), int(row[5]), int(row[6]), int(row[7]))
-            known, nulls = float(row[8]), int(row[9])
-            null_tokens = (int(row[10]), int(row[11]), int(row[12]), int(row[13]))
             acc = _Acc()
             acc.input, acc.output, acc.cache_read, acc.cache_write = tokens
-            acc.records, acc.cost = records, known
-            if nulls:
-                priced = price(self.prices, model, null_tokens)
-                if priced is None:
-                    acc.unknown = nulls
-                else:
-                    acc.cost += priced
+            acc.records, acc.cost, acc.unknown = records, float(row[8]), int(row[9])
             key = (agent, model)
             if key not in self._month and len(self._month) >= self._max_keys:
                 key = (OTHER, OTHER)
@@ -233,7 +224,7 @@ class Ledger:
                 self._fleet_day.merge(acc)
         for record in recent:
             ts = min(record.ts.timestamp(), now)
-            cost = cost_of(record, self.prices)
+            cost = record.cost_usd
             minute = math.floor(ts / 60)
             if ts < self._month_start or not cost or minute * 60 <= now - HOUR:
                 continue

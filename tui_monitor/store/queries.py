@@ -71,10 +71,9 @@ class ModelUsageRow:
     tokens: tuple[int, int, int, int]
     """input, output, cache read, cache write."""
     cost: float
-    """Sum of the costs the agent reported."""
+    """Sum of the costs stored with the records (the agent's, or priced when recorded)."""
     unpriced: int
-    """Records that came without a cost."""
-    unpriced_tokens: tuple[int, int, int, int]
+    """Records stored without a cost (no price then): `cost` leaves them out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,15 +259,12 @@ class History:
     ) -> tuple[list[tuple[Any, ...]], list[UsageRecord], list[tuple[str, str]]]:
         """This month's usage as a ledger starts from it, without a model per row: totals
         from `month_ms` on per (agent, model, from `day_ms` on or not) in order of first
-        appearance, with the tokens of records that came without a cost apart (the caller
-        prices them); the rows from `recent_ms` on one by one (the burn rate's minutes); the
-        newest `remember` (agent, request_id) pairs from `seen_ms` on, oldest first."""
-        unpriced = ", ".join(
-            f"coalesce(sum(CASE WHEN cost_usd IS NULL THEN {c} END), 0)" for c in _TOKENS
-        )
+        appearance (records, the four token sums, the stored costs' sum, the records stored
+        without a cost); the rows from `recent_ms` on one by one (the burn rate's minutes);
+        the newest `remember` (agent, request_id) pairs from `seen_ms` on, oldest first."""
         totals_sql = (
             f"SELECT agent, model, ts >= ?, count(*), {', '.join(f'sum({c})' for c in _TOKENS)}, "
-            f"total(cost_usd), sum(cost_usd IS NULL), {unpriced} FROM usage WHERE ts >= ? "
+            "total(cost_usd), sum(cost_usd IS NULL) FROM usage WHERE ts >= ? "
             "GROUP BY agent, model, ts >= ? ORDER BY min(id)"
         )
         with self._conn() as conn:
@@ -284,31 +280,17 @@ class History:
         return totals, [_usage_record(r) for r in recent], seen
 
     def usage_by_model(self, agent: str, since_ms: int) -> list[ModelUsageRow]:
-        """One agent's tokens and cost per model since `since_ms`; tokens of the records
-        that came without a cost are kept apart, so the caller can price them."""
+        """One agent's tokens and stored cost per model since `since_ms` (never re-priced:
+        records stored without a cost are counted apart)."""
         sql = (
             "SELECT model, count(*), sum(input_tokens), sum(output_tokens), "
             "sum(cache_read_tokens), sum(cache_write_tokens), total(cost_usd), "
-            "sum(cost_usd IS NULL), "
-            "total(CASE WHEN cost_usd IS NULL THEN input_tokens END), "
-            "total(CASE WHEN cost_usd IS NULL THEN output_tokens END), "
-            "total(CASE WHEN cost_usd IS NULL THEN cache_read_tokens END), "
-            "total(CASE WHEN cost_usd IS NULL THEN cache_write_tokens END) "
+            "sum(cost_usd IS NULL) "
             "FROM usage WHERE agent = ? AND ts >= ? GROUP BY model ORDER BY total(cost_usd) DESC"
         )
         with self._conn() as conn:
             rows = conn.execute(sql, (agent, since_ms)).fetchall()
-        return [
-            ModelUsageRow(
-                r[0],
-                r[1],
-                (r[2], r[3], r[4], r[5]),
-                r[6],
-                r[7],
-                (int(r[8]), int(r[9]), int(r[10]), int(r[11])),
-            )
-            for r in rows
-        ]
+        return [ModelUsageRow(r[0], r[1], (r[2], r[3], r[4], r[5]), r[6], r[7]) for r in rows]
 
     def unresolved_counts(self) -> dict[str, int]:
         """Open errors per agent, now."""

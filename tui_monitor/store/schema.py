@@ -12,11 +12,12 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 from ..errors import SchemaError, StoreError
 from . import files
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x544D4F4E
 """`PRAGMA application_id` of our files ("TMON"), so a database of another program is told
 apart from ours before anything is written to it."""
@@ -30,8 +31,12 @@ STATUS_CODES = {
     "zombie": 5,
     "exited": 6,
     "stale": 7,
+    "unknown": 8,  # CPU% not known yet (first sample); no migration: the column is INTEGER
 }
 STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
+RAM_KIND_CODES = {"rss": 0, "pss": 1}
+"""What an agent sample's memory figure measured (models.AgentSample.ram_kind)."""
+RAM_KIND_NAMES: dict[int | None, Literal["pss", "rss"]] = {0: "rss", 1: "pss"}
 LEVEL_CODES = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 LEVEL_NAMES = {v: k for k, v in LEVEL_CODES.items()}
 
@@ -182,6 +187,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX reports_last ON reports(last_ts);
     ALTER TABLE agent_samples ADD COLUMN report INTEGER;   -- reports.id, NULL: nothing reported
     ALTER TABLE agent_samples ADD COLUMN heartbeat INTEGER; -- epoch ms of the last heartbeat
+    """,
+    # 4: money priced once, when it is recorded; the processes of every agent sample; what
+    # its memory figure measured
+    """
+    ALTER TABLE usage ADD COLUMN cost_source TEXT;     -- 'agent', 'prices'; NULL: no price
+    ALTER TABLE usage ADD COLUMN tick INTEGER;         -- the tick that took it; NULL before 4
+    UPDATE usage SET cost_source = 'agent' WHERE cost_usd IS NOT NULL;  -- only agents set it
+    CREATE INDEX usage_tick ON usage(tick) WHERE tick IS NOT NULL;
+    CREATE TABLE procsets (                            -- distinct process trees, shared by ticks
+        id INTEGER PRIMARY KEY,
+        tree TEXT NOT NULL UNIQUE,                     -- "pid:ppid pid:ppid ..." by pid
+        last_ts INTEGER NOT NULL                       -- epoch ms of the last tick using it
+    );
+    CREATE INDEX procsets_last ON procsets(last_ts);
+    ALTER TABLE agent_samples ADD COLUMN procset INTEGER;  -- procsets.id; NULL: none recorded
+    ALTER TABLE agent_samples ADD COLUMN ram_kind INTEGER; -- 1 PSS, 0 RSS; NULL: not known
     """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
