@@ -17,6 +17,7 @@ from tui_monitor.export.outfile import write_atomic
 from tui_monitor.store.writer import Writer
 
 UNTIL = "2025-01-15T13:00:00Z"
+IN_HISTORY = "2025-01-15T12:00:05Z"
 METRICS_NAME = "tui-monitor-metrics-20250115T130000Z.csv"
 
 
@@ -78,7 +79,7 @@ def test_export_refuses_to_replace_what_is_not_a_file(
     flags = ["--force"] if force else []
     for args in (
         ["metrics", "--since", "1000d", "--until", UNTIL],
-        ["snapshot", "--at", UNTIL],
+        ["snapshot", "--at", IN_HISTORY],  # a recorded moment: no "nothing recorded" notice
     ):
         done = run("export", *args, "--db", str(db), "-o", str(target), *flags)
         check_one_line(done.returncode, done.stderr, f"{target} {message}")
