@@ -58,7 +58,8 @@ def test_status_json_shows_real_agents_from_config(spawn_agent: SpawnAgent) -> N
     assert agents["burner"]["pid"] == busy.pid
     assert agents["burner"]["kind"] == "worker"
     assert agents["burner"]["status"] == "running"
-    assert agents["burner"]["cpu_utilization"] > 50  # real CPU over one real interval
+    # Real CPU over one real interval (a busy loop; > 20, not ~100: the CI box may be loaded)
+    assert agents["burner"]["cpu_utilization"] > 20
     assert agents["hog"]["pid"] == alloc.pid
     assert agents["hog"]["ram_used"] >= 200 * MiB
     assert agents["absent"]["status"] == "exited" and agents["absent"]["pid"] is None
