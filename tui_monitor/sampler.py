@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from .alerts.tick import AlertTick
 from .collect.agents import AgentCollector
@@ -19,6 +20,9 @@ from .cost.ledger import budget_levels
 from .cost.tick import CostTick
 from .ingest.hub import IngestHub
 from .models import Snapshot
+
+if TYPE_CHECKING:
+    from .tasks.watch import TaskWatcher
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,8 @@ class Sampler:
         """Runs the alert rules over each tick, cost included (set by the recorder)."""
         self.unresolved: dict[str, int] = {}
         """Open errors per agent, refreshed from the store by the recorder."""
+        self.tasks: TaskWatcher | None = None
+        """The task boards, their changes and events since the last tick (set by the recorder)."""
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call `fn` with every new snapshot; returns a function that unsubscribes."""
@@ -85,6 +91,7 @@ class Sampler:
                 a.model_copy(update={"errors": counts[a.name]}) if a.name in counts else a
                 for a in agents
             )
+        boards, task_changes, task_events = self.tasks.take() if self.tasks else ((), (), [])
         snapshot = Snapshot(
             seq=self.seq,
             ts=now,
@@ -94,12 +101,14 @@ class Sampler:
             host=host,
             gpu=gpu_status,
             agents=agents,
-            events=(*events, *reported.events) if reported else events,
+            events=(*events, *(reported.events if reported else ()), *task_events),
             errors=tuple(reported.errors) if reported else (),
             usage=tuple(reported.usage) if reported else (),
             reported=reported.count if reported else 0,
             event_rows=reported.rows if reported and reported.rows else None,
             ingest=self.ingest.stats() if self.ingest is not None else None,
+            tasks=boards,
+            task_changes=task_changes,
         )
         budgets: list[tuple[str, float]] = []
         if self.cost is not None:

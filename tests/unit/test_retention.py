@@ -137,6 +137,7 @@ def state(conn: sqlite3.Connection) -> dict[str, set[tuple[Any, ...]]]:
         "errors": rows(conn, "SELECT id, ts, resolved FROM errors"),
         "usage": rows(conn, "SELECT id, ts FROM usage"),
         "reports": rows(conn, "SELECT id, last_ts FROM reports"),
+        "task_states": rows(conn, "SELECT id, ts FROM task_states"),  # tests/unit/test_task_store
         "agents": rows(conn, "SELECT * FROM agents"),
         "agent_runs": rows(conn, "SELECT * FROM agent_runs"),
         "series": rows(conn, "SELECT * FROM series"),
@@ -158,7 +159,7 @@ def kept(before: dict[str, set[tuple[Any, ...]]]) -> dict[str, set[tuple[Any, ..
         "errors": {r for r in before["errors"] if r[1] >= EVENTS_CUT or not r[2]},
         "usage": {r for r in before["usage"] if r[1] >= USAGE_CUT},
         "reports": {r for r in before["reports"] if r[1] >= RAW_CUT},
-        **{t: before[t] for t in ("agents", "agent_runs", "series")},
+        **{t: before[t] for t in ("agents", "agent_runs", "series", "task_states")},
     }
 
 
@@ -186,7 +187,7 @@ def test_prune_removes_exactly_the_old_rows(store: Writer) -> None:
     assert removed == {
         "ticks": 4, "host_samples": 4, "gpu_samples": 8, "agent_samples": 8, "ingest_stats": 0,
         "minute_rollups": 2 * len(before["series"]), "hour_rollups": 2 * len(before["series"]),
-        "events": 2, "errors": 1, "usage": 1, "reports": 4,
+        "events": 2, "errors": 1, "usage": 1, "reports": 4, "task_states": 0,
     }  # fmt: skip
     assert result.total == sum(removed.values())
     assert {ts for _, ts in after["ticks"]} == {

@@ -28,6 +28,7 @@ from tui_monitor.models import (
 from tui_monitor.sampler import Sampler
 from tui_monitor.store.queries import History
 from tui_monitor.store.retention import prune
+from tui_monitor.store.schema import SCHEMA_VERSION
 from tui_monitor.store.writer import Writer
 
 if TYPE_CHECKING:
@@ -404,7 +405,7 @@ def test_unresolved_errors(store: Writer, db: Path) -> None:
 def test_info_and_check(store: Writer, db: Path) -> None:
     history_of(store)
     info = History(db).info()
-    assert info.path == db and info.schema_version == 3
+    assert info.path == db and info.schema_version == SCHEMA_VERSION
     assert info.size > 0 and info.wal_size >= 0
     assert (info.first_tick, info.last_tick) == (at(-1), at(1))
     assert info.rows["ticks"] == 3 and info.rows["agent_samples"] == 6

@@ -19,7 +19,7 @@ from tui_monitor.store.writer import Writer
 
 TABLES = {
     "ticks", "host_samples", "gpu_samples", "agents", "agent_runs", "agent_samples", "events",
-    "errors", "usage", "series", "rollups", "reports", "ingest_stats",
+    "errors", "usage", "series", "rollups", "reports", "ingest_stats", "task_states",
 }  # fmt: skip
 
 
@@ -63,7 +63,7 @@ def test_migrate_from_empty(tmp_path: Path) -> None:
     store = Writer(path)
     try:
         assert store.migrated_from == 0
-        assert schema.user_version(store.conn) == SCHEMA_VERSION == 3
+        assert schema.user_version(store.conn) == SCHEMA_VERSION == len(MIGRATIONS)
         assert tables(store.conn) == TABLES
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == schema.BUSY_TIMEOUT_MS
@@ -97,12 +97,12 @@ def test_migrate_from_previous_version(tmp_path: Path) -> None:
         """
     )
     conn.close()
-    with pytest.raises(SchemaError, match="schema 1 is older than 3"):
+    with pytest.raises(SchemaError, match=f"schema 1 is older than {SCHEMA_VERSION}"):
         History(path).latest()  # a viewer never upgrades a file itself
 
     store = Writer(path)
     assert store.migrated_from == 1
-    assert schema.user_version(store.conn) == 3 and tables(store.conn) == TABLES
+    assert schema.user_version(store.conn) == SCHEMA_VERSION and tables(store.conn) == TABLES
     assert store.conn.execute("SELECT count(*) FROM rollups").fetchone()[0] == 0
     batch = store.write_batch([one_tick(seq=8, ts=1_700_000_001.0)])
     store.close()
@@ -137,7 +137,7 @@ def test_future_wal_version_refused_by_store(tmp_path: Path) -> None:
 def test_future_version_refused_by_history(tmp_path: Path, wal: bool) -> None:
     path = future_db(tmp_path / "future.db", wal=wal)
     before = digest(path)
-    with pytest.raises(SchemaError, match=r"newer tui-monitor \(schema 99, this one knows 3\)"):
+    with pytest.raises(SchemaError, match=rf"newer tui-monitor \(schema 99, this one knows {SCHEMA_VERSION}\)"):
         History(path).latest()
     with pytest.raises(SchemaError, match="schema 99"):
         History(path).info()

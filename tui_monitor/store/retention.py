@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..config import RetentionSettings
+from . import tasks
 
 _RAW_CHILDREN = ("host_samples", "gpu_samples", "agent_samples", "ingest_stats")
 _OLD_TICKS = "SELECT id FROM ticks WHERE id BETWEEN ? AND ? AND ts < ?"
@@ -48,6 +49,7 @@ class PruneResult:
     errors: int = 0
     usage: int = 0
     reports: int = 0
+    task_states: int = 0
     batches: int = field(default=0, compare=False)
 
     def counts(self) -> dict[str, int]:
@@ -127,6 +129,12 @@ def prune_steps(
             yield {table: n}
             if n < batch_rows:
                 break
+    while True:  # task board states: kept while a board after the events cutoff needs them
+        with _immediate(conn):
+            n = tasks.prune_batch(conn, cut.events_ms, batch_rows)
+        yield {"task_states": n}
+        if n < batch_rows:
+            break
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from ..models import (
     UsageRecord,
 )
 from .schema import LEVEL_NAMES, STATUS_NAMES
+from .tasks import boards_at
 
 When = datetime | float
 
@@ -118,6 +119,7 @@ def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
         agents=tuple(_agent(a, unresolved.get(a[0], 0)) for a in agents),
         events=tuple(_event(e) for e in events.fetchall()),
         ingest=None if ingest is None else IngestStats.model_validate_json(ingest[0]),
+        tasks=boards_at(conn, tick_id),
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import SchemaError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 5000
 
 STATUS_CODES = {
@@ -176,6 +176,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX reports_last ON reports(last_ts);
     ALTER TABLE agent_samples ADD COLUMN report INTEGER;   -- reports.id, NULL: nothing reported
     ALTER TABLE agent_samples ADD COLUMN heartbeat INTEGER; -- epoch ms of the last heartbeat
+    """,
+    # 4: task boards, as changes: a board at tick T is the newest row of each key up to T
+    """
+    CREATE TABLE task_states (
+        id INTEGER PRIMARY KEY,
+        tick INTEGER NOT NULL,           -- ticks.id of the first tick showing this state
+        ts INTEGER NOT NULL,             -- epoch ms of that tick (ticks are pruned sooner)
+        board TEXT NOT NULL,
+        key TEXT NOT NULL,               -- the task's key on its board; '' is the board itself
+        card TEXT                        -- JSON of the card (of the board, for ''); NULL: gone
+    );
+    CREATE INDEX task_states_key ON task_states(board, key, tick);
+    CREATE INDEX task_states_tick ON task_states(tick);
     """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
