@@ -34,3 +34,27 @@ def board_order(card: TaskCard) -> tuple[int, float, float, str]:
         return column, 0.0, -card.mtime, card.key
     when = card.created_ts if card.created_ts is not None else card.mtime
     return column, float(priority_rank(card.priority)), when, card.key
+
+
+STATUS_WORDS: dict[str, frozenset[str]] = {
+    "inbox": frozenset(("inbox", "new", "todo", "to-do", "open", "pending", "queued", "backlog")),
+    "assigned": frozenset(
+        ("assigned", "in_progress", "in-progress", "in progress", "doing", "active", "wip",
+         "working", "running", "started", "claimed")
+    ),  # fmt: skip
+    "done": frozenset(
+        ("done", "complete", "completed", "finished", "closed", "resolved", "failed", "cancelled")
+    ),
+}
+STATUS_WORDS["archive"] = STATUS_WORDS["done"] | {"archived"}
+
+
+def status_disagrees(card: TaskCard) -> bool:
+    """The file's `status` names another column than its folder (`status: assigned` in
+    done/): shown as written, and marked. A word the board does not know is never marked."""
+    if card.status is None:
+        return False
+    word = card.status.strip().lower()
+    if word in STATUS_WORDS[card.column]:
+        return False
+    return any(word in words for words in STATUS_WORDS.values())
