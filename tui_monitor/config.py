@@ -260,7 +260,7 @@ class TaskBoardSettings(BaseModel):
 
 
 SORT_KEYS = ("name", "kind", "status", "pid", "cpu", "mem", "gpu", "procs", "queue", "msgs",
-             "errs", "cost", "age", "uptime")  # fmt: skip
+             "errs", "cost", "age", "tasks", "uptime")  # fmt: skip
 
 
 class UiSettings(BaseModel):

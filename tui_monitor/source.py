@@ -19,12 +19,13 @@ from .config import Settings
 from .cost import ledger
 from .cost.tick import month_start_ms, with_cost
 from .errors import AlreadyRecording, SchemaError
-from .models import Snapshot
+from .models import Snapshot, TaskBoard
 from .recorder import Recorder, RecorderLock, move_aside_if_corrupt, recorder_pid
 from .store.queries import History
 
 Mode = Literal["live", "attached", "replay", "scripted"]
 Emit = Callable[[Snapshot], None]
+TasksChanged = Callable[[tuple[TaskBoard, ...]], None]
 
 
 class SnapshotSource:
@@ -41,6 +42,10 @@ class SnapshotSource:
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         raise NotImplementedError
 
+    def follow_tasks(self, fn: TasksChanged) -> None:
+        """Task boards as they change between ticks; only a source watching the files
+        (live) has them, the others bring boards with their snapshots."""
+
 
 class LiveSource(SnapshotSource):
     """An in-process recorder: samples, writes history, and shows every tick."""
@@ -52,10 +57,15 @@ class LiveSource(SnapshotSource):
         self.db = self.path = db
         self.recorder: Recorder | None = None
         self.notice: str | None = None
+        self._tasks: list[TasksChanged] = []
+
+    def follow_tasks(self, fn: TasksChanged) -> None:
+        self._tasks.append(fn)
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         recorder = self.recorder = Recorder(self.settings, self.path)
         recorder.sampler.subscribe(emit)
+        recorder.task_subscribers.extend(self._tasks)
         # The first screen does not wait for the lock, the integrity check or the migrations.
         first = await recorder.sampler.tick()
         with RecorderLock(self.path):

@@ -39,9 +39,20 @@ def board_order(card: TaskCard) -> tuple[int, float, float, str]:
 STATUS_WORDS: dict[str, frozenset[str]] = {
     "inbox": frozenset(("inbox", "new", "todo", "to-do", "open", "pending", "queued", "backlog")),
     "assigned": frozenset(
-        ("assigned", "in_progress", "in-progress", "in progress", "doing", "active", "wip",
-         "working", "running", "started", "claimed")
-    ),  # fmt: skip
+        (
+            "assigned",
+            "in_progress",
+            "in-progress",
+            "in progress",
+            "doing",
+            "active",
+            "wip",
+            "working",
+            "running",
+            "started",
+            "claimed",
+        )
+    ),
     "done": frozenset(
         ("done", "complete", "completed", "finished", "closed", "resolved", "failed", "cancelled")
     ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -37,6 +37,8 @@ class AgentStats:
     messages: int = 0
     errors: int = 0
     last_event: float | None = None
+    tasks: int = 0
+    """Tasks in an assigned folder of a task board under this agent's name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,15 @@ COLUMNS: tuple[Column, ...] = (
         lambda a, s, n: -_num(_age(s, n)) if s.last_event is not None else float("-inf"),
     ),
     Column(
+        "tasks",
+        "TASKS",
+        5,
+        4,
+        True,
+        lambda a, s, n: str(s.tasks) if s.tasks else "-",
+        lambda a, s, n: s.tasks,
+    ),
+    Column(
         "uptime",
         "UPTIME",
         7,
@@ -175,9 +186,10 @@ BY_KEY = {c.key: c for c in COLUMNS}
 NAME_MAX = 28
 
 
-def fitting(width: int, name_width: int) -> list[Column]:
-    """The columns that fit in `width` cells, dropping the highest priority numbers first."""
-    chosen = list(COLUMNS)
+def fitting(width: int, name_width: int, skip: Collection[str] = ()) -> list[Column]:
+    """The columns that fit in `width` cells, dropping the highest priority numbers first
+    (`skip`: columns not wanted at all, e.g. TASKS without task boards)."""
+    chosen = [c for c in COLUMNS if c.key not in skip]
     gap = 2  # DataTable's cell padding (1 each side)
 
     def total(cols: list[Column]) -> int:

@@ -37,6 +37,7 @@ RANGES = {
 }
 METRICS = ("cpu", "ram", "gpu_mem")
 TITLES = {"cpu": "CPU %", "ram": "memory MiB", "gpu_mem": "GPU memory MiB"}
+TASKS_SHOWN = 12
 
 
 class AgentScreen(Screen[None]):
@@ -54,6 +55,7 @@ class AgentScreen(Screen[None]):
         Binding(
             "r", "resolve", "Resolve", id="agent.resolve", tooltip="Resolve the selected error"
         ),
+        Binding("t", "tasks", "Tasks", id="agent.tasks", tooltip="This agent's task board"),
     ]
 
     def __init__(self, name: str) -> None:
@@ -73,6 +75,7 @@ class AgentScreen(Screen[None]):
         with Horizontal(id="agent-top"):
             with VerticalScroll(id="agent-left"):
                 yield Static(id="details")
+                yield Static(id="agent-tasks")
                 yield OptionList(id="errors")
                 yield Static(id="usage")
                 yield Static(id="tree")
@@ -102,6 +105,7 @@ class AgentScreen(Screen[None]):
         self.query_one("#agent-events", EventLog).sync(
             (n, e) for n, e in self.monitor.events if e.agent == self.agent_name
         )
+        self.render_tasks()
         self._ticks += 1
         if agent is not None and agent.pids and self._ticks % 3 == 1:
             self.load_tree(agent.pids)
@@ -111,6 +115,33 @@ class AgentScreen(Screen[None]):
             self.load_history()
         elif self._ticks % (5 if self.range_key == "1" else 60) == 0:
             self.load_history()
+
+    def render_tasks(self) -> None:
+        """The tasks on the boards under this agent's name (assigned first), joined by name."""
+        box = self.query_one("#agent-tasks", Static)
+        cards = [
+            (b.name, c) for b in self.monitor.tasks for c in b.cards if c.agent == self.agent_name
+        ]
+        box.display = bool(cards)
+        if not cards:
+            return
+        order = {"assigned": 0, "inbox": 1, "done": 2, "archive": 3}
+        cards.sort(key=lambda bc: order[bc[1].column])
+        working = sum(1 for _, c in cards if c.column == "assigned")
+        t = Table(
+            title=f"tasks: {working} assigned, {len(cards)} in all (t: board)",
+            title_justify="left", box=None, pad_edge=False,
+        )  # fmt: skip
+        for col in ("COLUMN", "ID", "PRIO", "TITLE"):
+            t.add_column(col, no_wrap=True, overflow="ellipsis", max_width=None)
+        for _, c in cards[:TASKS_SHOWN]:
+            title = safe.text(f"⚠ {c.problem}" if c.problem else c.title or "", limit=60)
+            t.add_row(c.column, safe.text(c.id, "bold", limit=24),
+                      safe.text(c.priority or "-", limit=10), title)  # fmt: skip
+        box.update(t)
+
+    def action_tasks(self) -> None:
+        self.monitor.open_tasks(self.agent_name)
 
     def _details(self, a: AgentSample | None, now: float) -> Table:
         t = Table.grid(padding=(0, 1))

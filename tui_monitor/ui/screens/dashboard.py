@@ -23,6 +23,7 @@ from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
+from .tasks import tasks_card
 
 CHART_METRICS = ("cpu", "mem", "gpu")
 CHART_EVERY = 5.0
@@ -69,6 +70,7 @@ class DashboardScreen(Screen[None]):
         _bind("right_curly_bracket", "jump(60)", "Minute on", "replay.minute_on", False),
         _bind("g", "goto", "Go to time", "replay.goto", show=False),
         _bind("e", "next_problem", "Next error/alert", "replay.next_problem", show=False),
+        _bind("t", "tasks", "Tasks", "dashboard.tasks"),
     ]
 
     def __init__(self) -> None:
@@ -92,6 +94,7 @@ class DashboardScreen(Screen[None]):
             yield Card("Errors", id="card-errors")
             yield Card("Cost", id="card-cost")
             yield Card("Alerts", id="card-alerts")
+            yield Card("Tasks", id="card-tasks")
         # Hidden from the start, so the first layout and the first focus are the final ones.
         box = Input(placeholder="filter: text or regex over name, kind, status", id="filter")
         box.display = False
@@ -110,6 +113,9 @@ class DashboardScreen(Screen[None]):
         self.query_one("#chart", MetricChart).border_title = "Chart"
         table = self.query_one(AgentTable)
         table.set_sort(self.monitor.settings.ui.sort, self.monitor.settings.ui.sort_reverse)
+        if self.monitor.settings.tasks:  # task boards: the TASKS column and the Tasks card
+            table.skip_columns = frozenset()
+        self.query_one("#card-tasks", Card).display = bool(self.monitor.settings.tasks)
         if self.monitor.snapshot is not None:
             self.render_snapshot(self.monitor.snapshot)
 
@@ -206,6 +212,35 @@ class DashboardScreen(Screen[None]):
         self.query_one("#card-alerts", Card).set(
             Text(str(len(active)), alert_style), None, note or Text("none firing", "dim")
         )
+        self._tasks_card()
+
+    def render_tasks(self) -> None:
+        """A task file moved between ticks: the Tasks card and the TASKS column follow."""
+        snap = self.monitor.snapshot
+        if snap is None or not self.is_mounted:
+            return
+        self._tasks_card()
+        self.query_one(AgentTable).update_agents(
+            snap.agents, self.monitor.stats, snap.ts.timestamp()
+        )
+
+    def _tasks_card(self) -> None:
+        if not self.monitor.settings.tasks:
+            return
+        value, note = tasks_card(self.monitor.tasks)
+        if self.has_class("-narrow"):  # the Tasks card is hidden: the Agents card says it
+            snap = self.monitor.snapshot
+            running = (
+                0
+                if snap is None
+                else sum(1 for a in snap.agents if a.status not in ("exited", "zombie"))
+            )
+            total = 0 if snap is None else len(snap.agents)
+            self.query_one("#card-agents", Card).set(
+                Text(f"{running}/{total}", "bold"), None, Text.assemble(("tasks ", "dim"), note)
+            )
+            return
+        self.query_one("#card-tasks", Card).set(value, None, note)
 
     def _empty_state(self, snap: Snapshot) -> None:
         empty = self.query_one("#empty", Static)
@@ -348,6 +383,9 @@ class DashboardScreen(Screen[None]):
     def action_chart_subject(self) -> None:
         self.chart_host = not self.chart_host
         self._chart(force=True)
+
+    def action_tasks(self) -> None:
+        self.monitor.open_tasks()
 
     def action_log_level(self) -> None:
         level = self.query_one(EventLog).cycle_level()

@@ -75,6 +75,8 @@ class AgentTable(DataTable[Text]):
         self._now = 0.0
         self._filter: Callable[[AgentSample], bool] | None = None
         self._selected: str | None = None
+        self.skip_columns: frozenset[str] = frozenset({"tasks"})
+        """Columns not shown at all: TASKS until the config has task boards."""
 
     def update_cell(
         self,
@@ -150,7 +152,7 @@ class AgentTable(DataTable[Text]):
         longest = max((len(n) for n in self._agents), default=4)
         name_width = max(8, self._name_width, min(NAME_MAX, longest))
         width = self.size.width or self.app.size.width
-        columns = fitting(width - 2, name_width)
+        columns = fitting(width - 2, name_width, self.skip_columns)
         if columns == self._columns and name_width == self._name_width:
             return False
         self._columns, self._name_width = columns, name_width
