@@ -115,7 +115,7 @@ class DashboardScreen(Screen[None]):
         table.set_sort(self.monitor.settings.ui.sort, self.monitor.settings.ui.sort_reverse)
         if self.monitor.settings.tasks:  # task boards: the TASKS column and the Tasks card
             table.skip_columns = frozenset()
-        self.query_one("#card-tasks", Card).display = bool(self.monitor.settings.tasks)
+        self.set_class(bool(self.monitor.settings.tasks), "-tasks")  # shows the Tasks card
         if self.monitor.snapshot is not None:
             self.render_snapshot(self.monitor.snapshot)
 
@@ -236,8 +236,10 @@ class DashboardScreen(Screen[None]):
                 else sum(1 for a in snap.agents if a.status not in ("exited", "zombie"))
             )
             total = 0 if snap is None else len(snap.agents)
+            bad = note.plain.split()[0] if note.plain.startswith("⚠") else ""
+            short = Text.assemble(("tasks ", "dim"), value.plain.split()[0], (f" {bad}", "red"))
             self.query_one("#card-agents", Card).set(
-                Text(f"{running}/{total}", "bold"), None, Text.assemble(("tasks ", "dim"), note)
+                Text(f"{running}/{total}", "bold"), None, short
             )
             return
         self.query_one("#card-tasks", Card).set(value, None, note)
