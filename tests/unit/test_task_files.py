@@ -232,3 +232,16 @@ def test_text_stays_as_written_and_bounded(tmp_path: Path) -> None:
     card = cards(board_of(tmp_path))["T-1"]
     assert card.title == "\x1b[31mred\x1b[0m [bold]x[/bold]"  # made safe where it is shown
     assert len(card.extra["note"]) == parse.MAX_STRING
+
+
+def test_a_move_reported_only_as_its_new_half_is_still_a_move(tmp_path: Path) -> None:
+    """inotify reports a move into a folder created a moment before as a creation, and the
+    leaving only half a second later: the board must not show the task twice meanwhile."""
+    write(tmp_path, "inbox/T-1.yaml", GOOD)
+    scanner = BoardScanner(TaskBoardSettings(name="b", root=tmp_path))
+    scanner.scan()
+    (tmp_path / "assigned" / "w1").mkdir(parents=True)
+    os.rename(tmp_path / "inbox/T-1.yaml", tmp_path / "assigned/w1/T-1.yaml")
+    assert scanner.update([str(tmp_path / "assigned/w1/T-1.yaml")])
+    got = cards(scanner.board())
+    assert list(got) == ["T-1"] and got["T-1"].column == "assigned"
