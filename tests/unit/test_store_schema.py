@@ -137,7 +137,9 @@ def test_future_wal_version_refused_by_store(tmp_path: Path) -> None:
 def test_future_version_refused_by_history(tmp_path: Path, wal: bool) -> None:
     path = future_db(tmp_path / "future.db", wal=wal)
     before = digest(path)
-    with pytest.raises(SchemaError, match=rf"newer tui-monitor \(schema 99, this one knows {SCHEMA_VERSION}\)"):
+    with pytest.raises(
+        SchemaError, match=rf"newer tui-monitor \(schema 99, this one knows {SCHEMA_VERSION}\)"
+    ):
         History(path).latest()
     with pytest.raises(SchemaError, match="schema 99"):
         History(path).info()

@@ -67,10 +67,20 @@ def test_drifted_real_world_shapes_are_shown_as_written(tmp_path: Path) -> None:
     assert (t1.column, t1.agent, t1.priority, t1.extra) == ("inbox", None, "HIGH", {"estimate": 3})
     assert priority_rank(t1.priority) == priority_rank("high") == 1
     # the folder decides the column and (its sub-folder) the agent; the fields stay as written
-    assert (t2.column, t2.agent, t2.status, t2.path) == ("assigned", "w1", "todo", "assigned/w1/T-2.yml")
+    assert (t2.column, t2.agent, t2.status, t2.path) == (
+        "assigned",
+        "w1",
+        "todo",
+        "assigned/w1/T-2.yml",
+    )
     assert status_disagrees(t2)
     assert (t3.status, t3.summary, status_disagrees(t3)) == ("COMPLETE", "ok", False)
-    assert (t4.column, t4.status, status_disagrees(t4), t4.priority) == ("done", "assigned", True, "Low")
+    assert (t4.column, t4.status, status_disagrees(t4), t4.priority) == (
+        "done",
+        "assigned",
+        True,
+        "Low",
+    )
     assert (got["T-0"].column, got["T-0"].agent) == ("archive", "w9")  # month folder, agent field
     assert (got["T-5"].agent, got["T-5"].error) == ("w3", "boom")
     assert not any(c.problem for c in got.values())
@@ -228,7 +238,9 @@ def test_hidden_files_and_other_extensions_are_not_tasks(tmp_path: Path) -> None
 
 
 def test_text_stays_as_written_and_bounded(tmp_path: Path) -> None:
-    write(tmp_path, "inbox/T-1.yaml", 'title: "\\e[31mred\\e[0m [bold]x[/bold]"\nnote: ' + "y" * 9000)
+    write(
+        tmp_path, "inbox/T-1.yaml", 'title: "\\e[31mred\\e[0m [bold]x[/bold]"\nnote: ' + "y" * 9000
+    )
     card = cards(board_of(tmp_path))["T-1"]
     assert card.title == "\x1b[31mred\x1b[0m [bold]x[/bold]"  # made safe where it is shown
     assert len(card.extra["note"]) == parse.MAX_STRING

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -22,12 +23,14 @@ from ...cost.tick import month_start_ms
 from ...models import AgentSample, Snapshot
 from ...store.queries import ErrorRow, ModelUsageRow
 from ...store.writer import resolve_error
+from ...tasks.order import priority_rank
 from ..columns import STATUS_STYLE
 from ..monitor import Monitor, monitor_of
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
+from ..widgets.task_column import PRIORITY_STYLE
 
 RANGES = {
     "1": ("5m", timedelta(minutes=5)),
@@ -128,17 +131,24 @@ class AgentScreen(Screen[None]):
         order = {"assigned": 0, "inbox": 1, "done": 2, "archive": 3}
         cards.sort(key=lambda bc: order[bc[1].column])
         working = sum(1 for _, c in cards if c.column == "assigned")
-        t = Table(
-            title=f"tasks: {working} assigned, {len(cards)} in all (t: board)",
-            title_justify="left", box=None, pad_edge=False,
-        )  # fmt: skip
-        for col in ("COLUMN", "ID", "PRIO", "TITLE"):
-            t.add_column(col, no_wrap=True, overflow="ellipsis", max_width=None)
+        lines = [Text(f"tasks: {working} assigned, {len(cards)} in all (t: board)", "bold")]
         for _, c in cards[:TASKS_SHOWN]:
-            title = safe.text(f"⚠ {c.problem}" if c.problem else c.title or "", limit=60)
-            t.add_row(c.column, safe.text(c.id, "bold", limit=24),
-                      safe.text(c.priority or "-", limit=10), title)  # fmt: skip
-        box.update(t)
+            line = Text.assemble(
+                (f"{c.column:<9}", "dim"),
+                safe.text(c.id, "bold", limit=24),
+                " ",
+                safe.text(c.priority or "", PRIORITY_STYLE[min(priority_rank(c.priority), 4)]),
+                " " if c.priority else "",
+                safe.text(
+                    f"⚠ {c.problem}" if c.problem else c.title or "",
+                    "red" if c.problem else "",
+                    limit=200,
+                ),
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+            lines.append(line)
+        box.update(Group(*lines))
 
     def action_tasks(self) -> None:
         self.monitor.open_tasks(self.agent_name)
