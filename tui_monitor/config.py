@@ -219,7 +219,7 @@ class TaskBoardSettings(BaseModel):
     """Folder of archived tasks (e.g. "archive", holding YYYY-MM/ folders); unset: none."""
     max_file_size: int = Field(default=262_144, ge=1024, le=16 * 2**20)
     """Bytes; a larger task file is shown as an error card, never read."""
-    rescan: float = Field(default=30.0, ge=1.0, le=3600.0)
+    rescan: float = Field(default=60.0, ge=1.0, le=3600.0)
     """Seconds between full rescans, the safety net for filesystems without change events."""
 
     @field_validator("name")

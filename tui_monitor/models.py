@@ -241,7 +241,8 @@ class TaskBoard(_Frozen):
 
 class TaskChange(_Frozen):
     """A card that changed in a tick, for the history: `card` None means it left the board;
-    `key` "" is the board itself (its root, columns and problem)."""
+    `key` "" is the board itself (its root, columns and problem), and key "\\0all" stores
+    every card of the board in `meta` (a board seen for the first time)."""
 
     board: str
     key: str

@@ -257,3 +257,58 @@ def test_a_move_reported_only_as_its_new_half_is_still_a_move(tmp_path: Path) ->
     assert scanner.update([str(tmp_path / "assigned/w1/T-1.yaml")])
     got = cards(scanner.board())
     assert list(got) == ["T-1"] and got["T-1"].column == "assigned"
+
+
+TRICKY = """\
+hex: 0x1F
+octal: 017
+under: 1_000
+sexa: 1:30
+float: 6.8e+3
+inf: .inf
+nan: .NaN
+bools: [yes, No, on, OFF, true, False]
+nulls: [~, null, ]
+quoted: ["1", '2', "true"]
+when: 2025-06-01T12:00:00Z
+day: 2025-06-01
+bin: !!binary aGVsbG8=
+set: !!set {a, b}
+omap: !!omap [x: 1, y: 2]
+base: &base {a: 1, b: 2}
+merged: {<<: *base, b: 3}
+many: {<<: [{c: 1}, {c: 2, d: 4}], e: 5}
+alias: *base
+7: seven
+true: yes-key
+folded: >
+  one
+  two
+literal: |
+  keep
+  lines
+"""
+
+
+def test_values_mean_what_yaml_safe_load_makes_of_them() -> None:
+    import yaml
+
+    from tui_monitor.tasks import yamlsafe
+
+    ours = yamlsafe.load(TRICKY)
+    theirs = yaml.safe_load(TRICKY)
+    assert ours["hex"] == theirs["hex"] == 31 and ours["octal"] == theirs["octal"] == 15
+    assert ours["under"] == 1000
+    assert ours["sexa"] == theirs["sexa"] == 90 and ours["float"] == 6800.0
+    assert (ours["inf"], ours["nan"]) == ("inf", "nan")  # JSON has no such numbers
+    assert ours["bools"] == theirs["bools"] == [True, False, True, False, True, False]
+    assert ours["nulls"] == theirs["nulls"] == [None, None]
+    assert ours["quoted"] == ["1", "2", "true"]
+    assert ours["when"] == theirs["when"].isoformat() == "2025-06-01T12:00:00+00:00"
+    assert ours["day"] == "2025-06-01" and ours["bin"] == "<5 bytes>"
+    assert sorted(ours["set"]) == ["a", "b"] and ours["omap"] == [{"x": 1}, {"y": 2}]
+    assert ours["merged"] == theirs["merged"] == {"a": 1, "b": 3}
+    assert ours["many"] == theirs["many"] == {"c": 1, "d": 4, "e": 5}
+    assert ours["alias"] == {"a": 1, "b": 2}
+    assert ours["7"] == "seven" and ours["true"] == "yes-key"  # keys are text
+    assert ours["folded"] == theirs["folded"] and ours["literal"] == theirs["literal"]

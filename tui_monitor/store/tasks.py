@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..models import TaskBoard, TaskCard, TaskChange
+from ..tasks.diff import ALL
 from ..tasks.order import board_order
 
 _LATEST = (
@@ -50,6 +51,9 @@ def change_rows(tick: int, ms: int, changes: Sequence[TaskChange]) -> list[tuple
     """The writer's rows for one tick's changes (JSON made here, in the writer's thread)."""
     rows: list[tuple[object, ...]] = []
     for c in changes:
+        if c.key == ALL and c.meta is not None:
+            rows += [(tick, ms, c.board, card.key, card.model_dump_json()) for card in c.meta.cards]
+            continue
         if c.key == "":
             card = None if c.meta is None else c.meta.model_dump_json(exclude={"cards"})
         else:

@@ -15,6 +15,8 @@ from ..models import AgentEvent, EventLevel, TaskBoard, TaskCard, TaskChange
 MAX_EVENTS = 1000
 """Events from one update; more (a folder of 10,000 files deleted) are summed up in one."""
 TITLE_IN_EVENT = 120
+ALL = "\0all"
+"""The key of a change that stores every card of its board (`meta`) at once."""
 
 
 def meta_of(board: TaskBoard) -> TaskBoard:
@@ -35,20 +37,22 @@ def diff(
     events: list[AgentEvent] = []
     if old is None or not _same_meta(old, new):
         changes.append(TaskChange(board=name, key="", meta=meta_of(new)))
+    if old is None:  # every card is new: one change carries them all (no 10,000 objects)
+        changes.append(TaskChange.model_construct(board=name, key=ALL, card=None, meta=new))
     before = {} if old is None else {c.key: c for c in old.cards}
-    after = {c.key: c for c in new.cards}
+    after = {} if old is None else {c.key: c for c in new.cards}
     for key, card in after.items():
         was = before.get(key)
         if was is card or was == card:
             continue
-        changes.append(TaskChange(board=name, key=key, card=card))
+        changes.append(TaskChange.model_construct(board=name, key=key, card=card, meta=None))
         if old is not None:
             event = _event(name, was, card, now)
             if event is not None:
                 events.append(event)
     for key, card in before.items():
         if key not in after:
-            changes.append(TaskChange(board=name, key=key))
+            changes.append(TaskChange.model_construct(board=name, key=key, card=None, meta=None))
             events.append(_make(name, "task.removed", card, f"removed from {card.column}", now))
     if old is None:
         counts = {c: sum(1 for k in new.cards if k.column == c) for c in new.columns}

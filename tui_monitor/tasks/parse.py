@@ -1,72 +1,35 @@
 """One task file into one card, whatever the file holds.
 
 Files are untrusted: they are read with a size limit (never opening a FIFO or following a
-symlink swapped in after the scan), must be UTF-8 text, and are parsed by PyYAML's safe
-loader (libyaml's, where present). The loader itself is linear in the file's size: an alias
-is one shared object, and libyaml refuses nesting past 1,000 levels. What is exponential is
-walking the result, so `plain` walks it under a budget of values, characters and depth: a
-"billion laughs" file stops after MAX_VALUES values and becomes an error card.
+symlink swapped in after the scan), must be UTF-8 text, and are parsed by the safe parser
+under limits of values, characters and depth (yamlsafe.py): a "billion laughs" file stops
+after MAX_VALUES values and becomes an error card, as does every other bad file.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import stat
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
-
-import yaml
 
 from .. import fmt
 from ..models import TaskCard, TaskColumn
+from . import yamlsafe
+from .yamlsafe import MAX_STRING, Problem
 
-MAX_DEPTH = 32
-MAX_VALUES = 10_000
-"""Values in one file once aliases are expanded: a bomb stops here."""
-MAX_CHARS = 1_000_000
-"""Characters of text in one file once aliases are expanded."""
-MAX_STRING = 4096
-"""Characters kept of one string (the rest is cut, with an ellipsis)."""
 MAX_ITEMS = 100
 """Artefacts listed on a card."""
 ID_MAX = 200
 TITLE_MAX = 1000
 SHORT_MAX = 128
 
+_FIELDS_SET = set(TaskCard.model_fields)
+"""One set shared by every card as pydantic's "fields set" (nothing here asks for unset
+fields): 400 bytes a card less."""
 KNOWN = frozenset(
     ("id", "title", "agent", "status", "priority", "created", "artefacts", "artifacts")
 )
-
-try:  # libyaml's loader is ~15x faster than the pure-Python one
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-
-    class _DepthLimited(yaml.SafeLoader):
-        """The pure-Python composer recurses: bound it before Python's stack is."""
-
-        _depth = 0
-
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            self._depth += 1
-            try:
-                if self._depth > MAX_DEPTH:
-                    raise _TooBig(f"nested deeper than {MAX_DEPTH} levels")
-                return super().compose_node(parent, index)
-            finally:
-                self._depth -= 1
-
-    _Loader = _DepthLimited
-
-
-class Problem(Exception):
-    """Why a file cannot be read as a task, phrased for the card."""
-
-
-class _TooBig(Problem):
-    pass
 
 
 # -- reading --------------------------------------------------------------------------
@@ -121,22 +84,10 @@ def load_mapping(text: str) -> dict[str, Any]:
     """The document as plain JSON-able values, within the limits; a Problem otherwise."""
     if not text.strip():
         raise Problem("empty file")
-    try:
-        raw = yaml.load(text, Loader=_Loader)  # a safe loader: CSafeLoader or SafeLoader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        what = exc.problem or exc.context or "syntax error"
-        raise Problem(f"invalid YAML: {what}{where}") from None
-    except yaml.YAMLError as exc:
-        raise Problem(f"invalid YAML: {str(exc).splitlines()[0] if str(exc) else exc}") from None
-    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        raise Problem(f"invalid YAML: {type(exc).__name__}: {str(exc)[:200]}") from None
-    if not isinstance(raw, Mapping):
+    raw = yamlsafe.load(text)
+    if not isinstance(raw, dict):
         raise Problem(f"not a mapping of fields (the document is a {_kind(raw)})")
-    value = plain(raw)
-    assert isinstance(value, dict)
-    return value
+    return raw
 
 
 def _kind(value: object) -> str:
@@ -147,43 +98,6 @@ def _kind(value: object) -> str:
     if isinstance(value, str):
         return "string"
     return type(value).__name__
-
-
-@dataclass
-class _Budget:
-    values: int = MAX_VALUES
-    chars: int = MAX_CHARS
-
-
-def plain(value: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
-    """A loaded YAML value as JSON values (str keys, finite numbers, ISO times), bounded."""
-    budget = budget if budget is not None else _Budget()
-    budget.values -= 1
-    if budget.values < 0:
-        raise _TooBig(f"more than {MAX_VALUES:,} values once aliases are expanded")
-    if depth > MAX_DEPTH:
-        raise _TooBig(f"nested deeper than {MAX_DEPTH} levels")
-    if isinstance(value, str):
-        budget.chars -= len(value)
-        if budget.chars < 0:
-            raise _TooBig(f"more than {MAX_CHARS:,} characters once aliases are expanded")
-        return _cut(value, MAX_STRING)
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    if isinstance(value, Mapping):
-        return {
-            _cut(str(plain(k, depth + 1, budget)), SHORT_MAX): plain(v, depth + 1, budget)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple | set | frozenset):
-        return [plain(v, depth + 1, budget) for v in value]
-    return _cut(str(value), MAX_STRING)  # pragma: no cover - the safe loader makes no others
 
 
 def _cut(text: str, limit: int) -> str:
@@ -271,6 +185,7 @@ def card_from(
         extra[key] = value
     created = _text(fields.get("created"), SHORT_MAX)
     return TaskCard.model_construct(
+        _FIELDS_SET,
         key=task_id,
         id=task_id,
         column=column,
@@ -301,6 +216,7 @@ def error_card(
 ) -> TaskCard:
     """A file that is on the board but could not be read as a task: shown with its reason."""
     return TaskCard.model_construct(
+        _FIELDS_SET,
         key=stem,
         id=stem,
         column=column,

@@ -22,12 +22,12 @@ from typing import Any
 
 from ..config import TaskBoardSettings
 from ..models import AgentEvent, TaskBoard, TaskChange
-from .diff import diff
+from .diff import ALL, diff
 from .scan import BoardScanner
 
 log = logging.getLogger(__name__)
 
-QUIET = 0.04
+QUIET = 0.025
 """Seconds without a new change before an update is made."""
 MAX_DELAY = 0.5
 """... but never later than this after the first change (a long `git checkout`)."""
@@ -133,6 +133,8 @@ class TaskWatcher:
             board = board.model_copy(update={"version": self.version})
             boards[board.name] = board
             for change in changes:
+                if change.key == ALL:  # a whole new board: what came before it is moot
+                    self._changes = {k: v for k, v in self._changes.items() if k[0] != board.name}
                 self._changes[(change.board, change.key)] = change
             self._events.extend(events)
         self.boards = tuple(boards[name] for name in self.scanners if name in boards)
