@@ -178,3 +178,21 @@ async def test_the_watcher_never_writes_to_the_board(tmp_path: Path) -> None:
     after = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     assert set(after) == {tmp_path / "inbox", tmp_path / "inbox/T-2.yaml"}
     assert after[tmp_path / "inbox/T-2.yaml"] == before[tmp_path / "inbox/T-1.yaml"]
+
+
+async def test_a_first_scan_stores_the_board_and_every_card(tmp_path: Path) -> None:
+    """What the history gets of a board it never saw: the board itself and all its cards."""
+    from tui_monitor.store.tasks import change_rows
+    from tui_monitor.tasks.diff import ALL
+
+    task(tmp_path / "inbox/T-1.yaml")
+    task(tmp_path / "done/w/T-2.yaml")
+    async with watching(tmp_path) as w:
+        _, changes, _ = w.watcher.take()
+        assert [c.key for c in changes] == ["", ALL]
+        rows = change_rows(7, 1000, changes)
+        assert [(r[0], r[2], r[3]) for r in rows] == [
+            (7, "b", ""),
+            (7, "b", "T-1"),
+            (7, "b", "T-2"),
+        ]

@@ -133,8 +133,10 @@ class TaskWatcher:
             board = board.model_copy(update={"version": self.version})
             boards[board.name] = board
             for change in changes:
-                if change.key == ALL:  # a whole new board: what came before it is moot
-                    self._changes = {k: v for k, v in self._changes.items() if k[0] != board.name}
+                if change.key == ALL:  # a whole new board: its cards' earlier changes are moot
+                    self._changes = {
+                        k: v for k, v in self._changes.items() if k[0] != board.name or k[1] == ""
+                    }
                 self._changes[(change.board, change.key)] = change
             self._events.extend(events)
         self.boards = tuple(boards[name] for name in self.scanners if name in boards)

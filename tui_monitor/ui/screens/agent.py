@@ -150,6 +150,10 @@ class AgentScreen(Screen[None]):
             lines.append(line)
         box.update(Group(*lines))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`t` exists only with task boards: hidden from the footer and help without."""
+        return action != "tasks" or bool(self.monitor.settings.tasks)
+
     def action_tasks(self) -> None:
         self.monitor.open_tasks(self.agent_name)
 

@@ -23,7 +23,7 @@ from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
-from .tasks import tasks_card
+from .tasks import short_tasks_card, tasks_card
 
 CHART_METRICS = ("cpu", "mem", "gpu")
 CHART_EVERY = 5.0
@@ -173,9 +173,15 @@ class DashboardScreen(Screen[None]):
     def _cards(self, snap: Snapshot) -> None:
         app = self.monitor
         running = sum(1 for a in snap.agents if a.status not in ("exited", "zombie"))
+        boards = app.settings.tasks and app.tasks
+        narrow = self.has_class("-narrow")  # no room for the Tasks card: the Agents card says it
         self.query_one("#card-agents", Card).set(
-            Text(f"{running}/{len(snap.agents)}", "bold"), app.trend("agents")
+            Text(f"{running}/{len(snap.agents)}", "bold"),
+            app.trend("agents"),
+            short_tasks_card(boards) if boards and narrow else None,
         )
+        if boards and not narrow:
+            self.query_one("#card-tasks", Card).set(*tasks_card(boards))
         h = snap.host
         self.query_one("#card-cpu", Card).set(
             Text(fmt.percent(h.cpu_utilization), "bold"), app.trend("cpu")
@@ -212,37 +218,15 @@ class DashboardScreen(Screen[None]):
         self.query_one("#card-alerts", Card).set(
             Text(str(len(active)), alert_style), None, note or Text("none firing", "dim")
         )
-        self._tasks_card()
 
     def render_tasks(self) -> None:
         """A task file moved between ticks: the Tasks card and the TASKS column follow."""
         snap = self.monitor.snapshot
-        if snap is None or not self.is_mounted:
-            return
-        self._tasks_card()
-        self.query_one(AgentTable).update_agents(
-            snap.agents, self.monitor.stats, snap.ts.timestamp()
-        )
-
-    def _tasks_card(self) -> None:
-        if not self.monitor.settings.tasks:
-            return
-        value, note = tasks_card(self.monitor.tasks)
-        if self.has_class("-narrow"):  # the Tasks card is hidden: the Agents card says it
-            snap = self.monitor.snapshot
-            running = (
-                0
-                if snap is None
-                else sum(1 for a in snap.agents if a.status not in ("exited", "zombie"))
+        if snap is not None and self.is_mounted:
+            self._cards(snap)
+            self.query_one(AgentTable).update_agents(
+                snap.agents, self.monitor.stats, snap.ts.timestamp()
             )
-            total = 0 if snap is None else len(snap.agents)
-            bad = note.plain.split()[0] if note.plain.startswith("⚠") else ""
-            short = Text.assemble(("tasks ", "dim"), value.plain.split()[0], (f" {bad}", "red"))
-            self.query_one("#card-agents", Card).set(
-                Text(f"{running}/{total}", "bold"), None, short
-            )
-            return
-        self.query_one("#card-tasks", Card).set(value, None, note)
 
     def _empty_state(self, snap: Snapshot) -> None:
         empty = self.query_one("#empty", Static)
@@ -385,6 +369,10 @@ class DashboardScreen(Screen[None]):
     def action_chart_subject(self) -> None:
         self.chart_host = not self.chart_host
         self._chart(force=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`t` exists only with task boards: hidden from the footer and help without."""
+        return action != "tasks" or bool(self.monitor.settings.tasks)
 
     def action_tasks(self) -> None:
         self.monitor.open_tasks()

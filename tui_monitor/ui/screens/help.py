@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -48,6 +49,8 @@ class HelpScreen(ModalScreen[None]):
             for b in bindings:
                 if not isinstance(b, Binding) or b.action in seen:
                     continue
+                if isinstance(node, DOMNode) and node.check_action(b.action, ()) is False:
+                    continue  # a key that does nothing here (e.g. `t` without task boards)
                 seen.add(b.action)
                 bound = keys.get((id(node), b.action)) or b.key.split(",")
                 shown = ", ".join(self.app.get_key_display(Binding(k, "")) for k in bound)

@@ -325,9 +325,7 @@ class TasksScreen(Screen[None]):
         self.run_worker(self.monitor.replay_step(step), group="travel", exit_on_error=False)
 
 
-def tasks_card(boards: Sequence[TaskBoard]) -> tuple[Text, Text]:
-    """Work in progress (assigned) large; below, inbox › assigned › done over every board,
-    after the count of files that could not be read."""
+def _counts(boards: Sequence[TaskBoard]) -> tuple[dict[str, int], int]:
     counts = {"inbox": 0, "assigned": 0, "done": 0}
     bad = 0
     for board in boards:
@@ -336,12 +334,25 @@ def tasks_card(boards: Sequence[TaskBoard]) -> tuple[Text, Text]:
                 counts[card.column] += 1
             bad += card.problem is not None
         bad += board.problem is not None
-    if not boards:
-        return Text("…", "dim"), Text("scanning", "dim")
+    return counts, bad
+
+
+def tasks_card(boards: Sequence[TaskBoard]) -> tuple[Text, None, Text]:
+    """Work in progress (assigned) large; below, inbox › assigned › done over every board,
+    after the count of files that could not be read."""
+    counts, bad = _counts(boards)
     value = Text.assemble((str(counts["assigned"]), "bold"), (" wip", "dim"))
     note = Text.assemble(
         (f"⚠{bad} ", "bold red") if bad else "",
         str(counts["inbox"]), ("›", "dim"), str(counts["assigned"]), ("›", "dim"),
         str(counts["done"]),
     )  # fmt: skip
-    return value, note
+    return value, None, note
+
+
+def short_tasks_card(boards: Sequence[TaskBoard]) -> Text:
+    """The same in a dozen cells, for the Agents card at 80 columns."""
+    counts, bad = _counts(boards)
+    return Text.assemble(
+        ("tasks ", "dim"), str(counts["assigned"]), (f" ⚠{bad}" if bad else "", "bold red")
+    )
