@@ -435,4 +435,12 @@ timeout = 2.0                        # seconds before an NVML call counts as hun
 # cwd = "/srv/planner"               # or: working-directory prefix
 # user = "svc"                       # optional extra condition
 # pidfile = "/run/planner.pid"       # or: the pid in this file
+
+# One [[tasks]] table per task board: a directory of YAML task files that move from
+# inbox/ to assigned/<agent>/ to done/<agent>/ (read only, never written).
+#
+# [[tasks]]
+# name = "work"
+# root = "~/src/project/tasks"
+# archive = "archive"                # optional: archive/YYYY-MM/ folders
 """

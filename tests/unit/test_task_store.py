@@ -155,3 +155,23 @@ def test_reading_a_board_is_cached_between_ticks(tmp_path: Path) -> None:
     a = task_store.boards_at(conn, second)
     b = task_store.boards_at(conn, second)
     assert a is b  # unchanged since the last read: not parsed again
+
+
+def test_a_snapshot_document_carries_the_boards(tmp_path: Path) -> None:
+    """`x` and `export snapshot`: the boards of the moment, read back into an equal model."""
+    from tui_monitor.export import read_moment, read_snapshot, snapshot_document
+
+    root, db = tmp_path / "board", tmp_path / "h.db"
+    write(root / "inbox/T-1.yaml", "title: one\npriority: HIGH\nnotes: {a: [1, 2]}\n")
+    write(root / "inbox/bad.yaml", "title: [oops\n")
+    rec = Recording(root, db)
+    tick = rec.tick()
+    rec.writer.close()
+    moment = read_moment(db, datetime.now(UTC))
+    assert moment.tick == tick
+    doc = snapshot_document(moment.snapshot)
+    [board] = doc["tick"]["tasks"]
+    assert board["name"] == "work" and [c["key"] for c in board["cards"]] == ["T-1", "bad"]
+    assert board["cards"][0]["extra"] == {"notes": {"a": [1, 2]}}
+    assert board["cards"][1]["problem"].startswith("invalid YAML")
+    assert read_snapshot(doc).tasks == (shown(rec.shown[tick]),)
