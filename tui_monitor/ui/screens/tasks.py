@@ -28,6 +28,8 @@ WIDE = 100
 """Below this width the columns become tabs."""
 TITLES = {"inbox": "Inbox", "assigned": "Assigned", "done": "Done", "archive": "Archive"}
 ALL_COLUMNS = ("inbox", "assigned", "done", "archive")
+AGES_EVERY = 30.0
+"""Seconds between redraws of unchanged boards (the cards' ages are in minutes)."""
 
 
 def _bind(key: str, action: str, description: str, id_: str, show: bool = True) -> Binding:
@@ -88,6 +90,8 @@ class TasksScreen(Screen[None]):
         self.column_index = 0
         self._filter: Callable[[TaskCard], bool] | None = None
         self._query = f"agent:{agent}" if agent else ""
+        self._drawn: object = None
+        self._drawn_at = 0.0
 
     @property
     def monitor(self) -> Monitor:
@@ -133,6 +137,12 @@ class TasksScreen(Screen[None]):
         return [self.query_one(f"#col-{c}", TaskColumn) for c in names]
 
     def render_snapshot(self, _snap: object) -> None:
+        """A tick: the header moves; the columns only when the boards did, or the ages are a
+        minute old (10,000 cards are not sorted into columns every second for nothing)."""
+        same = self._drawn == (id(self.monitor.tasks), self.monitor.replaying)  # no deep ==
+        if same and time.monotonic() - self._drawn_at < AGES_EVERY:
+            self._header()
+            return
         self.render_tasks()
 
     def show_view(self) -> None:
@@ -159,6 +169,8 @@ class TasksScreen(Screen[None]):
     def render_tasks(self) -> None:
         if not self.is_mounted:
             return
+        self._drawn = (id(self.monitor.tasks), self.monitor.replaying)
+        self._drawn_at = time.monotonic()
         self._header()
         board = self.board
         empty = self.query_one("#task-empty", Static)
