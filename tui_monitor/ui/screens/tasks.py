@@ -90,7 +90,7 @@ class TasksScreen(Screen[None]):
         self.column_index = 0
         self._filter: Callable[[TaskCard], bool] | None = None
         self._query = f"agent:{agent}" if agent else ""
-        self._drawn: object = None
+        self._drawn: tuple[object, bool] = (None, False)
         self._drawn_at = 0.0
 
     @property
@@ -139,7 +139,8 @@ class TasksScreen(Screen[None]):
     def render_snapshot(self, _snap: object) -> None:
         """A tick: the header moves; the columns only when the boards did, or the ages are a
         minute old (10,000 cards are not sorted into columns every second for nothing)."""
-        same = self._drawn == (id(self.monitor.tasks), self.monitor.replaying)  # no deep ==
+        boards, replaying = self._drawn
+        same = boards is self.monitor.tasks and replaying == self.monitor.replaying  # no deep ==
         if same and time.monotonic() - self._drawn_at < AGES_EVERY:
             self._header()
             return
@@ -169,7 +170,7 @@ class TasksScreen(Screen[None]):
     def render_tasks(self) -> None:
         if not self.is_mounted:
             return
-        self._drawn = (id(self.monitor.tasks), self.monitor.replaying)
+        self._drawn = (self.monitor.tasks, self.monitor.replaying)
         self._drawn_at = time.monotonic()
         self._header()
         board = self.board
