@@ -24,6 +24,7 @@ from ...tasks.order import priority_rank, status_disagrees
 
 LINES = 2
 """Lines per card."""
+LINES_CACHED = 200
 PRIORITY_STYLE = ("bold red", "red", "yellow", "green", "dim")
 """critical, high, medium, normal, low (by `priority_rank`)."""
 
@@ -86,12 +87,15 @@ class TaskColumn(ScrollView, can_focus=False):
         self.cursor = 0
         self.active = False
         self.now = time.time()
+        self._lines: dict[int, tuple[Text, Text]] = {}
+        """Rendered cards by index, until the cards change (a screenful or two)."""
 
     def show(self, cards: Sequence[TaskCard], now: float) -> None:
         """A new list of cards (the same card keeps the cursor when others come and go)."""
         keep = self.selected
         self.cards = cards
         self.now = now
+        self._lines.clear()
         if keep is not None:
             index = next((i for i, c in enumerate(cards) if c.key == keep.key), None)
             self.cursor = self.cursor if index is None else index
@@ -129,7 +133,12 @@ class TaskColumn(ScrollView, can_focus=False):
         index, part = divmod(line, LINES)
         if index >= len(self.cards) or width <= 0:
             return Strip.blank(width, base)
-        text = card_lines(self.cards[index], self.now)[part]
+        lines = self._lines.get(index)
+        if lines is None:  # both lines at once: the next call wants the other one
+            if len(self._lines) > LINES_CACHED:
+                self._lines.clear()
+            lines = self._lines[index] = card_lines(self.cards[index], self.now)
+        text = lines[part].copy()
         text.truncate(width, overflow="ellipsis")
         if index == self.cursor:
             style = Style(reverse=True) if self.active else Style(underline=part == 0)
