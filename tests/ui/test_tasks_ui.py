@@ -25,7 +25,6 @@ from tui_monitor.config import (
 )
 from tui_monitor.models import TaskBoard
 from tui_monitor.source import LiveSource, ScriptedSource
-from tui_monitor.store.frames import find_tick
 from tui_monitor.store.queries import History
 from tui_monitor.tasks.scan import BoardScanner
 from tui_monitor.ui.app import MonitorApp, make_app
@@ -186,15 +185,18 @@ async def test_a_replayed_tick_shows_the_board_shown_then(tmp_path: Path) -> Non
         await pilot.press("t")
         db = tmp_path / "history.db"
         await wait_until(pilot, lambda: keys(app, "inbox") == ["T-1", "T-2", "broken"])
-        # a tick that carries this board, committed
-        await wait_until(
-            pilot,
-            lambda: app.live.snapshot is not None and bool(app.live.snapshot.tasks)
-            and find_tick(db, app.live.snapshot.ts) is not None,
-            timeout=15, what="a stored tick with the board",
-        )  # fmt: skip
-        assert app.live.snapshot is not None
-        then = app.live.snapshot.ts.timestamp()
+        # a committed tick that carries this board (nothing moves meanwhile)
+        history = History(db)
+        latest = None
+
+        def stored() -> bool:
+            nonlocal latest
+            latest = history.latest() if db.exists() else None
+            return latest is not None and bool(latest.tasks)
+
+        await wait_until(pilot, stored, timeout=15, what="a stored tick with the board")
+        assert latest is not None
+        then = latest.ts.timestamp()
         shown = {c: keys(app, c) for c in ("inbox", "assigned", "done", "archive")}
         os.renames(root / "inbox/T-1.yaml", root / "assigned/w1/T-1.yaml")
         (root / "inbox/broken.yaml").unlink()
@@ -205,7 +207,6 @@ async def test_a_replayed_tick_shows_the_board_shown_then(tmp_path: Path) -> Non
         assert "REPLAY" in screen_text(app).splitlines()[0]
         app.go_live()
         await wait_until(pilot, lambda: keys(app, "assigned") == ["T-1"], what="live again")
-        history = History(db)
         await wait_until(
             pilot, lambda: len(history.task_moves("work", "T-1")) == 2, timeout=15,
             what="the move stored",

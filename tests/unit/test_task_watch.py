@@ -53,21 +53,11 @@ async def watching(
     stop = asyncio.Event()
     task = asyncio.create_task(watcher.run(stop))
     try:
-        await asyncio.wait_for(watcher.scanned.wait(), WAIT)
-        await asyncio.sleep(0)  # the observer starts right after the first scan
-        await asyncio.to_thread(_observer_started, watcher)
+        await asyncio.wait_for(watcher.watching.wait(), WAIT)
         yield w
     finally:
         stop.set()
         await asyncio.wait_for(task, WAIT)
-
-
-def _observer_started(watcher: TaskWatcher) -> None:
-    deadline = time.monotonic() + WAIT
-    while not watcher._watches:  # the inotify watch exists once schedule() returned
-        if time.monotonic() > deadline:
-            raise AssertionError("the observer never started")
-        time.sleep(0.005)
 
 
 def task(path: Path, text: str = "title: t\n") -> None:

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 QUIET = 0.025
 """Seconds without a new change before an update is made."""
 MAX_DELAY = 0.5
+WATCH_START = 5.0
+"""Seconds to wait for the inotify watches to be in place at start (10,000 files: ~20 ms)."""
 """... but never later than this after the first change (a long `git checkout`)."""
 
 Subscriber = Callable[[tuple[TaskBoard, ...]], None]
@@ -61,6 +63,8 @@ class TaskWatcher:
         self._rewatch: set[str] = set()
         self.scanned = asyncio.Event()
         """Set once every board has had its first scan."""
+        self.watching = asyncio.Event()
+        """Set once the watches are in place (and the gap before them rescanned)."""
 
     def subscribe(self, fn: Subscriber) -> None:
         self._subscribers.append(fn)
@@ -80,6 +84,10 @@ class TaskWatcher:
         await self._update(set(self.scanners), {})
         self.scanned.set()
         await asyncio.to_thread(self._start_observer, loop)
+        # A file that moved between the first scan and the watches taking hold sent no event
+        # we heard: one more look (stat only) closes the gap.
+        await self._update(set(self.scanners), {})
+        self.watching.set()
         due = {name: time.monotonic() + s.cfg.rescan for name, s in self.scanners.items()}
         try:
             while not stop.is_set():
@@ -178,6 +186,12 @@ class TaskWatcher:
         self._observer = observer
         self._watch_missing()
         observer.start()
+        # inotify watches are added by each emitter's thread as it starts: wait for them, so
+        # the rescan that follows sees everything no event will report.
+        deadline = time.monotonic() + WATCH_START
+        for emitter in list(getattr(observer, "emitters", ())):
+            while getattr(emitter, "_inotify", True) is None and time.monotonic() < deadline:
+                time.sleep(0.005)
 
     def _watch_missing(self) -> None:
         """Watch every board root not watched yet (one missing at start may exist now)."""

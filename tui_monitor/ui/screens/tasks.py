@@ -179,7 +179,9 @@ class TasksScreen(Screen[None]):
         if board is None:
             configured = self.monitor.settings.tasks
             empty.update(
-                Text("scanning the task boards…", "dim")
+                Text("no task board was recorded at this moment", "dim")
+                if configured and self.monitor.replaying
+                else Text("scanning the task boards…", "dim")
                 if configured
                 else Text.assemble(
                     ("No task boards. ", "bold"),
