@@ -66,10 +66,19 @@ def test_the_board_follows_a_moving_file_in_a_real_terminal(tmp_path: Path, tmux
     assert "Inbox 24 ⚠1" in screen and "coder · high" in screen
     os.renames(root / "assigned/coder/T-01.yaml", root / "done/coder/T-01.yaml")
     tmux.wait_for(lambda s: column_of(s, "T-01") == "Done", "T-01 done")
+    write(root / "inbox/T-00.yml", "title: urgent\npriority: critical\n")  # created
+    tmux.wait_for(lambda s: column_of(s, "T-00") == "Inbox", "T-00 created")
+    os.rename(root / "inbox/T-00.yml", root / "inbox/T-00.yaml")  # renamed: the same task
+    (root / "done/bulk").mkdir()
+    for i in range(2, 25):  # a bulk move
+        os.rename(root / f"inbox/T-{i:02d}.yaml", root / f"done/bulk/T-{i:02d}.yaml")
+    screen = tmux.wait_text("Inbox 2 ⚠1 !1", "Done 24")
+    (root / "done/bulk/T-02.yaml").unlink()  # deleted
+    tmux.wait_text("Done 23")
     tmux.resize(80, 24)
-    screen = tmux.wait_text("e2e   Inbox 24   Assigned 0   Done 1  ←→")
+    screen = tmux.wait_text("e2e   Inbox 2   Assigned 0   Done 23  ←→")
     tmux.keys("Right", "Right")
-    tmux.wait_text("T-01 task 1", "Done 1 ─")
+    tmux.wait_text("T-24 task 24", "Done 23 ─")
     tmux.keys("Escape")
     tmux.wait_text("tasks 0 ⚠1")  # at 80 columns the Agents card carries the tasks
     tmux.keys("q")

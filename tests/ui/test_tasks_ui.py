@@ -94,6 +94,21 @@ async def test_the_board_follows_files_between_ticks(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: "review, edited" in screen_text(app), what="the edit shown")
         (root / "inbox/broken.yaml").unlink()
         await wait_until(pilot, lambda: keys(app, "inbox") == ["T-2"], what="broken gone")
+        write(root / "inbox/T-4.yaml", "title: brand new\npriority: critical\n")
+        await wait_until(pilot, lambda: keys(app, "inbox") == ["T-4", "T-2"], what="T-4 created")
+        os.rename(root / "inbox/T-2.yml", root / "inbox/T-2.yaml")
+        await wait_until(
+            pilot, lambda: [c.path for c in column(app, "inbox").cards][1] == "inbox/T-2.yaml"
+        )
+        for i in range(200):
+            write(root / f"inbox/B-{i:03d}.yaml", f"title: bulk {i}\n")
+        await wait_until(pilot, lambda: len(keys(app, "inbox")) == 202, what="200 created")
+        (root / "done/bulk").mkdir()
+        for i in range(200):  # as a `git pull` moves them
+            os.rename(root / f"inbox/B-{i:03d}.yaml", root / f"done/bulk/B-{i:03d}.yaml")
+        await wait_until(pilot, lambda: len(keys(app, "done")) == 202, what="200 moved")
+        assert keys(app, "inbox") == ["T-4", "T-2"]
+        assert "Done 202" in screen_text(app)
         assert app.live.snapshot is not None and app.live.snapshot.seq == seq  # no tick came
 
 
