@@ -4,7 +4,9 @@ For each count N it puts N extra real processes on the box (cheap `sleep`s, 20 o
 by a config agent rule, each of those with one child), then measures the CPU time this process
 spends per `Sampler.tick()` (all threads: `time.process_time`), each collector on its own, and
 two bare psutil loops for scale. The ratios within one run are what matter: the machine is
-shared and noisy.
+shared and noisy. Memory as PSS (collect/memory.py) is measured on and off: the tick as it
+runs (PSS within its budget), with RSS only, and with every agent process's smaps_rollup read
+every tick (no budget); and what one smaps_rollup reading costs by the memory a process holds.
 
     .venv/bin/python bench/sampler.py [--counts 50,300,1000] [--ticks 30] [--write]
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
 import os
 import shutil
 import statistics
@@ -42,6 +45,7 @@ from tui_monitor.collect import proctable
 from tui_monitor.collect.agents import AgentCollector
 from tui_monitor.collect.gpu import GpuCollector
 from tui_monitor.collect.host import HostCollector
+from tui_monitor.collect.memory import BUDGET, REFRESH, PssMeter, read_rollup
 from tui_monitor.config import AgentRule, Settings
 from tui_monitor.sampler import Sampler
 
@@ -164,6 +168,10 @@ class Run:
     first: Series
     tick: Series
     parts: dict[str, Series]
+    memory: dict[str, Series] = field(default_factory=dict)
+    """The tick again, with memory measured each way (MEMORY)."""
+    readable: int = 0
+    """Processes on the box whose smaps_rollup this process can read."""
 
 
 PARTS = (
@@ -178,13 +186,23 @@ PARTS = (
 )
 
 
+MEMORY = {
+    "PSS within its budget (default)": lambda: PssMeter(),
+    "RSS only": lambda: False,
+    "PSS of every agent process every tick": lambda: PssMeter(budget=1.0, refresh=0.0),
+}
+
+
 def settings() -> Settings:
     rule = AgentRule(name="bench", kind="bench", cmdline=f"^{MARKER}-agent ")
     return Settings(agents=[rule], interval=1.0)
 
 
-async def tick_series(ticks: int, pause: float) -> tuple[Series, Series, int]:
-    sampler = Sampler(settings())
+async def tick_series(
+    ticks: int, pause: float, pss: PssMeter | bool = True
+) -> tuple[Series, Series, int]:
+    cfg = settings()
+    sampler = Sampler(cfg, agents=AgentCollector(cfg, pss=pss))
     try:
         first = await measure_async(sampler.tick, 1, pause)
         for _ in range(2):  # three warm-up ticks in all, the first reported on its own
@@ -219,7 +237,49 @@ def run_at(extra: int, ticks: int, pause: float) -> Run:
     ]
     parts = {name: measure(fn, ticks, pause) for name, fn in zip(PARTS, fns, strict=True)}
     gpu.close()
-    return Run(extra, pids, agents, first, tick, parts)
+    memory = {
+        name: asyncio.run(tick_series(ticks, pause, make()))[1] for name, make in MEMORY.items()
+    }
+    return Run(extra, pids, agents, first, tick, parts, memory, readable_rollups())
+
+
+def readable_rollups() -> int:
+    count = 0
+    for pid in psutil.pids():
+        with contextlib.suppress(OSError):
+            count += read_rollup(pid) is not None
+    return count
+
+
+def rollup_costs(sizes: list[int], reads: int) -> list[tuple[int, int, Series]]:
+    """(MiB asked, RSS, CPU per smaps_rollup reading) of a process holding that much."""
+    code = (
+        "import sys, time\n"
+        "b = bytearray(int(sys.argv[1]) << 20)\n"
+        "for i in range(0, len(b), 4096): b[i] = 1\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(3600)\n"
+    )
+    out = []
+    for mib in sizes:
+        holder = ProcessGroup()
+        try:
+            holder.spawn([f"{MARKER}-holder", "-c", code, str(mib)], sys.executable)
+            pid = holder.procs[0].pid
+            deadline = time.monotonic() + 60
+            while psutil.Process(pid).memory_info().rss < mib << 20 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            rss = psutil.Process(pid).memory_info().rss
+            series = Series()
+            for _ in range(reads):
+                c0 = time.thread_time()
+                read_rollup(pid)
+                series.cpu.append(time.thread_time() - c0)
+                series.wall.append(0.0)
+            out.append((mib, rss, series))
+        finally:
+            holder.close()
+    return out
 
 
 # -- reporting ------------------------------------------------------------------------------
@@ -265,6 +325,49 @@ def tables(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
+def memory_tables(runs: list[Run], costs: list[tuple[int, int, Series]]) -> str:
+    lines = [
+        "| memory measured as | "
+        + " | ".join(f"tick CPU ms at {r.extra}" for r in runs)
+        + f" | % core at 1 Hz at {runs[-1].extra} |",
+        "|---|" + "---:|" * (len(runs) + 1),
+    ]
+    for name in MEMORY:
+        cpu = statistics.median(runs[-1].memory[name].cpu)
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{r.memory[name].cpu_ms:.2f}" for r in runs)
+            + f" | {_pct(cpu)} |"
+        )
+    lines += [
+        "",
+        "One smaps_rollup reading by what the process holds (median / p90 CPU of the reading "
+        "thread; the kernel walks the page tables):",
+        "",
+        "| RSS MiB | µs a reading (median / p90) | µs per MiB |",
+        "|---:|---:|---:|",
+    ]
+    for _mib, rss, series in costs:
+        med = statistics.median(series.cpu) * 1e6
+        lines.append(
+            f"| {rss >> 20} | {med:.0f} / {p90(series.cpu) * 1e6:.0f} | "
+            f"{med / max(1, rss >> 20):.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def memory_verdict(costs: list[tuple[int, int, Series]]) -> str:
+    per_mib = statistics.median(statistics.median(s.cpu) / max(1, rss >> 20) for _, rss, s in costs)
+    per_gib = per_mib * 1024 * 100  # % of one core for reading 1 GiB every second
+    return (
+        f"Reading PSS costs about {per_mib * 1e6:.1f} µs per MiB resident: every agent process "
+        f"every second would take {per_gib:.2f}% of one core per GiB the agents hold (16 GiB: "
+        f"{16 * per_gib:.0f}%). So collect/memory.py reads each process at most every "
+        f"{REFRESH:g} s within {BUDGET * 100:g}% of one core, and scales its RSS by its last "
+        "PSS/RSS ratio in between: the default row above."
+    )
+
+
 def verdict(runs: list[Run]) -> str:
     last = runs[-1]
     pct = statistics.median(last.tick.cpu) * 100
@@ -278,7 +381,7 @@ def verdict(runs: list[Run]) -> str:
     )
 
 
-def section(runs: list[Run], ticks: int, env: str) -> str:
+def section(runs: list[Run], ticks: int, env: str, costs: list[tuple[int, int, Series]]) -> str:
     return "\n\n".join(
         [
             f"## Sampler tick cost — {date.today().isoformat()}",
@@ -291,6 +394,11 @@ def section(runs: list[Run], ticks: int, env: str) -> str:
             "sampler reads the cmdline of every process once.",
             tables(runs),
             verdict(runs),
+            "Memory as PSS: the same tick with the agents' memory measured three ways (the "
+            f"{2 * AGENTS} agent processes are small; smaps_rollup was readable for "
+            f"{runs[-1].readable} of the {runs[-1].pids} processes on the box).",
+            memory_tables(runs, costs),
+            memory_verdict(costs),
         ]
     )
 
@@ -301,6 +409,9 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=30, help="measured calls per figure")
     parser.add_argument("--pause", type=float, default=0.2, help="seconds between calls")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    parser.add_argument(
+        "--rollup-mib", default="16,128,512,2048", help="sizes for the smaps_rollup cost table"
+    )
     args = parser.parse_args()
     counts = sorted(int(c) for c in args.counts.split(","))
     if counts[0] < 2 * AGENTS:
@@ -319,7 +430,9 @@ def main() -> None:
             runs.append(run_at(n, args.ticks, args.pause))
     finally:
         fleet.close()
-    publish(section(runs, args.ticks, env), args.write)
+    print("measuring smaps_rollup readings ...", file=sys.stderr, flush=True)
+    costs = rollup_costs([int(m) for m in args.rollup_mib.split(",")], args.ticks)
+    publish(section(runs, args.ticks, env, costs), args.write)
 
 
 if __name__ == "__main__":

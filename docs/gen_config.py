@@ -370,7 +370,12 @@ The config file is TOML. `tui-monitor config path` prints where it is read from 
 another), `tui-monitor config init` writes a commented sample there and `tui-monitor config
 show` prints the effective settings, file and environment together. Every key is optional. An
 unknown key or a bad value stops the program with one line naming the file, the key and the
-problem (exit 2).
+problem (exit 2). So does a file named with `--config` that does not exist (the default place,
+or one `TUI_MONITOR_CONFIG` names, may be empty: the defaults apply) and a path that is not a
+regular file (a FIFO, a device). Every number has the limits shown in its table; `inf` and
+`nan` are refused everywhere. Durations stop at a day (86400 s) and retention at 100 years
+(36500 days, 876000 hours), which is as good as for ever. `--interval SECONDS` on the command
+line wins over `interval`, within the same limits.
 """
 
 ENV = """\
@@ -437,7 +442,15 @@ def _keymap() -> list[str]:
     lines = [
         "Keys are Textual key names, several separated by commas without spaces: letters as "
         "themselves (`f`, `I`), `ctrl+f`, `f5`, `enter`, `escape`, and punctuation by name "
-        "(`slash`, `question_mark`, `greater_than_sign`, `left_square_bracket`).",
+        "(`slash`, `question_mark`, `greater_than_sign`, `left_square_bracket`). Modifiers "
+        "come in Textual's order, `alt`, `ctrl`, `hyper`, `meta`, `shift`, `super` "
+        "(`ctrl+shift+up`).",
+        "",
+        "The dashboard (and `config show`) checks the keymap before it starts and stops with "
+        "one line (exit 2) at an id no binding has, a key that cannot be pressed "
+        "(`ctrl+shift+meta+banana`), or a key that another binding already answers where "
+        "this one works: `\"dashboard.filter\" = \"q\"` would leave the dashboard without "
+        "`app.quit`. Move that one too (`\"app.quit\" = \"ctrl+q\"`), or pick a free key.",
         "",
         "```toml",
         "[keymap]",

@@ -103,7 +103,7 @@ def _parse_reply(raw: bytes) -> tuple[bool, str]:
     """(accepted, reason) from one reply line; an unreadable reply counts as a rejection."""
     try:
         reply = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         reply = None
     if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
         shown = raw[:80].decode("utf-8", "replace")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +33,12 @@ APP_NAME = "tui-monitor"
 CONFIG_ENV = "TUI_MONITOR_CONFIG"
 ENV_PREFIX = "TUI_MONITOR_"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+INTERVAL_MIN, INTERVAL_MAX = 0.2, 60.0
+"""Seconds between ticks: the config's `interval` and `--interval` alike."""
+DAY = 86_400.0
+"""The longest wait, linger or timeout a setting may hold, in seconds."""
+CENTURY_DAYS = 36_500.0
+"""The longest retention: as good as for ever, and still a date (a bigger one overflowed)."""
 
 
 def config_path() -> Path:
@@ -66,7 +73,7 @@ class AgentRule(BaseModel):
     """Only processes of this user (an extra condition, not a match on its own)."""
     pidfile: Path | None = None
     """A file holding the pid of the agent's root process."""
-    heartbeat_timeout: float | None = Field(default=None, gt=0)
+    heartbeat_timeout: float | None = Field(default=None, gt=0, le=DAY)
     """Seconds without a heartbeat before this agent is `stale` (default: [ingest])."""
 
     @field_validator("name")
@@ -130,13 +137,13 @@ class RetentionSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    raw_hours: float = Field(default=48.0, gt=0)
+    raw_hours: float = Field(default=48.0, gt=0, le=CENTURY_DAYS * 24)
     """Raw ticks (every sample of every agent)."""
-    minute_days: float = Field(default=30.0, gt=0)
+    minute_days: float = Field(default=30.0, gt=0, le=CENTURY_DAYS)
     """Per-minute rollups (min/avg/max)."""
-    hour_days: float = Field(default=365.0, gt=0)
+    hour_days: float = Field(default=365.0, gt=0, le=CENTURY_DAYS)
     """Per-hour rollups, and usage records."""
-    events_days: float = Field(default=30.0, gt=0)
+    events_days: float = Field(default=30.0, gt=0, le=CENTURY_DAYS)
     """Events and resolved errors."""
 
 
@@ -149,11 +156,11 @@ class StoreSettings(BaseModel):
     """The database file (default: history.db in the user data dir)."""
     flush_interval: float = Field(default=1.0, ge=0.05, le=60.0)
     """Seconds between commits: at most this much is lost if the machine dies."""
-    flush_rows: int = Field(default=5000, ge=1)
+    flush_rows: int = Field(default=5000, ge=1, le=1_000_000)
     """Commit early once a batch holds this many agent samples."""
-    queue_size: int = Field(default=600, ge=1)
+    queue_size: int = Field(default=600, ge=1, le=86_400)
     """Snapshots waiting for the writer before the sampler has to wait for it."""
-    prune_every: float = Field(default=600.0, ge=1.0)
+    prune_every: float = Field(default=600.0, ge=1.0, le=DAY)
     """Seconds between retention passes while recording."""
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
@@ -172,13 +179,13 @@ class IngestSettings(BaseModel):
     """The socket path (default: $XDG_RUNTIME_DIR/tui-monitor/ingest.sock)."""
     max_connections: int = Field(default=64, ge=1, le=4096)
     """Agents connected at once; more are refused with a reason."""
-    idle_timeout: float = Field(default=600.0, ge=1.0)
+    idle_timeout: float = Field(default=600.0, ge=1.0, le=DAY)
     """Seconds a connection may stay silent before it is closed."""
-    pending: int = Field(default=30_000, ge=100)
+    pending: int = Field(default=30_000, ge=100, le=1_000_000)
     """Records (events, errors, usage) waiting for the next tick before senders must wait.
     It caps a flood at about this many per tick (30,000/s at 1 s), and the memory it takes
     (~0.4 KB a record, here and again in the writer's queue)."""
-    heartbeat_timeout: float = Field(default=30.0, gt=0)
+    heartbeat_timeout: float = Field(default=30.0, gt=0, le=DAY)
     """An agent that sent heartbeats and then none for this long is `stale`."""
     spool_dir: Path | None = None
     """JSONL files dropped here are tailed (default: spool/ in the user data dir)."""
@@ -280,14 +287,14 @@ class FileSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    interval: float = Field(default=1.0, ge=0.2, le=60.0)
+    interval: float = Field(default=1.0, ge=INTERVAL_MIN, le=INTERVAL_MAX)
     """Seconds between ticks."""
-    exited_linger: float = Field(default=300.0, ge=0.0)
+    exited_linger: float = Field(default=300.0, ge=0.0, le=DAY)
     """Seconds an exited agent that no config rule names stays in the table."""
-    restart_window: float = Field(default=120.0, ge=0.0)
+    restart_window: float = Field(default=120.0, ge=0.0, le=DAY)
     """An agent that starts within this many seconds of exiting has `restarted`."""
-    idle_cpu: float = Field(default=1.0, ge=0.0)
-    """Below this tree CPU% (and with no process on a CPU) an agent is idle, not running."""
+    idle_cpu: float = Field(default=1.0, ge=0.0, le=10_000.0)
+    """Below this tree CPU% an agent is idle, not running."""
     presets: PresetSettings = Field(default_factory=PresetSettings)
     gpu: GpuSettings = Field(default_factory=GpuSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
@@ -378,14 +385,29 @@ def _describe(exc: ValidationError) -> str:
     return f"{loc or 'file'}: {msg}{extra}"
 
 
-def read_file(path: Path) -> dict[str, Any]:
-    """The raw TOML table, or {} when the file does not exist."""
+def read_file(path: Path, *, must_exist: bool = False) -> dict[str, Any]:
+    """The raw TOML table, or {} when the file does not exist (unless it `must_exist`).
+    Opened without blocking and checked to be a regular file before a byte is read: a FIFO
+    would wait for a writer for ever, a device could be read for ever."""
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
+        if must_exist:
+            raise ConfigError(
+                f"{path}: no such file (`tui-monitor --config {path} config init` writes one)"
+            ) from None
         return {}
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{path}: not a regular file")
+        with open(fd, "rb", closefd=False) as f:
+            raw = f.read()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -394,10 +416,11 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
-def load_settings(path: Path | None = None) -> Settings:
-    """Read the config file (if any) and the environment into Settings."""
+def load_settings(path: Path | None = None, *, must_exist: bool = False) -> Settings:
+    """Read the config file (if any; with `must_exist`, as `--config` names it, it must be
+    there) and the environment into Settings."""
     path = path or config_path()
-    data = read_file(path)
+    data = read_file(path, must_exist=must_exist)
     try:
         FileSettings.model_validate(data)
     except ValidationError as exc:

@@ -49,7 +49,16 @@ class TailError(TuiMonitorError):
 
 
 class ExportError(TuiMonitorError):
-    """Nothing to export, or nothing that matches."""
+    """Nothing to export, nothing that matches, or nowhere it may go."""
+
+
+class NotAFile(ExportError):
+    """An export target that exists and is not a regular file: a device node, a FIFO, a
+    symlink or a directory is never replaced (as root, `-o /dev/null --force` would be)."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path = path
+        super().__init__(f"{path} is {kind}, not a regular file: exports replace only files")
 
 
 class NoHistory(ExportError):

@@ -77,6 +77,18 @@ def usd(value: float | None) -> str:
     return f"${value:,.0f}"
 
 
+UNPRICED = "≥"
+"""Marks a total that leaves out usage with no price: it is at least that much. In front,
+so a cell or card cut short on a narrow terminal still shows it."""
+
+
+def cost(value: float | None, unpriced: int = 0) -> str:
+    """A money total, `≥$0.42` when `unpriced` usage records (no price known) are left out."""
+    if not unpriced:
+        return usd(value)
+    return UNPRICED + usd(value or 0.0)
+
+
 def count(n: int) -> str:
     """Token and message counts: 812, 12.3k, 4.5M."""
     if n < 10_000:

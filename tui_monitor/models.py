@@ -11,8 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AgentStatus = Literal["running", "idle", "waiting", "stopped", "zombie", "exited", "stale"]
-"""What an agent is doing: derived from its root process state and tree CPU."""
+AgentStatus = Literal[
+    "running", "idle", "waiting", "stopped", "zombie", "exited", "stale", "unknown"
+]
+"""What an agent is doing: derived from its root process state and tree CPU; `unknown`
+while its CPU% is (a first sample has nothing to compare with)."""
 
 AgentSource = Literal["config", "preset", "ingest"]
 EventLevel = Literal["debug", "info", "warning", "error", "critical"]
@@ -87,12 +90,22 @@ class AgentSample(_Frozen):
     cwd: str | None = None
     user: str | None = None
     pids: tuple[int, ...] = ()
+    parents: tuple[int, ...] = Field(
+        default=(), description="the parent pid of each of `pids`, in the same order"
+    )
     procs: int = 0
     threads: int | None = None
     cpu_utilization: float | None = Field(
         default=None, description="percent of one core, summed over the tree"
     )
-    ram_used: int | None = Field(default=None, description="RSS in bytes, summed over the tree")
+    ram_used: int | None = Field(
+        default=None, description="bytes the tree holds: PSS where readable, else RSS (ram_kind)"
+    )
+    ram_kind: Literal["pss", "rss"] | None = Field(
+        default=None,
+        description="pss: shared pages split between the processes sharing them; rss: some "
+        "process's shared pages counted in full (its PSS unreadable); None from history",
+    )
     gpu_memory_used: int | None = None
     queue_depth: int | None = None
     reported: str | None = Field(
@@ -103,6 +116,9 @@ class AgentSample(_Frozen):
     heartbeat: float | None = Field(default=None, description="epoch s of the last heartbeat")
     errors: int = Field(default=0, description="errors it reported that nobody resolved yet")
     cost: float | None = Field(default=None, description="USD spent today (local time)")
+    unpriced: int = Field(
+        default=0, description="usage records today with no price: `cost` counts none of them"
+    )
 
     def uptime(self, now: float) -> float | None:
         """Seconds since the root process started, or None when not running."""
@@ -147,6 +163,9 @@ class UsageRecord(_Frozen):
     cache_write_tokens: int = Field(default=0, ge=0, strict=True)
     cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     request_id: str | None = None
+    cost_source: Literal["agent", "prices"] | None = None
+    """Where `cost_usd` came from: the agent, or the price table when it was recorded (the
+    cost is fixed then and never re-priced); None while not priced (or with no price)."""
 
 
 class IngestStats(_Frozen):
@@ -184,6 +203,7 @@ class CostState(_Frozen):
     month: float
     burn_per_hour: float
     unknown: int = Field(default=0, description="usage records this month with no price")
+    unknown_today: int = Field(default=0, description="usage records today with no price")
     budgets: tuple[BudgetState, ...] = ()
 
 

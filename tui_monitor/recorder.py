@@ -315,14 +315,14 @@ class Recorder:
         """Retention one small batch per writer call, so recording interleaves with it."""
         retention = self.settings.store.retention
         while True:
-            steps = prune_steps(queue.writer.conn, time.time(), retention)
             try:
+                steps = prune_steps(queue.writer.conn, time.time(), retention)
                 step = functools.partial(_next_step, steps)
                 while await queue.call(step) is not None:
                     await asyncio.sleep(0)
                 self.pruned_at = time.time()
-            except sqlite3.Error as exc:
-                log.error("retention pass failed: %s", exc)
+            except Exception as exc:  # any failure costs this pass only, never retention
+                log.error("retention pass failed: %s: %s", type(exc).__name__, exc)
             await asyncio.sleep(self.settings.store.prune_every)
 
 

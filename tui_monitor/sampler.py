@@ -78,7 +78,8 @@ class Sampler:
             asyncio.to_thread(self.gpu.sample), asyncio.to_thread(self.host.sample)
         )
         memory = gpu_status.process_memory if gpu_status.available else None
-        agents, events = await asyncio.to_thread(self.agents.collect, memory)
+        claims = self.ingest.claims() if self.ingest is not None else None
+        agents, events = await asyncio.to_thread(self.agents.collect, memory, claims)
         self.seq += 1
         now = datetime.now(UTC)
         reported = None

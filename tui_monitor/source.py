@@ -11,21 +11,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
+from . import fmt
 from .config import Settings
 from .cost import ledger
-from .cost.tick import month_start_ms, with_cost
+from .cost.budgets import BudgetSettings
+from .cost.tick import cost_at, month_start_ms, with_cost
 from .errors import AlreadyRecording, SchemaError
 from .models import Snapshot, TaskBoard
 from .recorder import Recorder, RecorderLock, move_aside_if_corrupt, recorder_pid
+from .store.frames import Followed, follow
 from .store.queries import History
 
 Mode = Literal["live", "attached", "replay", "scripted"]
 Emit = Callable[[Snapshot], None]
 TasksChanged = Callable[[tuple[TaskBoard, ...]], None]
+
+TAKE_OVER_AFTER = 3.0
+"""Seconds an attached dashboard waits, once the recorder's lock is free, before it takes
+over: a recorder being restarted (systemctl restart) gets its database back first."""
 
 
 class SnapshotSource:
@@ -33,8 +41,18 @@ class SnapshotSource:
 
     mode: Mode = "scripted"
     db: Path | None = None
-    detail: str = ""
-    """Shown next to the mode in the header (e.g. the recorder's pid)."""
+    notice: str | None = None
+    """Something to tell the person once (a damaged file moved aside, a recorder taken over)."""
+
+    @property
+    def detail(self) -> str:
+        """Shown next to the mode in the header (e.g. the recorder's pid)."""
+        return ""
+
+    @property
+    def warning(self) -> str:
+        """What is wrong with the source right now, for the header ("" when nothing is)."""
+        return ""
 
     def history(self) -> History | None:
         return History(self.db) if self.db is not None and self.db.exists() else None
@@ -75,7 +93,14 @@ class LiveSource(SnapshotSource):
 
 
 class AttachedSource(SnapshotSource):
-    """Follow a database another process records into, read-only."""
+    """Follow a database another process records into; take over when that process stops.
+
+    Every look reads what was stored since the last one by row id (ticks, events, usage), so
+    no event is missed however the recorder's commits fall between looks. Each look also
+    checks the recorder's lock: once it is free, this source takes it and records in-process
+    (mode `live`), or, where it cannot (a read-only file, say), says since when the recorder
+    is gone and keeps looking for a new one.
+    """
 
     mode: Mode = "attached"
 
@@ -84,39 +109,127 @@ class AttachedSource(SnapshotSource):
     ) -> None:
         self.db = self.path = db
         self.interval = interval
-        self.detail = f"recorder pid {pid}" if pid else ""
+        self.pid = pid
+        self.settings = settings or Settings()
         self.errors = 0
         self.last_error: str | None = None
-        settings = settings or Settings()
-        self.ledger = ledger.Ledger(settings.prices, settings.budgets)
-        """Cost from the usage rows the recorder wrote, priced with our own config."""
-        self._usage_id = 0
+        self.ledger = ledger.Ledger(self.settings.budgets)
+        """Cost from the usage rows the recorder wrote, at the costs it stored."""
+        self.recorder: Recorder | None = None
+        """The recorder this source runs after taking over."""
+        self.took_over_from: int | None = None
+        self.cannot_record: str | None = None
+        """Why this source cannot take over (it then only follows)."""
+        self._seen: tuple[int, int, int] | None = None
+        self._newest: float | None = None
+        """Epoch s of the newest tick seen."""
+        self._stopped: float | None = None
+        """Epoch s since when no recorder runs (its last tick), while none does."""
+        self._gone_at: float | None = None
+        """Monotonic s when this source found the lock free."""
 
-    def _read(self, history: History) -> Snapshot | None:
-        snap = history.latest()
-        since = month_start_ms() if self._usage_id == 0 else 0
-        for row_id, record in history.usage_since(since, self._usage_id):
-            self._usage_id = row_id
+    @property
+    def detail(self) -> str:
+        if self.mode == "live":
+            return f"took over from pid {self.took_over_from}" if self.took_over_from else ""
+        return f"recorder pid {self.pid}" if self.pid and self._stopped is None else ""
+
+    @property
+    def warning(self) -> str:
+        if self.mode == "live":
+            return ""
+        now = time.time()
+        if self._stopped is not None:
+            return f"recorder stopped {fmt.duration(now - self._stopped)} ago"
+        silent = 3 * self.interval + 2 * self.settings.store.flush_interval + 1
+        if self._newest is not None and now - self._newest > silent:
+            return f"no tick from the recorder for {fmt.duration(now - self._newest)}"
+        return ""
+
+    def _look(self) -> tuple[int | None, Followed]:
+        """The recorder's pid (None: nobody records), then what it stored: the lock first,
+        so a recorder that stopped after this look has all its ticks read by the next."""
+        pid = recorder_pid(self.path)
+        return pid, follow(self.path, self._seen, month_start_ms())
+
+    def _snapshots(self, found: Followed) -> list[Snapshot]:
+        for record in found.usage:
             self.ledger.add(record)
-        if snap is None:
-            return None
-        return with_cost(snap, self.ledger.summary(snap.ts.timestamp()))
+        snaps = list(found.ticks)
+        if not snaps and self._seen is not None:  # events come with ticks; if not, next time
+            self._seen = (found.seen[0], self._seen[1], found.seen[2])
+            return []
+        self._seen = found.seen
+        if not snaps:
+            return []
+        snaps[-1] = snaps[-1].model_copy(update={"events": tuple(found.events)})
+        self._newest = snaps[-1].ts.timestamp()
+        return [with_cost(s, self.ledger.summary(s.ts.timestamp())) for s in snaps]
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
-        history = History(self.path)
-        last: tuple[int, object] | None = None
+        while not stop.is_set():
+            await self._follow(emit, stop)
+            if stop.is_set() or await self._take_over(emit, stop):
+                return
+
+    async def _follow(self, emit: Emit, stop: asyncio.Event) -> None:
+        """Show what the recorder stores until it stops (and this source may take over)."""
         while not stop.is_set():
             try:
-                snap = await asyncio.to_thread(self._read, history)
-            except (sqlite3.Error, SchemaError) as exc:
+                pid, found = await asyncio.to_thread(self._look)
+                for snap in self._snapshots(found):
+                    emit(snap)
+            except (sqlite3.Error, SchemaError, OSError) as exc:
                 self.errors += 1
                 self.last_error = str(exc)
-                snap = None
-            if snap is not None and (snap.seq, snap.ts) != last:
-                last = (snap.seq, snap.ts)
-                emit(snap)
+                pid = self.pid
+                with contextlib.suppress(OSError):
+                    pid = recorder_pid(self.path)
+            if pid is None:
+                if self._stopped is None:
+                    self._stopped = self._newest or time.time()
+                    self._gone_at = time.monotonic()
+                waited = time.monotonic() - (self._gone_at or 0.0)
+                if self.cannot_record is None and waited >= TAKE_OVER_AFTER:
+                    return
+            else:
+                self.pid, self._stopped = pid, None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval / 2)
+
+    async def _take_over(self, emit: Emit, stop: asyncio.Event) -> bool:
+        """Record in-process now that nobody does; False when another viewer was first (then
+        follow it) or this one cannot write the database (then say so and follow)."""
+        lock = RecorderLock(self.path)
+        try:
+            lock.acquire()
+        except AlreadyRecording as exc:
+            self.pid, self._stopped = exc.pid, None
+            return False
+        except OSError as exc:
+            self._cannot(f"cannot take over: {exc.strerror or exc}")
+            return False
+        recorder = Recorder(self.settings, self.path)
+        try:
+            await asyncio.to_thread(recorder.open)
+        except (OSError, sqlite3.Error, SchemaError) as exc:
+            lock.release()
+            recorder.sampler.close()
+            self._cannot(f"cannot take over: {exc}")
+            return False
+        self.recorder, self.took_over_from = recorder, self.pid
+        self.mode, self._stopped = "live", None
+        self.notice = f"recorder pid {self.pid} stopped: this dashboard records now"
+        recorder.sampler.subscribe(emit)
+        try:
+            await recorder.run(stop)
+        finally:
+            lock.release()
+        return True
+
+    def _cannot(self, reason: str) -> None:
+        self.cannot_record = reason
+        self.notice = f"recorder pid {self.pid} stopped; {reason}"
 
 
 class ScriptedSource(SnapshotSource):
@@ -147,6 +260,17 @@ class ScriptedSource(SnapshotSource):
         return snap
 
 
+def recorded_snapshot(db: Path, budgets: BudgetSettings | None = None) -> Snapshot | None:
+    """The newest tick a recorder wrote, with its events and the money on it as the
+    recorder's ledger had it (for `status` while a recorder runs); None for an empty history.
+    Raises sqlite3.Error or SchemaError where the file cannot be read."""
+    found = follow(db, None, month_start_ms())
+    if not found.ticks:
+        return None
+    snap = found.ticks[-1].model_copy(update={"events": tuple(found.events)})
+    return cost_at(snap, found.usage, budgets)
+
+
 def choose_source(settings: Settings, db: Path) -> SnapshotSource:
     """Attach when a recorder owns the database; otherwise record in-process."""
     pid = recorder_pid(db)
@@ -162,4 +286,5 @@ __all__ = [
     "ScriptedSource",
     "SnapshotSource",
     "choose_source",
+    "recorded_snapshot",
 ]

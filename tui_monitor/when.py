@@ -117,3 +117,34 @@ def parse_when(text: str, now: datetime) -> datetime:
     if found is None:
         raise ValueError(f"bad time {_shown(text)}: expected {FORMS}")
     return found.astimezone(UTC)
+
+
+NEAR_SECONDS = 10.0
+"""How far the tick shown may lie from the time asked for before that is said: a recorder
+ticks every second or few, so a lookup lands that close whenever anything was recorded."""
+
+
+def _stamp(dt: datetime) -> str:
+    zone = "Z" if dt.utcoffset() == timedelta(0) else ""
+    return f"{dt:%Y-%m-%d %H:%M:%S}{zone}"
+
+
+def shown_instead(
+    asked: datetime, shown: datetime, verb: str = "showing", *, slack: float = NEAR_SECONDS
+) -> str | None:
+    """What to say when the tick shown is not at the time asked for: before the history
+    starts (the oldest tick is shown), or in a gap or past its end (the last one before).
+    None when it is close enough. The dashboard (`g`, `--at`) and `export snapshot --at` say
+    it in the same words; give both datetimes in the zone to show them in.
+    """
+    gap = (shown - asked).total_seconds()
+    if abs(gap) <= slack:
+        return None
+    from .fmt import duration
+
+    which = "the oldest tick" if gap > 0 else "the last tick before it"
+    way = "later" if gap > 0 else "earlier"
+    return (
+        f"nothing recorded at {_stamp(asked)}: {verb} {which}, {_stamp(shown)} "
+        f"({duration(abs(gap))} {way})"
+    )

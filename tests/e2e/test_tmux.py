@@ -177,7 +177,16 @@ def test_dashboard_keys_resize_and_quit(
     )
     assert re.search(r"│status\s+idle\s", screen), screen
     assert re.search(r"│kind\s+e2e \(config\)", screen), screen
-    tmux.wait_for(lambda s: re.search(rf"│\s*{idle2.pid}\s+python\s", s), "process tree")
+
+    def tree_shown(screen: str) -> object:
+        # The details wrap the whole command line now, so at 100x30 the tree is further down
+        # the focused details pane: End scrolls there (again, as the tree loads a tick later).
+        found = re.search(rf"│\s*{idle2.pid}\s+python\s", screen)
+        if not found:
+            tmux.keys("End")
+        return found
+
+    tmux.wait_for(tree_shown, "process tree")
 
     # Escape: back on the dashboard, same agent selected.
     tmux.keys("Escape")

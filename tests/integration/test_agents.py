@@ -81,13 +81,14 @@ def tick_until(
     done: Callable[[Agents, list[AgentEvent]], bool],
     timeout: float = 10.0,
     interval: float = TICK,
+    claims: dict[str, tuple[int, float]] | None = None,
 ) -> tuple[Agents, list[AgentEvent]]:
     """Tick every `interval` until `done(agents, events so far)`; fail at the deadline."""
     seen: list[AgentEvent] = []
     deadline = time.monotonic() + timeout
     while True:
         time.sleep(interval)
-        agents, events = collector.collect()
+        agents, events = collector.collect(claims=claims)
         seen.extend(events)
         if done(agents, seen):
             return agents, seen
@@ -128,6 +129,25 @@ def test_first_tick_is_a_baseline(spawn_agent: SpawnAgent) -> None:
     assert sample.create_time == pytest.approx(psutil.Process(agent.pid).create_time(), abs=0.05)
 
 
+def test_a_busy_agent_is_unknown_on_its_first_sample_never_idle(spawn_agent: SpawnAgent) -> None:
+    """The first sample has no CPU% to go on; a busy process whose main thread sleeps (its
+    work in another thread) used to read as idle there."""
+    busy = spawn_agent("busy_thread")
+    idle = spawn_agent("idle")
+    collector = AgentCollector(make_settings(rule("busy", busy.tag), rule("idle", idle.tag)))
+    wait_state(busy.pid, "S")
+    agents, _ = collector.collect()
+    first = named(agents)
+    assert (first["busy"].status, first["busy"].cpu_utilization) == ("unknown", None)
+    assert (first["idle"].status, first["idle"].cpu_utilization) == ("unknown", None)
+    agents, seen = tick_until(
+        collector, lambda a, _: named(a)["busy"].status == "running", interval=TICK
+    )
+    assert named(agents)["busy"].cpu_utilization is not None
+    assert named(agents)["idle"].status == "idle"
+    assert kinds(seen) == []  # unknown -> running or idle is no status_changed event
+
+
 def test_config_agent_without_process_is_listed_as_exited() -> None:
     collector = AgentCollector(make_settings(rule("nobody", group_tag(), kind="worker")))
     for _ in range(2):
@@ -147,9 +167,9 @@ def test_busy_agent_cpu_far_above_idle_agent(spawn_agent: SpawnAgent) -> None:
     idle = spawn_agent("idle")
     collector = AgentCollector(make_settings(rule("busy", busy.tag), rule("idle", idle.tag)))
     agents, _ = collector.collect()
-    # No rate yet on the baseline tick, but a process on a CPU already reads as running.
+    # No rate yet on the baseline tick: neither busy nor idle is known.
     assert named(agents)["busy"].cpu_utilization is None
-    assert named(agents)["busy"].status == "running"
+    assert named(agents)["busy"].status == "unknown"
 
     def busy_measured(agents: Agents, _: list[AgentEvent]) -> bool:
         cpu = named(agents)["busy"].cpu_utilization
@@ -893,3 +913,89 @@ def test_pidfile_match_names_the_pidfile_rule(
     agents, _ = AgentCollector(settings).collect()
     (sample,) = [a for a in agents if a.pid == agent_pid]
     assert (sample.name, sample.source) == ("svc", "config")
+
+
+# -- processes agents report as theirs (ingest `pid`) ------------------------------------
+
+
+def test_a_reported_pid_is_measured_as_that_agent_with_its_tree(
+    spawn_agent: SpawnAgent,
+) -> None:
+    """Like a pidfile: the process an agent registered, and its children, are the agent."""
+    parent = spawn_agent("spawner")
+    collector = AgentCollector(make_settings())
+    claims = {"worker-7": (parent.pid, time.time())}
+    agents, events = collector.collect(claims=claims)
+    sample = named(agents)["worker-7"]
+    assert (sample.pid, sample.procs, sample.source) == (parent.pid, 3, "ingest")
+    assert sample.ram_used is not None and sample.ram_used > 3 * MiB
+    agents, _ = tick_until(
+        collector,
+        lambda a, _: named(a)["worker-7"].cpu_utilization is not None,
+        claims=claims,
+    )
+    assert named(agents)["worker-7"].status == "idle"
+    assert kinds(events) == []  # the baseline tick: nothing started just now
+    parent.stop()
+    agents, _ = collector.collect(claims=claims)
+    assert named(agents)["worker-7"].status == "exited"
+
+
+def test_a_reported_pid_takes_the_process_from_a_preset_silently(
+    llama_server: subprocess.Popen[bytes],
+) -> None:
+    collector = AgentCollector(make_settings(presets=True))
+    agents, _ = collector.collect()
+    assert [a.name for a in agents if a.pid == llama_server.pid] == ["llama-server"]
+    claims = {"coder-9": (llama_server.pid, time.time())}
+    agents, events = collector.collect(claims=claims)
+    assert [a.name for a in agents if a.pid == llama_server.pid] == ["coder-9"]
+    assert "llama-server" not in named(agents)
+    assert kinds(events) == ["started"]  # coder-9 started; llama-server did not "exit"
+
+
+def test_a_claim_on_a_reused_pid_or_a_rule_name_is_ignored(spawn_agent: SpawnAgent) -> None:
+    agent = spawn_agent("idle")
+    ruled = spawn_agent("idle")
+    collector = AgentCollector(make_settings(rule("planner", ruled.tag)))
+    started = psutil.Process(agent.pid).create_time()
+    claims = {
+        "early": (agent.pid, started - 30),  # reported before this process existed: reused pid
+        "planner": (agent.pid, time.time()),  # a rule's name: reports join the rule's row
+    }
+    agents, _ = collector.collect(claims=claims)
+    assert "early" not in named(agents)
+    assert named(agents)["planner"].pid == ruled.pid
+    assert not [a for a in agents if a.pid == agent.pid]
+
+
+# -- memory: what the tree really holds -----------------------------------------------------
+
+
+def _rollup(pid: int, field: bytes) -> int:
+    with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+        for line in f:
+            if line.startswith(field + b":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field!r} in smaps_rollup of {pid}")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps_rollup"), reason="needs smaps_rollup")
+def test_memory_counts_copy_on_write_pages_once(spawn_agent: SpawnAgent) -> None:
+    """A forked child sharing 128 MiB: RSS sums it twice, the agent's MEM (PSS) once."""
+    agent = spawn_agent("cow", "128")
+    child = int(agent.ready_fields[2])
+    collector = AgentCollector(make_settings(rule("cow", agent.tag)))
+    agents, _ = collector.collect()
+    assert named(agents)["cow"].procs == 2
+    agents, _ = tick_until(collector, lambda a, _: named(a)["cow"].ram_kind == "pss")
+    sample = named(agents)["cow"]
+    rss = sum(_rollup(p, b"Rss") for p in (agent.pid, child))
+    pss = sum(_rollup(p, b"Pss") for p in (agent.pid, child))
+    assert rss > 256 * MiB and pss < 200 * MiB  # the setting: shared pages, counted twice
+    assert sample.ram_used is not None
+    assert abs(sample.ram_used - pss) < 16 * MiB, (sample.ram_used, pss, rss)
+    rss_only = AgentCollector(make_settings(rule("cow", agent.tag)), pss=False)
+    agents, _ = rss_only.collect()
+    assert named(agents)["cow"].ram_kind == "rss"
+    assert named(agents)["cow"].ram_used == pytest.approx(rss, rel=0.1)

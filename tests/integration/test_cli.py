@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,7 +89,7 @@ def test_status_without_agents_says_how_to_add_one() -> None:
 
 
 def test_agents_lists_rules_presets_and_matches(spawn_agent: SpawnAgent) -> None:
-    tag = "tuimon-pair"
+    tag = f"tuimon-pair-{uuid.uuid4().hex[:8]}"  # not matched by another run's agents
     a = spawn_agent("idle", tag=tag)
     b = spawn_agent("idle", tag=tag)
     write_config(f'[[agents]]\nname = "pair"\ncmdline = "{tag}"\n')

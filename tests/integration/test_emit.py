@@ -22,15 +22,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
 from tui_monitor.models import AgentSample
 from tui_monitor.store.queries import ErrorRow, History
 
+if TYPE_CHECKING:
+    from conftest import SpawnAgent
+
 T = TypeVar("T")
 DEADLINE = 15.0
+RULED = f"emit-ruled-{uuid.uuid4().hex[:12]}"
+"""The tag of the one process the recorder's config rule `ruled` (kind `coding`) finds."""
 HOSTILE = "[red]x[/] [@click=app.quit]q[/] \x1b[2J\x1b]0;pwned\x07 \u202eevil\t\\x1b end"
 
 
@@ -110,6 +115,7 @@ def recorder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         "[gpu]\nenabled = false\n"
         "[store]\nflush_interval = 0.1\n"
         f"[ingest]\nsocket = {json.dumps(str(sock))}\n"
+        f'[[agents]]\nname = "ruled"\nkind = "coding"\ncmdline = "--tag {RULED}"\n'
     )
     env = _clean_env(root, config)
     db = root / "history.db"
@@ -252,6 +258,36 @@ def test_an_error_lands_in_the_errors_table(recorder: Running) -> None:
     assert History(recorder.db).unresolved_counts()[agent] == 1
 
 
+def test_an_error_stack_is_in_both_exports(recorder: Running) -> None:
+    """Issue 13 item 20: the stack is in `export events` (the error event's data) and in
+    `export snapshot` (the errors open at that tick)."""
+    agent = name()
+    stack = 'Traceback (most recent call last):\n  File "y.py", line 2\nValueError: bad\n'
+    ok(emit(recorder, "--agent", agent, "--type", "error", "--error-type", "ValueError",
+            "--stack", stack, "bad input"))  # fmt: skip
+    poll("the error", lambda: History(recorder.db).unresolved_errors(agent))
+
+    def export(*args: str) -> str:
+        done = subprocess.run(
+            [*tui_monitor(), "export", *args, "--db", str(recorder.db), "-o", "-"],
+            capture_output=True, text=True, timeout=60, env=recorder.env,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    [event] = [json.loads(line) for line in export("events", "--agent", agent).splitlines()]
+    assert (event["kind"], event["message"]) == ("error", "ValueError: bad input")
+    assert event["data"] == {"error_type": "ValueError", "stack": stack}
+    doc = json.loads(export("snapshot"))
+    [error] = [e for e in doc["errors"] if e["agent"] == agent]
+    assert (error["error_type"], error["message"], error["stack"]) == (
+        "ValueError",
+        "bad input",
+        stack,
+    )
+
+
 def test_a_heartbeat_shows_in_the_next_tick(recorder: Running) -> None:
     agent = name()
     ok(
@@ -272,6 +308,50 @@ def test_a_heartbeat_shows_in_the_next_tick(recorder: Running) -> None:
 
     found = poll("the agent's tick", sample)
     assert (found.source, found.queue_depth, found.status) == ("ingest", 3, "running")
+
+
+def latest_sample(
+    rec: Running, agent: str, where: Callable[[AgentSample], bool] = lambda a: True
+) -> AgentSample | None:
+    """The agent in the newest stored tick, if it is there and `where` holds for it."""
+    snap = History(rec.db).latest()
+    found = [a for a in snap.agents if a.name == agent] if snap else []
+    return found[0] if found and where(found[0]) else None
+
+
+def test_a_registered_pid_is_measured_as_the_agent(
+    recorder: Running, spawn_agent: SpawnAgent
+) -> None:
+    """PID, CPU and memory of the process (and its tree) an agent registers, as for a rule."""
+    proc = spawn_agent("alloc", "64")
+    agent = name()
+    ok(emit(recorder, "--agent", agent, "--type", "register", "--kind", "worker",
+            "--pid", str(proc.pid)))  # fmt: skip
+
+    found = poll(
+        "the measured agent",
+        lambda: latest_sample(recorder, agent, lambda a: a.cpu_utilization is not None),
+    )
+    assert (found.pid, found.kind, found.procs) == (proc.pid, "worker", 1)
+    assert found.ram_used is not None and found.ram_used >= 64 * 1024 * 1024
+    assert found.status == "idle"
+    proc.stop()
+    poll("the exit", lambda: latest_sample(recorder, agent, lambda a: a.status == "exited"))
+
+
+def test_register_changes_the_kind_of_an_agent_a_rule_found(
+    recorder: Running, spawn_agent: SpawnAgent
+) -> None:
+    proc = spawn_agent("idle", tag=RULED)
+    first = poll(
+        "the rule's agent", lambda: latest_sample(recorder, "ruled", lambda a: a.pid == proc.pid)
+    )
+    assert first.kind == "coding"
+    ok(emit(recorder, "--agent", "ruled", "--type", "register", "--kind", "worker"))
+    now = poll(
+        "the new kind", lambda: latest_sample(recorder, "ruled", lambda a: a.kind == "worker")
+    )
+    assert (now.pid, now.source) == (proc.pid, "config")
 
 
 def test_usage_with_a_request_id_is_counted_once(recorder: Running) -> None:
@@ -313,6 +393,17 @@ def test_data_that_is_not_json_is_a_usage_error(recorder: Running) -> None:
     assert out.returncode == 2
     line = one_error_line(out)
     assert "--data" in line and "not JSON" in line  # checked before any connection is tried
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [("[" * 100_000, "nested too deeply"), ('{"n": ' + "9" * 5000 + "}", "not JSON")],
+)
+def test_data_json_cannot_take_is_a_usage_error(recorder: Running, data: str, reason: str) -> None:
+    out = emit(recorder, "--agent", name(), "--data", data, "--socket", "/nonexistent")
+    assert out.returncode == 2
+    line = one_error_line(out)
+    assert "--data" in line and reason in line
 
 
 def test_nan_data_and_undecodable_arguments_are_usage_errors(recorder: Running) -> None:

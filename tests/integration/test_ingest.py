@@ -327,3 +327,100 @@ async def test_spool_files_are_tailed_into_the_database(short_dir: Path, tmp_pat
     finally:
         stop.set()
         await running
+
+
+BIG_INT = b'{"v":1,"type":"event","agent":"a","data":{"n":' + b"7" * 5000 + b"}}"
+"""More digits than Python's int() takes (4,300): json.loads raises a bare ValueError."""
+
+
+async def test_a_line_that_breaks_json_costs_only_itself(
+    served: tuple[IngestHub, IngestServer],
+) -> None:
+    hub, server = served
+    reader, writer = await asyncio.open_unix_connection(str(server.path))
+    lines = [event(message="one"), BIG_INT, event(message="two"), b"[" * 60_000, event(message="3")]
+    writer.write(b"".join(x + b"\n" for x in lines))  # one write: all in the same read
+    await writer.drain()
+    replies = [json.loads(await asyncio.wait_for(reader.readline(), 10)) for _ in lines]
+    assert replies[0::2] == [{"ok": True}] * 3
+    assert replies[1]["ok"] is False and "number too long" in replies[1]["error"]
+    assert replies[3]["ok"] is False and "nested deeper" in replies[3]["error"]
+    writer.write(event(message="still open") + b"\n")  # the connection is still served
+    assert json.loads(await asyncio.wait_for(reader.readline(), 10)) == {"ok": True}
+    writer.close()
+    await writer.wait_closed()
+    assert [e.message for e in hub.drain().events] == ["one", "two", "3", "still open"]
+    assert (hub.received, hub.rejected) == (6, 2)
+
+
+async def test_a_parser_bug_costs_only_its_line(
+    served: tuple[IngestHub, IngestServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever a future parser bug raises, the connection and the other lines survive."""
+    from tui_monitor.ingest import hub as hub_module
+
+    real = hub_module.parse
+
+    def fragile(line: bytes, now: float | None = None) -> object:
+        if b"boom" in line:
+            raise KeyError("boom")
+        return real(line, now)
+
+    monkeypatch.setattr(hub_module, "parse", fragile)
+    hub, server = served
+    replies = await talk(server.path, [event(message="a"), event(message="boom"), event()])
+    assert replies[0] == replies[2] == {"ok": True}
+    assert replies[1] == {"ok": False, "error": "could not read this line (KeyError)"}
+    assert hub.rejected == 1
+
+
+async def _spooled(recorder: Recorder, history: History, want: list[str]) -> list[str]:
+    got: list[str] = []
+    for _ in range(200):
+        if recorder.db.exists():
+            got = [e.message for _, e in reversed(history.events(agent="spooler"))]
+            if got == want:
+                break
+        await asyncio.sleep(0.05)
+    return got
+
+
+async def test_a_spool_line_that_breaks_json_costs_only_itself(
+    short_dir: Path, tmp_path: Path
+) -> None:
+    """The tailer reads on past the bad line, and after a restart from where it stopped."""
+    db, spool = tmp_path / "h.db", tmp_path / "spool"
+    settings = _settings(db, short_dir / "ingest.sock")
+    settings.ingest.spool_dir = spool
+    spool.mkdir(mode=0o700)
+    path = spool / "agent.jsonl"
+    path.write_bytes(
+        event("spooler", "one") + b"\n" + BIG_INT + b"\n" + event("spooler", "two") + b"\n"
+    )
+    history = History(db)
+    recorder = Recorder(settings, db)
+    stop = asyncio.Event()
+    running = asyncio.create_task(recorder.run(stop))
+    try:
+        assert await _spooled(recorder, history, ["one", "two"]) == ["one", "two"]
+        assert recorder.hub is not None and recorder.hub.rejected == 1
+        assert "number too long" in (recorder.hub.last_rejection or "")
+        with path.open("ab") as f:  # the tailer is still alive
+            f.write(event("spooler", "three") + b"\n")
+        assert await _spooled(recorder, history, ["one", "two", "three"]) == [
+            "one", "two", "three"
+        ]  # fmt: skip
+    finally:
+        stop.set()
+        await running
+    with path.open("ab") as f:
+        f.write(BIG_INT + b"\n" + event("spooler", "four") + b"\n")
+    recorder = Recorder(settings, db)
+    stop = asyncio.Event()
+    running = asyncio.create_task(recorder.run(stop))
+    want = ["one", "two", "three", "four"]
+    try:  # from the saved offset: nothing read twice, nothing skipped
+        assert await _spooled(recorder, history, want) == want
+    finally:
+        stop.set()
+        await running

@@ -28,6 +28,7 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 from textual.widgets.data_table import ColumnKey
 
+from tui_monitor.models import AgentSample
 from tui_monitor.ui.screens.agent import AgentScreen
 from tui_monitor.ui.screens.dashboard import DashboardScreen
 from tui_monitor.ui.screens.help import HelpScreen
@@ -274,6 +275,22 @@ async def test_the_agent_screen_follows_ticks_and_the_dashboard_catches_up() -> 
         assert "while you were away" in log_text(app.screen.query_one(EventLog))
 
 
+async def test_the_agent_screen_says_whether_memory_is_pss_or_rss() -> None:
+    def tick(kind: str) -> list[AgentSample]:
+        return [a.model_copy(update={"ram_kind": kind}) for a in fleet()]
+
+    async with running([snapshot(1, tick("pss")), snapshot(2, tick("rss"))]) as (
+        app,
+        source,
+        pilot,
+    ):
+        await select(pilot, "planner")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "812.0 MiB PSS" in screen_text(app), what="PSS")
+        await step(pilot, source)
+        await wait_until(pilot, lambda: "812.0 MiB RSS" in screen_text(app), what="RSS")
+
+
 async def test_the_agent_screen_of_an_agent_that_vanished() -> None:
     snaps = [snapshot(1, fleet()), snapshot(2, [a for a in fleet() if a.name != "vllm"])]
     async with running(snaps) as (app, source, pilot):
@@ -514,7 +531,8 @@ async def test_q_quits() -> None:
 
 
 async def test_the_event_log_shows_events_and_l_cycles_its_level() -> None:
-    async with running([snapshot(1, fleet(), fleet_events())]) as (app, _, pilot):
+    # Wide enough for whole lines: the log cuts them at its width (`…`).
+    async with running([snapshot(1, fleet(), fleet_events())], (200, 40)) as (app, _, pilot):
         log = app.screen.query_one(EventLog)
         await wait_until(pilot, lambda: len(log.lines) == len(fleet_events()), what="events")
         text = log_text(log)
@@ -605,7 +623,7 @@ async def test_chart_history_per_agent_and_bounded_table_caches() -> None:
         assert lines == {"gpu": [2.0, None, None]}
         _, _, lines, _, _ = app.chart_data("b", "cpu")
         assert lines == {"cpu": [5.0, 6.0, 7.0]}
-        assert app.trend("agents") == [2.0]
+        assert app.trend("agents").values[-1] == 2.0
         t = table(app)
         assert t._cell_render_cache.maxsize <= 1000 and t._line_cache.maxsize <= 100
 

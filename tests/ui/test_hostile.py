@@ -1,7 +1,7 @@
 """Hostile text (escape sequences, markup, actions, bidi overrides) stays inert on screen.
 
-Agent names and kinds reach the UI as the collector leaves them (through `safe.name`);
-event texts arrive raw, as an ingest client sent them, and the UI must clean them itself.
+Agent names, kinds and event texts arrive raw, as a config, a process or an ingest client
+gave them, and the UI cleans them itself (names strictly, with `safe.name`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ RAW_NAMES = [
     "\u202egnp.exe",
     "bell\x07\x9b2J",
 ]
-"""Names an attacker could give a process; the collector passes them through safe.name."""
+"""Names an attacker could give an agent."""
 RAW_EVENTS = [
     ("\x1b[2J\x1b[31mscreen wiped", "kind\x1b]0;title\x07"),
     (f"{CLICK}click me", "click"),
@@ -39,9 +39,7 @@ SHOWN = [CLICK, "[bold]x[/bold]", "evil\\x1b[31mred", "\\u202egnp.exe", "[/] unb
 def hostile() -> Snapshot:
     agents: list[AgentSample] = [agent("planner", cpu=99.0)]  # on top: the chart is its
     for i, raw in enumerate(RAW_NAMES):
-        agents.append(
-            agent(safe.name(raw), kind=safe.name(f"[/]{raw}"), cpu=50.0 - i, pid=5000 + i)
-        )
+        agents.append(agent(raw, kind=f"[/]{raw}", cpu=50.0 - i, pid=5000 + i))
     events: list[AgentEvent] = [
         event(CLICK, kind, message, level="warning", ts=-10 + i)
         for i, (message, kind) in enumerate(RAW_EVENTS)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from factories import screen_text, table, wait_until
 from textual.pilot import Pilot
+from textual.widgets import OptionList
 
 from tui_monitor.config import (
     GpuSettings,
@@ -29,6 +30,8 @@ from tui_monitor.store.queries import History
 from tui_monitor.ui.app import MonitorApp, make_app
 from tui_monitor.ui.screens.agent import AgentScreen
 from tui_monitor.ui.screens.dashboard import DashboardScreen
+from tui_monitor.ui.screens.detail import DetailScreen
+from tui_monitor.ui.screens.events import EventsScreen
 from tui_monitor.ui.widgets.event_log import EventLog
 
 AGENTS = Path(__file__).parent.parent / "agents"
@@ -74,7 +77,8 @@ async def test_reported_agent_status_events_and_errors_on_screen(
     tmp_path: Path, short_dir: Path
 ) -> None:
     sock = short_dir / "ingest.sock"
-    async with live(tmp_path, sock) as (app, pilot):
+    # Wide enough for the whole event line: the log cuts lines at its width (`…`).
+    async with live(tmp_path, sock, size=(200, 40)) as (app, pilot):
         replies = await send(
             sock,
             [
@@ -140,6 +144,45 @@ async def test_reported_agent_status_events_and_errors_on_screen(
         )
         assert app.is_running
     assert History(tmp_path / "history.db").unresolved_errors("planner") == []
+
+
+async def test_an_error_and_its_stack_in_full_by_keyboard(tmp_path: Path, short_dir: Path) -> None:
+    """Issue 13 items 19 and 20: `enter` on an open error shows it all, with its stack; the
+    error's event carries the stack too (the event view shows it)."""
+    sock = short_dir / "ingest.sock"
+    stack = (
+        "Traceback (most recent call last):\n"
+        + "".join(f'  File "step{i}.py", line {i}\n' for i in range(30))
+        + "KeyError: 'plan'"
+    )
+    message = "no plan for ticket " + " ".join(f"part{i:02d}" for i in range(40))
+    async with live(tmp_path, sock) as (app, pilot):
+        await send(sock, [{"type": "error", "agent": "planner", "error_type": "KeyError",
+                           "message": message, "stack": stack}])  # fmt: skip
+        await wait_until(pilot, lambda: "planner" in table(app).visible_names, timeout=10)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, AgentScreen), what="agent screen")
+        box = app.screen.query_one("#errors", OptionList)
+        await wait_until(pilot, lambda: box.option_count == 1, timeout=10, what="the error")
+        line = next(ln for ln in screen_text(app).splitlines() if "KeyError: no plan" in ln)
+        assert line.rstrip(" │").endswith("…")  # one line, cut, in the list
+        box.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen), what="detail")
+        assert "part39" in screen_text(app).replace("\n", "")  # the message, wrapped
+        await pilot.press("end")  # the pane scrolls to the end of the stack
+        await wait_until(pilot, lambda: "KeyError: 'plan'" in screen_text(app), what="stack end")
+        assert 'File "step29.py", line 29' in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, AgentScreen), what="back")
+        log = app.screen.query_one("#agent-events", EventLog)
+        await wait_until(pilot, lambda: len(log.shown_events()) >= 1, timeout=10)
+        log.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen), what="events")
+        await wait_until(
+            pilot, lambda: 'File "step0.py", line 0' in screen_text(app), what="its stack"
+        )
 
 
 async def test_silent_agent_becomes_stale(tmp_path: Path, short_dir: Path) -> None:
@@ -277,7 +320,11 @@ async def test_cost_budget_and_alerts_on_screen(tmp_path: Path, short_dir: Path)
         assert "Cost $0.80" in text and "daily 80%" in text
         assert "Alerts 1" in text
         log = app.screen.query_one(EventLog)
-        assert "budget daily" in "\n".join(s.text for s in log.lines)
+        await wait_until(
+            pilot,
+            lambda: "budget daily" in "\n".join(s.text for s in log.lines),
+            what="the budget alert in the log",
+        )
         # the agent screen: usage by model, this month
         t = table(app)
         for _ in range(t.get_row_index("coder") - t.cursor_row):

@@ -204,6 +204,16 @@ def test_send_makes_a_hostile_reason_one_inert_line(serve: Callable[..., IngestS
     assert str(err.value) == "bad\\n\\x1b[31mred\\u202e"
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 100_000, b'{"ok": ' + b"1" * 5000 + b"}", b"\xff"],
+    ids=["nested 100,000 deep", "a 5,000-digit number", "not UTF-8"],
+)
+def test_a_reply_json_cannot_take_is_a_rejection_not_a_crash(raw: bytes) -> None:
+    accepted, reason = client._parse_reply(raw)
+    assert not accepted and reason.startswith("unreadable reply from the recorder")
+
+
 def test_send_without_a_server_names_the_path(short_dir: Path) -> None:
     missing = short_dir / "none.sock"
     with pytest.raises(ClientError) as err:

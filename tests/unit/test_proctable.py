@@ -42,7 +42,7 @@ def test_psutil_fallback_agrees_with_procfs() -> None:
     # ending); the parent's does not.
     assert slow[os.getppid()].threads == fast[os.getppid()].threads
     me_fast, me_slow = fast[os.getpid()], slow[os.getpid()]
-    assert me_slow.cpu >= me_fast.cpu  # read later, never less
+    assert me_slow.cpu >= me_fast.cpu - 1e-6  # read later, never less (but summed differently)
     assert me_slow.rss == pytest.approx(me_fast.rss, rel=0.2)
     # Long-lived processes are in both; the sets differ only by what started or ended.
     assert len(set(fast) & set(slow)) >= 0.9 * min(len(fast), len(slow))

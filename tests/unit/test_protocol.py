@@ -104,6 +104,22 @@ BAD = [
     (line(type="event", message="m" * 8193), "message"),
     (line(type="error", stack="s" * (32 * 1024 + 1)), "stack"),
     (line(type="usage", model="m", cost_usd=-1), "cost_usd"),
+    # Strict types: a bool is no integer and 1.0 is no 1, in `v` as in every integer field.
+    (json.dumps({"v": True, "type": "event", "agent": "a"}).encode(), "v: Input should be"),
+    (json.dumps({"v": 1.0, "type": "event", "agent": "a"}).encode(), "v: Input should be"),
+    (json.dumps({"v": "1", "type": "event", "agent": "a"}).encode(), "v: Input should be"),
+    (json.dumps({"type": "event", "agent": "a"}).encode(), "missing field 'v'"),
+    (line(type="event", pid=True), "pid: Input should be a valid integer"),
+    (line(type="event", pid=42.0), "pid: Input should be a valid integer"),
+    (line(type="heartbeat", queue_depth=True), "queue_depth: Input should be a valid integer"),
+    (line(type="heartbeat", queue_depth=3.0), "queue_depth: Input should be a valid integer"),
+    (line(type="usage", model="m", output_tokens=2.0), "output_tokens: Input should be"),
+    (line(type="usage", model="m", cache_read_tokens=False), "cache_read_tokens: Input should"),
+    (line(type="usage", model="m", cost_usd=True), "cost_usd: Input should be a valid number"),
+    # An integer past Python's 4,300-digit limit: refused like any bad number, not a crash.
+    (b'{"v":1,"type":"event","agent":"a","data":{"n":' + b"9" * 4301 + b"}}", "number too long"),
+    (b'{"v":1' + b"0" * 5000 + b',"type":"event","agent":"a"}', "number too long"),
+    (b'{"v":1,"type":"event","agent":"a","ts":1' + b"0" * 400 + b"}", "ts"),
 ]
 
 

@@ -82,6 +82,7 @@ def snapshot(seq: int, ms: int, events: tuple[AgentEvent, ...] = ()) -> Snapshot
             cpu_utilization=2.5,
             ram_used=seq,
             reported=f"step {seq}" if n == "a" else None,  # a new reported state each tick
+            pids=(10 + i, 100 + seq) if n == "a" else (10 + i,),  # and a new process tree
         )
         for i, n in enumerate(("a", "b"))
     )
@@ -137,6 +138,7 @@ def state(conn: sqlite3.Connection) -> dict[str, set[tuple[Any, ...]]]:
         "errors": rows(conn, "SELECT id, ts, resolved FROM errors"),
         "usage": rows(conn, "SELECT id, ts FROM usage"),
         "reports": rows(conn, "SELECT id, last_ts FROM reports"),
+        "procsets": rows(conn, "SELECT id, last_ts FROM procsets"),
         "task_states": rows(conn, "SELECT id, ts FROM task_states"),  # tests/unit/test_task_store
         "agents": rows(conn, "SELECT * FROM agents"),
         "agent_runs": rows(conn, "SELECT * FROM agent_runs"),
@@ -159,6 +161,7 @@ def kept(before: dict[str, set[tuple[Any, ...]]]) -> dict[str, set[tuple[Any, ..
         "errors": {r for r in before["errors"] if r[1] >= EVENTS_CUT or not r[2]},
         "usage": {r for r in before["usage"] if r[1] >= USAGE_CUT},
         "reports": {r for r in before["reports"] if r[1] >= RAW_CUT},
+        "procsets": {r for r in before["procsets"] if r[1] >= RAW_CUT},
         **{t: before[t] for t in ("agents", "agent_runs", "series", "task_states")},
     }
 
@@ -187,8 +190,13 @@ def test_prune_removes_exactly_the_old_rows(store: Writer) -> None:
     assert removed == {
         "ticks": 4, "host_samples": 4, "gpu_samples": 8, "agent_samples": 8, "ingest_stats": 0,
         "minute_rollups": 2 * len(before["series"]), "hour_rollups": 2 * len(before["series"]),
-        "events": 2, "errors": 1, "usage": 1, "reports": 4, "task_states": 0,
+        "events": 2, "errors": 1, "usage": 1, "reports": 4, "procsets": 1, "task_states": 0,
     }  # fmt: skip
+    # trees are written a minute ahead of their ticks: a kept tick never loses its tree
+    assert not store.conn.execute(
+        "SELECT count(*) FROM agent_samples s LEFT JOIN procsets p ON p.id = s.procset "
+        "WHERE s.procset IS NOT NULL AND p.id IS NULL"
+    ).fetchone()[0]
     assert result.total == sum(removed.values())
     assert {ts for _, ts in after["ticks"]} == {
         NOW_MS - 5_000,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sqlite3
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -99,10 +100,9 @@ def event(s: float, name: str, message: str = "", level: str = "info", **kw: Any
 
 
 def stored(s: Snapshot) -> Snapshot:
-    """What the store can give back: no pids, no per-process GPU memory."""
-    agents = tuple(a.model_copy(update={"pids": ()}) for a in s.agents)
+    """What the store can give back: everything but per-process GPU memory."""
     gpu_status = s.gpu.model_copy(update={"process_memory": {}})
-    return s.model_copy(update={"agents": agents, "gpu": gpu_status})
+    return s.model_copy(update={"gpu": gpu_status})
 
 
 @pytest.fixture
@@ -143,6 +143,24 @@ def history_of(store: Writer) -> list[Snapshot]:
     return [s0, s1, s2]
 
 
+def test_every_status_round_trips_and_old_codes_still_read(store: Writer, db: Path) -> None:
+    """`unknown` (a first sample) is stored with a code of its own; the codes rows already
+    hold keep their meaning, and a code from a newer version reads as unknown, not a crash."""
+    statuses = ["running", "idle", "waiting", "stopped", "zombie", "exited", "stale", "unknown"]
+    agents = [agent(f"a{i}", status=st, cpu_utilization=None) for i, st in enumerate(statuses)]
+    store.write_batch([snap(1, 0, agents)])
+    h = History(db)
+    latest = h.latest()
+    assert latest is not None
+    assert [a.status for a in latest.agents] == statuses
+    codes = store.conn.execute("SELECT status FROM agent_samples ORDER BY agent").fetchall()
+    assert sorted(c for (c,) in codes) == [1, 2, 3, 4, 5, 6, 7, 8]  # 1-7 as ever
+    store.conn.execute("UPDATE agent_samples SET status = 99")
+    store.conn.commit()
+    latest = h.latest()
+    assert latest is not None and {a.status for a in latest.agents} == {"unknown"}
+
+
 def test_round_trip_latest_and_at(store: Writer, db: Path) -> None:
     s0, s1, s2 = history_of(store)
     h = History(db)
@@ -163,6 +181,36 @@ def test_dark_gpu_round_trip(store: Writer, db: Path) -> None:
     got = History(db).latest()
     assert got == stored(dark)
     assert got is not None and got.gpu.available is False and got.gpu.reason
+
+
+def test_process_trees_are_stored_once_and_shared_by_ticks(store: Writer, db: Path) -> None:
+    family = {"pids": (4101, 4102, 4107), "parents": (1, 4101, 4102)}  # a chain of three
+    spawned = {"pids": (4101, 4102, 4107, 4110), "parents": (1, 4101, 4102, 4101)}
+    snaps = [
+        snap(i, i, [agent("a", **(spawned if i >= 50 else family)), agent("b", pids=(7,))])
+        for i in range(100)
+    ]
+    store.write_batch(snaps[:60])
+    store.write_batch(snaps[60:])
+    trees = store.conn.execute("SELECT tree FROM procsets ORDER BY id").fetchall()
+    assert trees == [
+        ("4101:1 4102:4101 4107:4102",),
+        ("7",),
+        ("4101:1 4102:4101 4107:4102 4110:4101",),
+    ]
+    h = History(db)
+    for i in (0, 49, 50, 99):
+        got = {a.name: a for a in h.at(at(i)).agents}  # type: ignore[union-attr]
+        want = spawned if i >= 50 else family
+        assert (got["a"].pids, got["a"].parents) == (want["pids"], want["parents"])
+        assert (got["b"].pids, got["b"].parents) == ((7,), ())  # parents unknown: not made up
+    # a rolled-back batch leaves no id behind in the writer's memory
+    twice = agent("c", pids=(9, 10))
+    with pytest.raises(sqlite3.IntegrityError):  # the same agent twice in a tick
+        store.write_batch([snap(200, 200, [twice, twice])])
+    store.write_batch([snap(201, 201, [agent("d", pids=(11,)), agent("c", pids=(9, 10))])])
+    got = History(db).latest()
+    assert got is not None and [a.pids for a in got.agents] == [(9, 10), (11,)]
 
 
 def test_ticks_listing_and_stepping(store: Writer, db: Path) -> None:
@@ -194,6 +242,7 @@ async def test_round_trip_real_sampler(spawn_agent: SpawnAgent, db: Path) -> Non
     snaps.append(await sampler.tick())
     sampler.close()
     assert snaps[1].agents[0].pid == proc.pid and snaps[1].agents[0].pids
+    assert snaps[1].agents[0].ram_kind in ("pss", "rss")  # stored since schema 4, read back
     assert snaps[2].agents[0].status == "exited" and snaps[2].events
     store = Writer(db)
     store.write_batch(snaps)
@@ -213,7 +262,6 @@ def _as_stored(s: Snapshot) -> Snapshot:
     agents = tuple(
         a.model_copy(
             update={
-                "pids": (),
                 "cpu_utilization": None
                 if a.cpu_utilization is None
                 else round(a.cpu_utilization * 10) / 10,

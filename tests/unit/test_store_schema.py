@@ -10,16 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from tui_monitor.config import Settings
+from tui_monitor.cost.prices import ModelPrice, PriceTable
 from tui_monitor.errors import SchemaError
 from tui_monitor.models import AgentSample, GpuStatus, HostSample, Snapshot
 from tui_monitor.store import schema
 from tui_monitor.store.queries import History
 from tui_monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
 from tui_monitor.store.writer import Writer
+from tui_monitor.ui.replay import load_view
 
 TABLES = {
     "ticks", "host_samples", "gpu_samples", "agents", "agent_runs", "agent_samples", "events",
-    "errors", "usage", "series", "rollups", "reports", "ingest_stats", "task_states",
+    "errors", "usage", "series", "rollups", "reports", "ingest_stats", "procsets", "task_states",
 }  # fmt: skip
 
 
@@ -137,9 +140,8 @@ def test_future_wal_version_refused_by_store(tmp_path: Path) -> None:
 def test_future_version_refused_by_history(tmp_path: Path, wal: bool) -> None:
     path = future_db(tmp_path / "future.db", wal=wal)
     before = digest(path)
-    with pytest.raises(
-        SchemaError, match=rf"newer tui-monitor \(schema 99, this one knows {SCHEMA_VERSION}\)"
-    ):
+    knows = rf"newer tui-monitor \(schema 99, this one knows {SCHEMA_VERSION}\)"
+    with pytest.raises(SchemaError, match=knows):
         History(path).latest()
     with pytest.raises(SchemaError, match="schema 99"):
         History(path).info()
@@ -196,3 +198,33 @@ def test_empty_file_is_an_old_schema_for_readers(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="schema 0 is older"):
         History(path).latest()
     assert path.stat().st_size == 0
+
+
+def test_migration_4_keeps_agents_costs_and_leaves_unpriced_usage_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[:3]:
+        conn.executescript(script)
+    ms = 1_699_999_999_000
+    conn.executescript(
+        f"""
+        INSERT INTO usage (ts, agent, model, input_tokens, cost_usd) VALUES
+            ({ms}, 'coder', 'm-paid', 10, 0.5), ({ms}, 'coder', 'm-table', 1000000, NULL);
+        PRAGMA user_version = 3;
+        """
+    )
+    conn.close()
+    store = Writer(path)
+    assert store.migrated_from == 3
+    assert store.conn.execute("SELECT cost_usd, cost_source, tick FROM usage").fetchall() == [
+        (0.5, "agent", None),  # only agents ever set a cost before
+        (None, None, None),  # no price then: the table of today does not price it after
+    ]
+    store.write_batch([one_tick()])
+    (tick,) = store.conn.execute("SELECT max(id) FROM ticks").fetchone()
+    store.close()
+    prices = PriceTable({"m-table": ModelPrice(input=3.0, output=3.0)})
+    view = load_view(path, tick, Settings(prices=prices))
+    assert view is not None and view.snapshot is not None and view.snapshot.cost is not None
+    cost = view.snapshot.cost
+    assert (cost.today, cost.unknown_today, cost.month, cost.unknown) == (0.5, 1, 0.5, 1)

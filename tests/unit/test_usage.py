@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tui_monitor.cost.budgets import BudgetSettings, budget_status
 from tui_monitor.cost.ledger import OTHER, CostSummary, Ledger, budget_levels
-from tui_monitor.cost.prices import PRICES_EXAMPLE, ModelPrice, PriceTable, cost_of
+from tui_monitor.cost.prices import PRICES_EXAMPLE, ModelPrice, PriceTable, cost_of, priced
 from tui_monitor.models import UsageRecord
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -119,10 +119,11 @@ def test_tokens_priced_per_million_and_cache_defaults_to_input_price() -> None:
 
 
 def test_unpriced_usage_is_unknown_and_counted_never_free() -> None:
-    led, clock = ledger(at(2024, 5, 15, 12), prices=table(known=1.0))
-    assert cost_of(rec(0, cost=None, model="mystery", input_tokens=5), led.prices) is None
-    led.add(rec(clock.now, cost=None, model="mystery", input_tokens=5))
-    led.add(rec(clock.now, cost=None, model="known", input_tokens=10**6))
+    led, clock = ledger(at(2024, 5, 15, 12))
+    prices = table(known=1.0)
+    assert cost_of(rec(0, cost=None, model="mystery", input_tokens=5), prices) is None
+    led.add(priced(rec(clock.now, cost=None, model="mystery", input_tokens=5), prices))
+    led.add(priced(rec(clock.now, cost=None, model="known", input_tokens=10**6), prices))
     s = led.summary()
     assert s.today.cost == pytest.approx(1.0)
     assert (s.today.unknown, s.month.unknown, s.unknown_cost_records) == (1, 1, 1)
@@ -349,18 +350,19 @@ records = st.builds(
 @settings(max_examples=150, deadline=None)
 @given(st.lists(records, max_size=40))
 def test_per_agent_and_per_model_costs_add_up_to_the_fleet(batch: list[UsageRecord]) -> None:
-    led, _ = ledger(NOW, prices=table(**{"priced-*": 2.0}))
+    led, _ = ledger(NOW)
+    prices = table(**{"priced-*": 2.0})
     seen: set[tuple[str, str]] = set()
     month_cost = today_cost = 0.0
     unknown = 0
     for r in batch:
         fresh = r.request_id is None or (r.agent, r.request_id) not in seen
-        assert led.add(r) is fresh
+        assert led.add(priced(r, prices)) is fresh
         if r.request_id is not None:
             seen.add((r.agent, r.request_id))
         ts = min(r.ts.timestamp(), NOW)
         if fresh and ts >= at(2024, 5, 1):
-            cost = cost_of(r, led.prices)
+            cost = cost_of(r, prices)
             unknown += cost is None
             month_cost += cost or 0.0
             today_cost += (cost or 0.0) if ts >= at(2024, 5, 15) else 0.0

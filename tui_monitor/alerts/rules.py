@@ -50,7 +50,7 @@ class AlertRule(BaseModel):
     name: str
     """Unique id of the rule, shown with each alert (letters, digits, '_', '.', ':', '-')."""
     metric: Metric
-    """cpu (% of one core, per agent), host_cpu (%), mem (RSS bytes per agent), gpu_temp (°C
+    """cpu (% of one core, per agent), host_cpu (%), mem (PSS bytes per agent), gpu_temp (°C
     per GPU), gpu_mem (% of a GPU's memory), errors (unresolved, per agent), error_rate (errors
     per minute per agent), stale, exited (per agent, true/false), budget (% spent, per budget)."""
     op: Op = ">"
@@ -58,13 +58,13 @@ class AlertRule(BaseModel):
     threshold: float | None = Field(default=None, allow_inf_nan=False)
     """The limit; required except for stale/exited. For mem a size string such as "1GiB",
     "512MB" or "2G" is accepted (KiB/MiB/GiB and bare K/M/G are 1024-based, KB/MB/GB 1000)."""
-    for_: float = Field(default=0.0, ge=0.0, alias="for", allow_inf_nan=False)
+    for_: float = Field(default=0.0, ge=0.0, le=86_400.0, alias="for", allow_inf_nan=False)
     """Seconds the breach must hold, without interruption, before the alert fires."""
     clear: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
     """Hysteresis: the value must come back this far past the threshold to clear (">" 80
     with clear 10 clears at 70 or below). Default: 10 points for cpu, 5 for gpu_temp and
     gpu_mem, 10% of the threshold for mem and error_rate, 0 for errors and budget."""
-    clear_for: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+    clear_for: float | None = Field(default=None, ge=0.0, le=86_400.0, allow_inf_nan=False)
     """Seconds the value must stay clear before the alert clears (default: `for`)."""
     severity: Severity = "warning"
     """warning or critical."""

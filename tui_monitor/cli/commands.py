@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
+import select
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .. import __version__
-from ..config import Settings
+from ..config import INTERVAL_MAX, INTERVAL_MIN, Settings
 from ..errors import TuiMonitorError
 from ..models import Snapshot
 from . import startup
@@ -31,12 +35,50 @@ EXIT_CONFIG = 2
 EXIT_INTERNAL = 70
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+class _PipeClosed(Exception):
+    """A BrokenPipeError on its way to `main`: click's own handler would exit 1 in silence."""
+
+
+class _Commands(click.Group):
+    """The command group; every command runs inside its `invoke`."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _PipeClosed() from exc
+
+
+def _interval(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
+    """--interval, held to the bounds of the config's `interval` (nan and inf included)."""
+    if value is not None and not (math.isfinite(value) and INTERVAL_MIN <= value <= INTERVAL_MAX):
+        raise click.BadParameter(
+            f"{value:g} is not between {INTERVAL_MIN:g} and {INTERVAL_MAX:g} seconds"
+        )
+    return value
+
+
+def interval_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--interval",
+        type=float,
+        metavar="SECONDS",
+        callback=_interval,
+        help=f"{help_text} ({INTERVAL_MIN:g}-{INTERVAL_MAX:g}; default: the config's interval).",
+    )
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    invoke_without_command=True,
+)
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="TUI_MONITOR_CONFIG",
-    help="Config file (default: the platform config dir; env TUI_MONITOR_CONFIG).",
+    help="Config file (default: the platform config dir; env TUI_MONITOR_CONFIG). Named "
+    "with --config it must exist; `config init` writes one.",
 )
 @click.option(
     "--db",
@@ -50,15 +92,23 @@ EXIT_INTERNAL = 70
     help="Open the dashboard replaying this moment of the history: 14:05, "
     "'2026-11-21 14:05', 90m (ago), 2h30m. Escape goes live.",
 )
+@interval_option("Seconds between ticks, for the dashboard and any command")
 @click.version_option(__version__, prog_name="tui-monitor")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None, db: Path | None, at: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    config: Path | None,
+    db: Path | None,
+    at: str | None,
+    interval: float | None,
+) -> None:
     """A terminal monitor for fleets of AI agents.
 
     Without a command: the dashboard. It records history itself, or, when a
     `tui-monitor record` is already writing the database, follows it read-only.
     """
-    ctx.obj = Context(config)
+    named = ctx.get_parameter_source("config") == click.core.ParameterSource.COMMANDLINE
+    ctx.obj = Context(config, named=named, interval=interval)
     if ctx.invoked_subcommand is None:
         _run_ui(ctx.obj, db, _when(at) if at is not None else None)
         return
@@ -115,18 +165,47 @@ def _take_snapshot(settings: Settings) -> Snapshot:
     return asyncio.run(go())
 
 
+def _status_snapshot(settings: Settings, db: Path) -> tuple[Snapshot, dict[str, Any]]:
+    """What a recorder running on `db` last wrote (what agents reported, their cost); a
+    fresh sample where none runs (or its history cannot be read). And which one it is."""
+    import sqlite3
+
+    from ..errors import SchemaError
+    from ..recorder import recorder_pid
+    from ..source import recorded_snapshot
+
+    pid = recorder_pid(db)
+    if pid is not None:
+        try:
+            snap = recorded_snapshot(db, settings.budgets)
+        except (sqlite3.Error, SchemaError, OSError) as exc:
+            note = f"the recorder's history cannot be read: {exc}"
+        else:
+            if snap is not None:
+                return snap, {"from": "recorder", "pid": pid, "db": str(db)}
+            note = "the recorder has written no tick yet"
+        return _take_snapshot(settings), {"from": "sampled", "note": note}
+    return _take_snapshot(settings), {"from": "sampled", "note": f"no recorder runs on {db}"}
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot as JSON.")
+@db_option
 @pass_ctx
-def status(obj: Context, as_json: bool) -> None:
-    """Print one snapshot of this machine and its agents, then exit."""
-    snapshot = _take_snapshot(obj.settings())
+def status(obj: Context, as_json: bool, db: Path | None) -> None:
+    """Print one snapshot of this machine and its agents, then exit.
+
+    While a recorder runs on the database, its newest tick (with what agents reported and
+    their cost); else a sample taken now.
+    """
+    snapshot, origin = _status_snapshot(obj.settings(), db_path(obj, db))
     if as_json:
-        click.echo(json.dumps(snapshot.model_dump(mode="json"), ensure_ascii=True, indent=2))
+        doc = {"source": origin, **snapshot.model_dump(mode="json")}
+        click.echo(json.dumps(doc, ensure_ascii=True, indent=2))
         return
     from .report import print_status
 
-    print_status(snapshot)
+    print_status(snapshot, origin)
 
 
 @cli.command()
@@ -147,13 +226,16 @@ def agents(obj: Context) -> None:
 
 @cli.command()
 @db_option
+@interval_option("Seconds between ticks")
 @click.option("-v", "--verbose", is_flag=True, help="Print a line for every committed batch.")
 @pass_ctx
-def record(obj: Context, db: Path | None, verbose: bool) -> None:
+def record(obj: Context, db: Path | None, interval: float | None, verbose: bool) -> None:
     """Record snapshots to the history database until SIGTERM or Ctrl+C (headless)."""
     from ..recorder import Recorder, RecorderLock, install_signal_handlers, move_aside_if_corrupt
     from ..store.writer import Batch
 
+    if interval is not None:
+        obj.interval = interval
     settings = obj.settings()
     path = db_path(obj, db)
 
@@ -190,6 +272,14 @@ def main(argv: list[str] | None = None) -> int:
     """Console script: run the CLI and turn every failure into one line and an exit code."""
     try:
         cli.main(args=argv, prog_name="tui-monitor", standalone_mode=False)
+        sys.stdout.flush()  # a reader gone by now is met here, not at interpreter exit
+    except (_PipeClosed, BrokenPipeError) as exc:
+        if not _stdout_gone():  # a socket or a child's pipe: a real failure
+            cause = exc.__cause__ if isinstance(exc, _PipeClosed) else exc
+            return _internal(cause or exc)
+        # e.g. `tui-monitor export events -o - | head`: what was asked for has been read
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except TuiMonitorError as exc:
         click.echo(f"tui-monitor: {exc.prefix}{exc}", err=True)
         return exc.exit_code
@@ -207,19 +297,32 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        sys.stderr.close()  # e.g. `tui-monitor status | head`: not an error
-        return 0
     except Exception as exc:
         if os.environ.get("TUI_MONITOR_DEBUG"):
             raise
-        click.echo(
-            f"tui-monitor: internal error: {type(exc).__name__}: {exc} "
-            "(set TUI_MONITOR_DEBUG=1 for the traceback)",
-            err=True,
-        )
-        return EXIT_INTERNAL
+        return _internal(exc)
     return 0
+
+
+def _internal(exc: BaseException) -> int:
+    click.echo(
+        f"tui-monitor: internal error: {type(exc).__name__}: {exc} "
+        "(set TUI_MONITOR_DEBUG=1 for the traceback)",
+        err=True,
+    )
+    return EXIT_INTERNAL
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reader has left (poll reports an error or a
+    hang-up on it), as opposed to another pipe that broke."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return False
+    poller = select.poll()
+    poller.register(fd, 0)  # POLLERR and POLLHUP are reported whatever is asked for
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
 
 
 from .config import config  # noqa: E402

@@ -26,8 +26,14 @@ def config_path_cmd(obj: Context) -> None:
 @config.command("show")
 @pass_ctx
 def config_show(obj: Context) -> None:
-    """Print the effective settings (file + environment) as TOML."""
-    data: dict[str, Any] = obj.settings().model_dump(mode="json", exclude_none=True)
+    """Print the effective settings (file + environment) as TOML, once they are valid
+    (the keymap included: checked against the dashboard's real bindings)."""
+    settings = obj.settings()
+    if settings.keymap:
+        from ..ui.keymap import check_keymap
+
+        check_keymap(settings.keymap, obj.config_file)
+    data: dict[str, Any] = settings.model_dump(mode="json", exclude_none=True)
     click.echo(tomli_w.dumps(data), nl=False)
 
 

@@ -1,4 +1,4 @@
-"""What every command shares: the `--config` it was given, and the `--db` option."""
+"""What every command shares: the `--config` and `--interval` it was given, and `--db`."""
 
 from __future__ import annotations
 
@@ -14,13 +14,22 @@ if TYPE_CHECKING:
 class Context:
     """The group's options, handed to every command (`ctx.obj`)."""
 
-    def __init__(self, config: Path | None) -> None:
+    def __init__(
+        self, config: Path | None, *, named: bool = False, interval: float | None = None
+    ) -> None:
         self.config = config
+        self.named = named
+        """Whether --config named the file (it must exist then), not TUI_MONITOR_CONFIG."""
+        self.interval = interval
+        """--interval, already checked against the config's bounds; it wins over both."""
 
     def settings(self) -> Settings:
         from ..config import load_settings
 
-        return load_settings(self.config)
+        settings = load_settings(self.config, must_exist=self.named)
+        if self.interval is not None:
+            settings = settings.model_copy(update={"interval": self.interval})
+        return settings
 
     @property
     def config_file(self) -> Path:

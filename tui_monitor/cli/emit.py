@@ -78,6 +78,8 @@ def emit(obj: Context, /, type_: str, socket: Path | None, **fields: Any) -> Non
         except (json.JSONDecodeError, ValueError) as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             raise click.BadParameter(f"not JSON: {reason}", param_hint="--data") from None
+        except RecursionError:
+            raise click.BadParameter("nested too deeply", param_hint="--data") from None
     for key, value in fields.items():
         if isinstance(value, str) and _UNDECODABLE.search(value):
             name = "MESSAGE" if key == "message" else f"--{key.replace('_', '-')}"

@@ -6,6 +6,7 @@ store and pydantic are imported when an export really runs.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -100,13 +101,27 @@ def _span(since: str, until: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _format(fmt: str | None, output: str | None, known: tuple[str, ...]) -> str:
-    """The chosen format, else the output's suffix when it names one, else the first."""
-    if fmt is not None:
-        return fmt
-    suffix = Path(output).suffix.lower().lstrip(".") if output not in (None, "-") else ""
-    suffix = {"jsonl": "ndjson"}.get(suffix, suffix)
-    return suffix if suffix in known else known[0]
+SUFFIX_FORMATS = {"csv": "csv", "json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
+"""File suffixes that name a format: a file so named holds that format or is not written."""
+
+
+def _format(fmt: str | None, output: str | None, known: tuple[str, ...], what: str) -> str:
+    """The format: --format, else the one the output's suffix names, else the first known.
+
+    A file whose suffix names another format than the one written is refused (`events -o
+    out.json` wrote NDJSON into a .json file): one line, exit 2."""
+    suffix = ""
+    if output not in (None, "-") and not (output.endswith(("/", os.sep)) or Path(output).is_dir()):
+        suffix = Path(output).suffix.lower().lstrip(".")
+    named = SUFFIX_FORMATS.get(suffix)
+    if named is None or named == fmt or (fmt is None and named in known):
+        return fmt or named or known[0]
+    if fmt is None:
+        problem = f"{what} are written as {' or '.join(known)}, not {named}"
+        hint = f"name it .{' or .'.join(known)}"
+    else:
+        problem, hint = f"a .{suffix} file cannot hold {fmt}", f"name it .{fmt}"
+    raise click.BadParameter(f"{output}: {problem} ({hint})", param_hint="--output")
 
 
 def _sink(output: str | None, name: str) -> Sink:
@@ -190,7 +205,7 @@ def _export_range(
     from ..export import outfile
 
     start, end = _span(*span)
-    fmt = _format(fmt, output, FORMATS[what])
+    fmt = _format(fmt, output, FORMATS[what], what)
     path = _db(obj, db)
     sink = _sink(output, outfile.default_name(what, agent=agent, at=end, suffix=fmt))
     bar = _Progress(f"exporting {what}")
@@ -206,13 +221,14 @@ def _export_range(
     "--at",
     "at",
     metavar="TIME",
-    default="now",
-    show_default=True,
-    help="The recorded moment: the last tick at or before it (14:05, 90m, RFC 3339, ...).",
+    help="The recorded moment: the last tick at or before it (14:05, 90m, RFC 3339, ...; "
+    "before the history, its oldest tick, said on stderr). Default: the newest tick.",
 )
 @_common
 @click.pass_obj
-def snapshot_cmd(obj: Context, at: str, output: str | None, force: bool, db: Path | None) -> None:
+def snapshot_cmd(
+    obj: Context, at: str | None, output: str | None, force: bool, db: Path | None
+) -> None:
     """Everything on the dashboard at one moment, as a versioned JSON document.
 
     \b
@@ -220,12 +236,21 @@ def snapshot_cmd(obj: Context, at: str, output: str | None, force: bool, db: Pat
     """
     from .. import export as ex
     from ..export import outfile
+    from ..when import shown_instead
 
-    when = _time(at, "--at", datetime.now(UTC))
+    when = _time(at or "now", "--at", datetime.now(UTC))
+    _format(None, output, ("json",), "snapshots")
     path = _db(obj, db)
-    moment = _run(None, lambda: ex.read_moment(path, when))
+    budgets = obj.settings().budgets
+    moment = _run(None, lambda: ex.read_moment(path, when, budgets=budgets))
     snap = moment.snapshot
-    doc = ex.snapshot_document(snap, events=moment.events, alerts=moment.alerts)
+    # A time asked for and not found is said, in the dashboard's words (`g`, `--at`).
+    instead = shown_instead(when, snap.ts, "exported") if at is not None else None
+    if instead is not None:
+        click.echo(f"tui-monitor: {instead}", err=True)
+    doc = ex.snapshot_document(
+        snap, events=moment.events, alerts=moment.alerts, errors=moment.errors
+    )
     sink = _sink(output, outfile.default_name("snapshot", at=snap.ts))
     written = _run(sink, lambda: outfile.deliver(sink, [ex.dumps(doc, indent=2) + "\n"], force))
     _done(written, f"the snapshot of {doc['ts']} ({len(snap.agents)} agents)")
@@ -237,7 +262,7 @@ def snapshot_cmd(obj: Context, at: str, output: str | None, force: bool, db: Pat
     "--format",
     "fmt",
     type=click.Choice(["csv", "json"]),
-    help="Default: from the output's suffix, else csv.",
+    help="Default: from the output's suffix (.csv, .json), else csv.",
 )
 @_common
 @click.pass_obj
@@ -272,7 +297,7 @@ def metrics_cmd(
     "--format",
     "fmt",
     type=click.Choice(["ndjson", "csv"]),
-    help="Default: from the output's suffix, else ndjson.",
+    help="Default: from the output's suffix (.ndjson, .jsonl, .csv), else ndjson.",
 )
 @_common
 @click.pass_obj

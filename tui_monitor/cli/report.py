@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, TextIO, cast
 
 from rich.console import Console
 from rich.table import Table
@@ -14,11 +17,13 @@ from .. import fmt, safe
 from ..collect.rules import Matcher
 from ..models import AgentSample, Snapshot
 from ..store.queries import DbInfo
+from ..ui.columns import shown_status
 
 STATUS_STYLE = {
     "running": "green",
     "idle": "cyan",
     "waiting": "yellow",
+    "unknown": "dim",
     "stopped": "yellow",
     "zombie": "red",
     "exited": "dim",
@@ -26,11 +31,41 @@ STATUS_STYLE = {
 }
 
 
-def _host_lines(snap: Snapshot) -> Table:
+def _origin(snap: Snapshot, origin: Mapping[str, Any]) -> Text:
+    """Where the snapshot comes from: the recorder's newest tick, or a sample taken now."""
+    if origin.get("from") != "recorder":
+        return Text(f"sampled now ({origin.get('note', '')})", style="dim")
+    ago = fmt.duration(time.time() - snap.ts.timestamp())
+    at = f"{snap.ts.astimezone():%H:%M:%S}"
+    return Text(f"from the recorder (pid {origin.get('pid')}), tick at {at} ({ago} ago)")
+
+
+def _cost_line(snap: Snapshot) -> Text:
+    c = snap.cost
+    if c is None:
+        return Text("- (no recorder: usage is known only to it)", style="dim")
+    line = Text(
+        f"today {fmt.cost(c.today, c.unknown_today)}  month {fmt.cost(c.month, c.unknown)}  "
+        f"{fmt.usd(c.burn_per_hour)}/h"
+    )
+    for b in c.budgets:
+        line.append(f"  {b.name} {b.pct:.0f}%", style="red" if b.exceeded else "")
+    if c.unknown:
+        line.append(
+            f"  ({fmt.UNPRICED}: {c.unknown} usage records this month have no price and are"
+            " not counted)",
+            style="yellow",
+        )
+    return line
+
+
+def _host_lines(snap: Snapshot, origin: Mapping[str, Any] | None = None) -> Table:
     h = snap.host
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
+    if origin is not None:
+        grid.add_row("source", _origin(snap, origin))
     load = " ".join("-" if x is None else f"{x:.2f}" for x in (h.load_1, h.load_5, h.load_15))
     grid.add_row(
         "host",
@@ -59,6 +94,8 @@ def _host_lines(snap: Snapshot) -> Table:
                 f"{temp}  {power}"
             )
         grid.add_row("gpu", line)
+    if origin is not None:
+        grid.add_row("cost", _cost_line(snap))
     return grid
 
 
@@ -72,54 +109,89 @@ _COLUMNS = (
     ("GPU MEM", "right"),
     ("PROCS", "right"),
     ("UPTIME", "right"),
+    ("COST", "right"),
+    ("TASK", "left"),
     ("COMMAND", "left"),
 )
+_WIDE = ("TASK", "COMMAND")
+"""Columns that share what is left of the width (cut with an ellipsis); the others never."""
 
 
 def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
+    columns = [c for c in _COLUMNS if c[0] != "TASK" or any(a.task for a in agents)]
     rows = [
         (
-            safe.text(a.name, "bold"),
-            safe.text(a.kind),
-            Text(a.status, style=STATUS_STYLE.get(a.status, "")),
+            safe.name_text(a.name, "bold"),
+            safe.name_text(a.kind),
+            safe.name_text(shown_status(a), STATUS_STYLE.get(a.status, "")),
             Text("-" if a.pid is None else str(a.pid)),
             Text("-" if a.cpu_utilization is None else f"{a.cpu_utilization:.1f}"),
             Text(fmt.size(a.ram_used)),
             Text(fmt.size(a.gpu_memory_used)),
             Text(str(a.procs)),
             Text(fmt.duration(a.uptime(now))),
+            Text(fmt.cost(a.cost, a.unpriced), style="yellow" if a.unpriced else ""),
+            *([safe.text(a.task or "", limit=200)] if len(columns) == len(_COLUMNS) else []),
             safe.text(a.cmdline, "dim", limit=200),
         )
         for a in agents
     ]
     # Figures are never cut: they keep their full width, NAME gives up to 12 columns and
-    # COMMAND (expand + ratio) gets whatever is left, down to nothing on a narrow terminal.
+    # TASK and COMMAND (expand + ratio) share what is left, down to nothing on a narrow one.
     table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
-    for i, (col, justify) in enumerate(_COLUMNS):
+    for i, (col, justify) in enumerate(columns):
         natural = max([len(col)] + [r[i].cell_len for r in rows])
-        floor = 0 if col == "COMMAND" else min(natural, 12) if col == "NAME" else natural
+        floor = 0 if col in _WIDE else min(natural, 12) if col == "NAME" else natural
         table.add_column(
             col,
             justify=justify,  # type: ignore[arg-type]
             no_wrap=True,
             min_width=floor,
             overflow="ellipsis",
-            ratio=1 if col == "COMMAND" else None,
+            ratio=1 if col in _WIDE else None,
         )
     for row in rows:
         table.add_row(*row)
     return table
 
 
-def _console() -> Console:
-    """The terminal's width on a terminal; wide lines (one row per line) into pipes and files."""
+PIPE_WIDTH = 240
+"""Columns of `status` into a pipe or file (one row per line)."""
+UNCUT_WIDTH = 1 << 16
+"""Columns of `agents` into a pipe or file: wide enough that nothing is ever cut."""
+
+
+class _Stripped(io.TextIOBase):
+    """Lines to `out` without their trailing spaces (rich pads every cell to its column)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.partial = ""
+
+    def write(self, text: str) -> int:
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            self.out.write(line.rstrip() + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _console(width: int = PIPE_WIDTH) -> Console:
+    """The terminal's width on a terminal; into pipes and files, `width` columns and no
+    trailing spaces."""
     console = Console()
-    return console if console.is_terminal else Console(width=240)
+    if console.is_terminal:
+        return console
+    return Console(file=cast(TextIO, _Stripped(sys.stdout)), width=width)
 
 
-def print_status(snap: Snapshot, console: Console | None = None) -> None:
+def print_status(
+    snap: Snapshot, origin: Mapping[str, Any] | None = None, console: Console | None = None
+) -> None:
     console = console or _console()
-    console.print(_host_lines(snap))
+    console.print(_host_lines(snap, origin))
     console.print()
     if snap.agents:
         console.print(Text(f"Agents ({len(snap.agents)})", style="bold underline"))
@@ -131,13 +203,16 @@ def print_status(snap: Snapshot, console: Console | None = None) -> None:
             "(`tui-monitor agents` lists the presets)."
         )
     for ev in snap.events:
-        console.print(safe.text(f"{ev.ts:%H:%M:%S} {ev.agent} {ev.kind}: {ev.message}"))
+        who = f"{safe.name(ev.agent)} {safe.name(ev.kind)}"
+        console.print(safe.text(f"{ev.ts:%H:%M:%S} {who}: {ev.message}"))
 
 
 def print_agents(
     matchers: Sequence[Matcher], snap: Snapshot, config: Path, console: Console | None = None
 ) -> None:
-    console = console or _console()
+    console = console or _console(UNCUT_WIDTH)
+    # On a terminal long rules are cut with an ellipsis to fit; into a pipe, never.
+    limit = 36 if console.is_terminal else safe.CMDLINE_MAX
     console.print(Text(f"config: {config}", style="dim"))
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col in ("RULE", "SOURCE", "KIND", "MATCHES ON"):
@@ -169,10 +244,10 @@ def print_agents(
             if a.pid is not None and a.source == m.source and a.name.split("#")[0] == m.name
         ]
         table.add_row(
-            safe.text(m.name, "bold"),
+            safe.name_text(m.name, "bold"),
             m.source,
-            safe.text(m.kind),
-            safe.text(" ".join(parts), limit=36),
+            safe.name_text(m.kind),
+            safe.text(" ".join(parts), limit=limit),
             Text("\n".join(found) if found else "-", style="green" if found else "dim"),
         )
     console.print(table)

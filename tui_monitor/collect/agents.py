@@ -21,12 +21,14 @@ from .. import fmt, safe
 from ..config import Settings
 from ..models import AgentEvent, AgentSample, AgentStatus, EventLevel
 from . import proctable
+from .claims import ClaimMatchers, Claims
+from .memory import PssMeter, tree_memory
 from .proctable import ProcStat
 from .rules import Matcher, ProcFacts, build_matchers
 
 Key = tuple[int, float]
 _Data = dict[str, str | int | float | bool | None]
-_QUIET = {"running", "idle"}  # flapping between these is not an event
+_QUIET = {"running", "idle", "unknown"}  # flapping between these is not an event
 
 
 @dataclass(slots=True)
@@ -78,8 +80,11 @@ class AgentCollector:
         settings: Settings,
         scan: Callable[[], dict[int, ProcStat]] = proctable.scan,
         clock: Callable[[], float] = proctable.since_boot,
+        pss: PssMeter | bool = True,
     ) -> None:
         self.settings = settings
+        self.pss = PssMeter() if pss is True else pss or None
+        """Memory as PSS (within its CPU budget); None: RSS only."""
         self.matchers = build_matchers(settings)
         self._scan = scan
         self._clock = clock
@@ -89,6 +94,7 @@ class AgentCollector:
         self._live: dict[Key, _Agent] = {}
         self._gone: dict[str, _Agent] = {}  # exited agents still shown, by name
         self._indices: dict[str, set[int]] = {}
+        self._claims = ClaimMatchers(self.matchers)
         self._prev_t: float | None = None
         self._first = True
 
@@ -152,6 +158,11 @@ class AgentCollector:
                 matched[target] = i
         return matched
 
+    def _known(self, key: Key) -> bool:
+        """Whether this process instance was identified (not a kernel thread, not us)."""
+        proc = self._procs.get(key)
+        return proc is not None and proc.facts is not None
+
     @staticmethod
     def _owners(table: dict[int, ProcStat], matched: dict[int, int]) -> dict[int, list[int]]:
         """root pid -> every pid in its tree (root first)."""
@@ -179,23 +190,33 @@ class AgentCollector:
     # -- one tick -----------------------------------------------------------------------
 
     def collect(
-        self, gpu_memory: dict[int, int] | None = None
+        self, gpu_memory: dict[int, int] | None = None, claims: Claims | None = None
     ) -> tuple[tuple[AgentSample, ...], tuple[AgentEvent, ...]]:
-        """Scan, attribute, sum and diff: the agents now and what changed since last tick."""
+        """Scan, attribute, sum and diff: the agents now and what changed since last tick.
+        `claims` are the pids agents reported (ingest) as their own."""
         t = self._clock()
         now = time.time()
         self._boot = proctable.boot_time()  # follows wall-clock steps
         table = self._scan()
         matched = self._matches(table)
+        matchers = self._claims.apply(table, self._known, matched, claims or {}, self._boot)
         trees = self._owners(table, matched)
         events: list[AgentEvent] = []
         roots: dict[Key, tuple[int, Matcher]] = {}
         for root in trees:
-            roots[(root, table[root].start)] = (root, self.matchers[matched[root]])
+            roots[(root, table[root].start)] = (root, matchers[matched[root]])
+        if self.pss is not None:
+            procs = {(p, table[p].start): table[p].rss for pids in trees.values() for p in pids}
+            self.pss.update(procs, t)
         # Exits first, so a replacement seen in the same tick reuses the name and restarts.
         for key, old in list(self._live.items()):
-            if key not in roots or roots[key][1] is not old.matcher:  # gone, or exec'd
-                self._exit(self._live.pop(key), now, events)
+            if key not in roots or roots[key][1] is not old.matcher:  # gone, exec'd, claimed
+                agent = self._live.pop(key)
+                claimed = key in roots and roots[key][1].source == "ingest"
+                if claimed and agent.matcher.source != "ingest":
+                    self._indices[agent.base].discard(_index(agent.name))
+                    continue  # the process lives on as the agent that claimed it
+                self._exit(agent, now, events)
         # Start order decides instance numbers, so name#2 is younger than name.
         for key in sorted(roots, key=lambda k: (k[1], k[0])):
             root, matcher = roots[key]
@@ -276,9 +297,9 @@ class AgentCollector:
             status = "zombie"
         elif root.state in ("T", "t"):
             status = "stopped"
-        elif (cpu if cpu is not None else 0.0) >= self.settings.idle_cpu or (
-            cpu is None and any(table[p].state == "R" for p in pids)
-        ):
+        elif cpu is None:  # a first sample: busy or idle shows only in the next one
+            status = "unknown"
+        elif cpu >= self.settings.idle_cpu:
             status = "running"
         elif root.state == "D":
             status = "waiting"
@@ -299,6 +320,7 @@ class AgentCollector:
             )
         agent.status = status
         gpu = None if gpu_memory is None else sum(gpu_memory.get(p, 0) for p in pids)
+        ram, ram_kind = tree_memory(self.pss, (((p, table[p].start), table[p].rss) for p in pids))
         agent.last = AgentSample(
             name=agent.name,
             kind=agent.matcher.kind,
@@ -311,10 +333,12 @@ class AgentCollector:
             cwd=agent.cwd,
             user=agent.user,
             pids=tuple(sorted(pids)),
+            parents=tuple(table[p].ppid for p in sorted(pids)),
             procs=len(pids),
             threads=sum(table[p].threads for p in pids),
             cpu_utilization=cpu,
-            ram_used=sum(table[p].rss for p in pids),
+            ram_used=ram,
+            ram_kind=ram_kind,
             gpu_memory_used=gpu,
         )
 

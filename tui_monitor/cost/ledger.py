@@ -2,7 +2,9 @@
 
 The recorder feeds `Ledger.add` with usage records as they arrive (and, at start, with this
 month's rows from history); the overview, the agent screen and the alert engine read
-`Ledger.summary`. Spend is counted in local days and months.
+`Ledger.summary`. Spend is counted in local days and months. The ledger never prices: a
+record's cost is fixed once, when it is recorded (`prices.priced`), and a record without one
+counts as unknown, so a history read back adds up to what was shown at the time.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from ..models import UsageRecord
 from .budgets import HOUR, BudgetSettings, BudgetStatus, budget_status
-from .prices import PriceTable, cost_of
 
 DEDUP_CAPACITY = 100_000
 """Recent (agent, request_id) pairs remembered; the DB's unique index is the last guard."""
@@ -130,7 +131,6 @@ class Ledger:
 
     def __init__(
         self,
-        prices: PriceTable | None = None,
         budgets: BudgetSettings | None = None,
         *,
         tz: tzinfo | None = None,
@@ -138,7 +138,6 @@ class Ledger:
         dedup_capacity: int = DEDUP_CAPACITY,
         max_keys: int = MAX_KEYS,
     ) -> None:
-        self.prices = prices if prices is not None else PriceTable()
         self.budgets = budgets if budgets is not None else BudgetSettings()
         self._tz = tz  # None: the system's local time
         self._clock = clock
@@ -166,7 +165,7 @@ class Ledger:
         ts = min(record.ts.timestamp(), now)
         if ts < self._month_start:
             return True
-        cost = cost_of(record, self.prices)
+        cost = record.cost_usd
         key = (record.agent, record.model)
         if key not in self._month and len(self._month) >= self._max_keys:
             key = (OTHER, OTHER)

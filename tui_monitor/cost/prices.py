@@ -103,6 +103,20 @@ class PriceTable(RootModel[dict[str, ModelPrice]]):
         return price
 
 
+def priced(record: models.UsageRecord, prices: PriceTable) -> models.UsageRecord:
+    """The record with its cost fixed, as it is stored: the agent's own, else the price
+    table's as of now (`cost_source` says which), else left without a price. Priced once,
+    when recorded: a later change of the table never changes what history says it cost."""
+    if record.cost_source is not None:
+        return record
+    if record.cost_usd is not None:
+        return record.model_copy(update={"cost_source": "agent"})
+    cost = cost_of(record, prices)
+    if cost is None:
+        return record
+    return record.model_copy(update={"cost_usd": cost, "cost_source": "prices"})
+
+
 def cost_of(record: models.UsageRecord, prices: PriceTable) -> float | None:
     """USD for one record: its own cost_usd wins, else the price table, else None (unknown)."""
     if record.cost_usd is not None:

@@ -1,9 +1,10 @@
 """The money a tick carries: usage priced into the ledger, cost on each agent and the fleet.
 
 The recorder's sampler hands each new snapshot to `CostTick.apply`, which prices its usage
-into the ledger, puts today's cost on each agent and the fleet's money (today, month, burn,
-budgets) on the snapshot. Replays and attached viewers build the same from stored usage with
-`with_cost`.
+once (the snapshot carries the priced records to the writer, so history keeps those costs),
+counts it in the ledger, and puts today's cost on each agent and the fleet's money (today,
+month, burn, budgets) on the snapshot. Replays, attached viewers, `status` and exports build
+the same from the stored usage with `cost_at`: the stored costs, never re-priced.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 from ..models import BudgetState, CostState, Snapshot, UsageRecord
 from .budgets import BudgetSettings
 from .ledger import CostSummary, Ledger
-from .prices import PriceTable
+from .prices import PriceTable, priced
 
 
 def cost_state(summary: CostSummary) -> CostState:
@@ -23,6 +24,7 @@ def cost_state(summary: CostSummary) -> CostState:
         month=summary.month.cost,
         burn_per_hour=summary.burn_per_hour,
         unknown=summary.unknown_cost_records,
+        unknown_today=summary.today.unknown,
         budgets=tuple(
             BudgetState(
                 name=b.name,
@@ -39,20 +41,38 @@ def cost_state(summary: CostSummary) -> CostState:
 
 
 def with_cost(snap: Snapshot, summary: CostSummary) -> Snapshot:
-    """The snapshot with today's cost on each agent that spent anything, and the totals."""
+    """The snapshot with today's cost (and unpriced records) on each agent that used any,
+    and the totals."""
     spent = summary.agents
     agents = tuple(
-        a.model_copy(update={"cost": spent[a.name].today.cost}) if a.name in spent else a
+        a.model_copy(
+            update={"cost": spent[a.name].today.cost, "unpriced": spent[a.name].today.unknown}
+        )
+        if a.name in spent
+        else a
         for a in snap.agents
     )
     return snap.model_copy(update={"agents": agents, "cost": cost_state(summary)})
 
 
+def cost_at(
+    snap: Snapshot, usage: Iterable[UsageRecord], budgets: BudgetSettings | None = None
+) -> Snapshot:
+    """A recorded snapshot with the money on it, from the usage stored up to it (this month's
+    at least): its stored costs, summed as the recorder's ledger summed them then."""
+    now = snap.ts.timestamp()
+    book = Ledger(budgets, clock=lambda: now)
+    for record in usage:
+        book.add(record)
+    return with_cost(snap, book.summary(now))
+
+
 class CostTick:
-    """Owns the ledger of one recorder."""
+    """Owns the ledger of one recorder, and prices what it records."""
 
     def __init__(self, prices: PriceTable, budgets: BudgetSettings) -> None:
-        self.ledger = Ledger(prices, budgets)
+        self.prices = prices
+        self.ledger = Ledger(budgets)
 
     def seed(self, records: Iterable[UsageRecord]) -> None:
         """This month's usage from the history, so a restart keeps today's and the month's."""
@@ -60,10 +80,14 @@ class CostTick:
             self.ledger.add(r)
 
     def apply(self, snap: Snapshot) -> tuple[Snapshot, CostSummary]:
-        """The snapshot with its usage counted and the money on it, and the summary behind it."""
-        for u in snap.usage:
+        """The snapshot with its usage priced and counted and the money on it, and the
+        summary behind it."""
+        usage = tuple(priced(u, self.prices) for u in snap.usage)
+        for u in usage:
             self.ledger.add(u)
         summary = self.ledger.summary(snap.ts.timestamp())
+        if usage:
+            snap = snap.model_copy(update={"usage": usage})
         return with_cost(snap, summary), summary
 
 

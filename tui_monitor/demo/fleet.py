@@ -248,8 +248,6 @@ def demo_settings(workdir: Path, fleet: Fleet) -> Settings:
                 {"name": "mem", "metric": "mem", "threshold": "120MiB", "for": 3},
             ],
         },
-        # Ctrl+C quits the demo (and so stops the fleet), as a person would expect here.
-        "keymap": {"app.quit": "q,ctrl+c"},
         "agents": rules,
     }
     return Settings.model_validate(data)

@@ -2,7 +2,7 @@
 
 Shared by `tui-monitor export` and the UI's `x` and `ctrl+s`. A name built here cannot leave
 its directory whatever an agent calls itself; a file written here appears whole, mode 0600,
-never over another file unless asked.
+never over another file unless asked, and never over anything but a file.
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ import errno
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
+
+from ..errors import NotAFile
 
 CHUNK_CHARS = 1 << 16
 SLUG_MAX = 40
@@ -76,9 +79,12 @@ def write_atomic(
     refuses an existing name. Elsewhere a hidden `.NAME.XXXX.tmp` is used and removed on any
     error (only a kill -9 can leave one behind). An existing file is replaced only with
     `force`; with `unique` a taken name becomes NAME-2, NAME-3, ... instead of an error.
-    Returns the absolute path written.
+    Anything at `path` but a regular file (a device node, FIFO, symlink, directory) is
+    refused with `NotAFile`, with or without `force`. Returns the absolute path written.
     """
     final = Path(os.path.abspath(path))
+    if not unique:
+        _refuse_special(final)
     if not (force or unique) and os.path.lexists(final):
         raise _exists(final)
     # Every name below is relative to this one directory, even if it is renamed meanwhile.
@@ -105,6 +111,28 @@ UNIQUE_TRIES = 1000
 
 def _exists(path: Path) -> FileExistsError:
     return FileExistsError(errno.EEXIST, "already exists (use --force to overwrite)", str(path))
+
+
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _refuse_special(final: Path, dirfd: int | None = None) -> None:
+    """Raise NotAFile when something other than a regular file holds the name (the link
+    itself, not what it points to); checked again just before a rename replaces it."""
+    try:
+        st = os.stat(final if dirfd is None else final.name, dir_fd=dirfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a file")
+        raise NotAFile(final, kind)
 
 
 def _candidates(final: Path, unique: bool) -> Iterator[Path]:
@@ -150,6 +178,7 @@ def _place(dirfd: int, source: str, final: Path, force: bool, unique: bool) -> P
         tmp = _temp_name(final)
         os.link(source, tmp, src_dir_fd=dirfd, dst_dir_fd=dirfd)
         try:
+            _refuse_special(final, dirfd)
             os.replace(tmp, final.name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
         except BaseException:
             with suppress(OSError):
@@ -185,6 +214,7 @@ def _write_named(
         # no hard links here (FAT, some network shares): check, then rename
         for candidate in _candidates(final, unique and not force):
             if force or not os.path.lexists(candidate):
+                _refuse_special(candidate, dirfd)
                 os.replace(tmp, candidate.name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
                 return candidate
         raise _exists(final)

@@ -111,6 +111,12 @@ def metric_rows(
     return int(total), rows()
 
 
+_KNOWN_AGENT = (
+    "SELECT 1 FROM agents WHERE name = ? UNION ALL "
+    "SELECT 1 FROM events WHERE agent = ? LIMIT 1"  # agents that only ever sent events
+)
+
+
 def event_rows(
     conn: sqlite3.Connection,
     since: datetime,
@@ -125,6 +131,8 @@ def event_rows(
     where = " WHERE ts BETWEEN ? AND ?"
     params: list[Any] = [to_ms(since), to_ms(until)]
     if agent is not None:
+        if conn.execute(_KNOWN_AGENT, (agent, agent)).fetchone() is None:
+            raise ExportError(f"no agent named {quoted(agent)} in the history")
         where += " AND agent = ?"
         params.append(agent)
     if min_level is not None:
@@ -136,17 +144,30 @@ def event_rows(
     def rows() -> Iterator[tuple[Any, ...]]:
         for id_, ms, name, kind, level, message, data in cursor:
             level = LEVEL_NAMES.get(level, "info")
-            yield (
-                id_,
-                iso(ms),
-                name,
-                kind,
-                level,
-                message,
-                {} if data is None else json.loads(data),
-            )
+            if data is None and kind == "error":
+                found = _error_data(conn, ms, name, message)
+            else:
+                found = {} if data is None else json.loads(data)
+            yield (id_, iso(ms), name, kind, level, message, found)
 
     return total, rows()
+
+
+_ERROR_OF_EVENT = (
+    "SELECT error_type, stack FROM errors WHERE resolved IN (0, 1) AND agent = ? AND ts = ? "
+    "AND (CASE WHEN message = '' THEN error_type ELSE error_type || ': ' || message END) = ? "
+    "ORDER BY id LIMIT 1"
+)
+"""The reported error behind an `error` event (the index on (resolved, agent, ts) finds it)."""
+
+
+def _error_data(conn: sqlite3.Connection, ms: int, agent: str, message: str) -> dict[str, Any]:
+    """An `error` event's type and stack, for events stored before they carried them."""
+    row = conn.execute(_ERROR_OF_EVENT, (agent, ms, message)).fetchone()
+    if row is None:
+        return {}
+    found = {"error_type": row[0], "stack": row[1]}
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def export_metrics(

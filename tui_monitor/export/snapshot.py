@@ -11,17 +11,19 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..cost.budgets import BudgetSettings
+from ..cost.tick import cost_at, month_start_ms
 from ..errors import ExportError, NoHistory
-from ..models import AgentEvent, Snapshot
+from ..models import AgentEvent, ErrorRecord, Snapshot
 from ..store import frames
-from ..store.frames import alert_changes, events_before
-from ..store.rows import _TICK, _snapshot, to_ms
+from ..store.frames import alert_changes, events_before, usage_upto
+from ..store.rows import _TICK, _snapshot, from_ms, to_ms
 from .encode import iso, quoted
 
 SNAPSHOT_FORMAT = "tui-monitor.snapshot"
@@ -61,28 +63,55 @@ class Moment:
     events: list[AgentEvent]
     """The last RECENT_EVENTS events up to the tick, oldest first."""
     alerts: list[AgentEvent]
+    errors: list[ErrorRecord] = field(default_factory=list)
+    """The errors open at the tick (reported by then, not resolved by then), oldest first."""
 
 
-def read_moment(db: Path, at: datetime | float, events: int = RECENT_EVENTS) -> Moment:
-    """The tick at or before `at`, its recent events and its firing alerts, in one read."""
+_OPEN_ERRORS = (
+    "SELECT ts, agent, error_type, message, stack FROM errors "
+    "WHERE ts <= ? AND (resolved = 0 OR resolved_ts > ?) ORDER BY ts, id"
+)
+
+
+def open_errors(conn: sqlite3.Connection, ms: int) -> list[ErrorRecord]:
+    """The errors open at `ms` (epoch ms), with their stacks, oldest first."""
+    return [
+        ErrorRecord(ts=from_ms(ts), agent=agent, error_type=kind, message=message, stack=stack)
+        for ts, agent, kind, message, stack in conn.execute(_OPEN_ERRORS, (ms, ms))
+    ]
+
+
+def read_moment(
+    db: Path,
+    at: datetime | float,
+    events: int = RECENT_EVENTS,
+    budgets: BudgetSettings | None = None,
+) -> Moment:
+    """The tick at or before `at` (the oldest one when the history starts later, as the
+    dashboard's `g` does: compare `snapshot.ts` with `at` to say so), its recent events, its
+    firing alerts and open errors, in one read; with the money the dashboard showed then (the
+    costs stored with the usage; budgets' limits as given)."""
     ms = to_ms(at)
     with read_transaction(db) as conn:
         row = conn.execute(
             f"{_TICK} WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT 1", (ms,)
         ).fetchone()
         if row is None:
-            first = conn.execute("SELECT min(ts) FROM ticks").fetchone()[0]
-            since = "the history is empty" if first is None else f"it starts at {iso(first)}"
-            raise ExportError(f"no tick recorded at or before {iso(ms)} ({since})")
+            row = conn.execute(f"{_TICK} ORDER BY ts, id LIMIT 1").fetchone()
+        if row is None:
+            raise ExportError(f"no tick recorded at or before {iso(ms)} (the history is empty)")
         snap = _snapshot(conn, row)
         tick_ms = int(row[1])
         recent = events_before(conn, tick_ms, events)
         changes = alert_changes(conn, tick_ms)
+        usage = usage_upto(conn, month_start_ms(tick_ms / 1000), int(row[0]), tick_ms)
+        errors = open_errors(conn, tick_ms)
     return Moment(
         tick=int(row[0]),
-        snapshot=snap,
+        snapshot=cost_at(snap, usage, budgets),
         events=recent,
         alerts=fold_alerts(changes),
+        errors=errors,
     )
 
 
@@ -91,6 +120,7 @@ def snapshot_document(
     *,
     events: Sequence[AgentEvent] = (),
     alerts: Sequence[AgentEvent] = (),
+    errors: Sequence[ErrorRecord] = (),
     source: str = "history",
     exported_at: datetime | None = None,
 ) -> dict[str, Any]:
@@ -106,6 +136,7 @@ def snapshot_document(
         "tick": snap.model_dump(mode="json"),
         "events": [e.model_dump(mode="json") for e in events],
         "alerts": [e.model_dump(mode="json") for e in alerts],
+        "errors": [e.model_dump(mode="json") for e in errors],
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ..models import (
 from ..store.schema import LEVEL_CODES, LEVEL_NAMES
 from .protocol import Error, Event, Heartbeat, Register, Rejected, Usage, parse
 
+log = logging.getLogger(__name__)
 _STATUSES = set(get_args(AgentStatus))
 
 
@@ -38,6 +40,9 @@ class Reported:
 
     kind: str | None = None
     pid: int | None = None
+    pid_since: float = 0.0
+    """Receive time (our clock) of the first message with this pid: a process that started
+    after it is not the agent's, but one that reused the pid."""
     labels: dict[str, str] = field(default_factory=dict)
     status: str | None = None
     task: str | None = None
@@ -126,6 +131,7 @@ class IngestHub:
         self.last_rejection: str | None = None
         self.listening: str | None = None
         self.spool_problem: str | None = None
+        self._crashes: set[type[Exception]] = set()
 
     # -- transports ---------------------------------------------------------------------
 
@@ -154,14 +160,21 @@ class IngestHub:
             self.rejected += 1
             self.last_rejection = exc.reason
             return exc.reason
+        except Exception as exc:  # a parser bug must cost its own line, not the connection
+            self.rejected += 1
+            reason = self.last_rejection = f"could not read this line ({type(exc).__name__})"
+            if type(exc) not in self._crashes:
+                self._crashes.add(type(exc))
+                log.error("ingest: a line broke the parser", exc_info=True)
+            return reason
         self._count += 1
         name = msg.agent
         state = self.agents.get(name)
         if state is None:
             state = self.agents[name] = Reported()
         state.last_seen = now
-        if msg.pid is not None:
-            state.pid = msg.pid
+        if msg.pid is not None and msg.pid != state.pid:
+            state.pid, state.pid_since = msg.pid, now
         ms = int(msg.epoch * 1000)
         if isinstance(msg, Event):
             data = json.dumps(msg.data, ensure_ascii=True) if msg.data else None
@@ -184,7 +197,11 @@ class IngestHub:
                 )
             )
             text = f"{msg.error_type}: {msg.message}" if msg.message else msg.error_type
-            self._events.append((ms, name, "error", LEVEL_CODES["error"], text, None))
+            # The event carries what the error is, so the event view and `export events`
+            # show its type and stack without a join to the errors table.
+            found = {"error_type": msg.error_type, "stack": msg.stack}
+            data = json.dumps({k: v for k, v in found.items() if v is not None})
+            self._events.append((ms, name, "error", LEVEL_CODES["error"], text, data))
         elif isinstance(msg, Usage):
             self._usage.append(
                 UsageRecord.model_construct(
@@ -234,10 +251,22 @@ class IngestHub:
             listening=self.listening,
         )
 
+    def claims(self) -> dict[str, tuple[int, float]]:
+        """Agent -> (pid, since): the processes agents reported as theirs, for the collector
+        to measure as those agents."""
+        return {n: (s.pid, s.pid_since) for n, s in self.agents.items() if s.pid is not None}
+
     def stale(self, name: str, state: Reported, now: float) -> bool:
         if state.heartbeat is None:
             return False
         return now - state.heartbeat > self.timeouts.get(name, self.heartbeat_timeout)
+
+    def silent(self, name: str, state: Reported, now: float) -> bool:
+        """No heartbeats and no pid to watch, and nothing heard for a heartbeat's timeout:
+        such an agent (events only) is idle, never stale (it promised no heartbeats)."""
+        if state.heartbeat is not None or state.pid is not None:
+            return False
+        return now - state.last_seen > self.timeouts.get(name, self.heartbeat_timeout)
 
     def apply(self, agents: tuple[AgentSample, ...], now: float) -> tuple[AgentSample, ...]:
         """Agents seen as processes, with what they reported; agents known only from what
@@ -257,7 +286,8 @@ class IngestHub:
             if name in seen:
                 continue
             reported = self._status(name, state, now)
-            if reported in ("stale", "exited") and now - state.last_seen > self.forget_after:
+            gone = reported in ("stale", "exited") or self.silent(name, state, now)
+            if gone and now - state.last_seen > self.forget_after:
                 del self.agents[name]  # silent for long: forgotten, as exited processes are
                 continue
             sample = AgentSample(
@@ -275,6 +305,8 @@ class IngestHub:
             return "exited"
         if self.stale(name, state, now):
             return "stale"
+        if self.silent(name, state, now):
+            return "idle"
         if state.status is not None and state.status in _STATUSES:
             return state.status
         return "running"
@@ -290,4 +322,6 @@ class IngestHub:
         }
         if state.queue_depth is not None:
             fields["queue_depth"] = state.queue_depth
+        if state.kind is not None:  # registered: over the rule's, the preset's or "reported"
+            fields["kind"] = state.kind
         return fields

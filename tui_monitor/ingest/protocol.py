@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import sys
 import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -52,7 +53,8 @@ class _Message(BaseModel):
         frozen=True, extra="forbid", strict=True, allow_inf_nan=False, defer_build=True
     )
 
-    v: Literal[1]
+    v: Annotated[int, Field(ge=VERSION, le=VERSION)]
+    """An int, never `true` or `1.0`: a Literal compares by ==, so those would pass."""
     agent: Short
     ts: float | str | None = None
     """Epoch seconds or RFC 3339; replaced by the receive time when absent."""
@@ -194,7 +196,7 @@ def _reason(exc: ValidationError) -> str:
         return f"unknown field {where!r:.70}"
     if kind == "missing":
         return f"missing field {where!r}"
-    if kind == "literal_error" and where == "v":
+    if where == "v" and kind in ("greater_than_equal", "less_than_equal"):
         return f"unsupported protocol version (this server speaks v{VERSION})"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{where}: {err['msg']}{more}"[:300]
@@ -216,6 +218,10 @@ def parse(line: bytes, now: float | None = None) -> Message:
         raise Rejected(f"nested deeper than {MAX_DEPTH} levels") from None
     except json.JSONDecodeError as exc:
         raise Rejected(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except ValueError:  # an integer longer than sys.get_int_max_str_digits() (4300)
+        raise Rejected(
+            f"number too long (more than {sys.get_int_max_str_digits()} digits)"
+        ) from None
     if not isinstance(raw, dict):
         raise Rejected("a message must be a JSON object")
     if "\\ud" in text or "\\uD" in text:

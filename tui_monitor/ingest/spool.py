@@ -99,7 +99,7 @@ def parse_state(raw: bytes) -> dict[str, Saved]:
         raise ValueError(f"is larger than {STATE_MAX >> 20} MiB")
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ValueError("is not valid JSON") from None
     files = doc.get("files") if isinstance(doc, dict) and doc.get("version") == 1 else None
     if not isinstance(files, dict):

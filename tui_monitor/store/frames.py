@@ -143,7 +143,7 @@ def read_frame(
             tallies=_tallies(conn, ms, to_ms(cutoff(now)), [a.name for a in snap.agents]),
             alerts=alert_changes(conn, ms),
             chart=_chart(conn, ms),
-            usage=_usage(conn, usage_since(now), ms),
+            usage=usage_upto(conn, usage_since(now), tick_id, ms),
         )
 
 
@@ -215,6 +215,68 @@ def _chart(conn: sqlite3.Connection, ms: int) -> list[ChartRow]:
     ]
 
 
-def _usage(conn: sqlite3.Connection, since: int, ms: int) -> list[UsageRecord]:
-    rows = conn.execute(f"{_USAGE} WHERE ts >= ? AND ts <= ? ORDER BY id", (since, ms)).fetchall()
+def usage_upto(conn: sqlite3.Connection, since: int, tick: int, ms: int) -> list[UsageRecord]:
+    """Usage stamped from `since` (epoch ms) on that had arrived by tick `tick`: what the
+    recorder's ledger had counted then (rows from before schema 4 know no tick: by time)."""
+    rows = conn.execute(
+        f"{_USAGE} WHERE ts >= ? AND (tick <= ? OR (tick IS NULL AND ts <= ?)) ORDER BY id",
+        (since, tick, ms),
+    ).fetchall()
     return [_usage_record(r) for r in rows]
+
+
+FOLLOW_TICKS = 10
+"""New ticks a follower rebuilds per look at most (the newest; older ones only fed charts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """What a database that another process records into gained since the last look."""
+
+    ticks: list[Snapshot]
+    """The new ticks, oldest first, without events (at most FOLLOW_TICKS, the newest)."""
+    events: list[AgentEvent]
+    """Every event stored since the last look, in the order stored (at most EVENTS, the
+    newest): by row id, so none is missed however its time stamp falls between ticks."""
+    usage: list[UsageRecord]
+    """Usage stored since the last look (on the first look: from `usage_from` on)."""
+    seen: tuple[int, int, int]
+    """The last tick, event and usage row ids read: pass it to the next look."""
+
+
+def follow(path: Path, seen: tuple[int, int, int] | None, usage_from: int) -> Followed:
+    """New ticks, events and usage since `seen` (None: a first look, which takes the newest
+    tick with its own events, and this month's usage), in one read transaction."""
+    with read_transaction(path) as conn:
+        top = conn.execute(
+            "SELECT (SELECT max(id) FROM ticks), (SELECT max(id) FROM events), "
+            "(SELECT max(id) FROM usage)"
+        ).fetchone()
+        last = (top[0] or 0, top[1] or 0, top[2] or 0)
+        if seen is not None and any(now < was for now, was in zip(last, seen, strict=True)):
+            seen = None  # ids went back: another file under the same name
+        if seen is None:
+            row = conn.execute(f"{_TICK} ORDER BY id DESC LIMIT 1").fetchone()
+            snaps = [] if row is None else [_snapshot(conn, row)]
+            events = list(snaps[0].events) if snaps else []
+            usage = conn.execute(f"{_USAGE} WHERE ts >= ? ORDER BY id", (usage_from,))
+            return Followed(
+                [s.model_copy(update={"events": ()}) for s in snaps],
+                events,
+                [_usage_record(r) for r in usage.fetchall()],
+                last,
+            )
+        tick, event, used = seen
+        rows = conn.execute(
+            f"{_TICK} WHERE id > ? ORDER BY id DESC LIMIT ?", (tick, FOLLOW_TICKS)
+        ).fetchall()
+        found = conn.execute(
+            f"{_EVENTS} WHERE id > ? ORDER BY id DESC LIMIT ?", (event, EVENTS)
+        ).fetchall()
+        usage = conn.execute(f"{_USAGE} WHERE id > ? ORDER BY id", (used,))
+        return Followed(
+            [_snapshot(conn, r, events=False) for r in reversed(rows)],
+            [_event(e) for e in reversed(found)],
+            [_usage_record(r) for r in usage.fetchall()],
+            last,
+        )

@@ -70,10 +70,9 @@ class ModelUsageRow:
     tokens: tuple[int, int, int, int]
     """input, output, cache read, cache write."""
     cost: float
-    """Sum of the costs the agent reported."""
+    """Sum of the costs stored with the records (the agent's, or priced when recorded)."""
     unpriced: int
-    """Records that came without a cost."""
-    unpriced_tokens: tuple[int, int, int, int]
+    """Records stored without a cost (no price then): `cost` leaves them out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,31 +254,17 @@ class History:
         return [(r[0], _usage_record(r)) for r in rows]
 
     def usage_by_model(self, agent: str, since_ms: int) -> list[ModelUsageRow]:
-        """One agent's tokens and cost per model since `since_ms`; tokens of the records
-        that came without a cost are kept apart, so the caller can price them."""
+        """One agent's tokens and stored cost per model since `since_ms` (never re-priced:
+        records stored without a cost are counted apart)."""
         sql = (
             "SELECT model, count(*), sum(input_tokens), sum(output_tokens), "
             "sum(cache_read_tokens), sum(cache_write_tokens), total(cost_usd), "
-            "sum(cost_usd IS NULL), "
-            "total(CASE WHEN cost_usd IS NULL THEN input_tokens END), "
-            "total(CASE WHEN cost_usd IS NULL THEN output_tokens END), "
-            "total(CASE WHEN cost_usd IS NULL THEN cache_read_tokens END), "
-            "total(CASE WHEN cost_usd IS NULL THEN cache_write_tokens END) "
+            "sum(cost_usd IS NULL) "
             "FROM usage WHERE agent = ? AND ts >= ? GROUP BY model ORDER BY total(cost_usd) DESC"
         )
         with self._conn() as conn:
             rows = conn.execute(sql, (agent, since_ms)).fetchall()
-        return [
-            ModelUsageRow(
-                r[0],
-                r[1],
-                (r[2], r[3], r[4], r[5]),
-                r[6],
-                r[7],
-                (int(r[8]), int(r[9]), int(r[10]), int(r[11])),
-            )
-            for r in rows
-        ]
+        return [ModelUsageRow(r[0], r[1], (r[2], r[3], r[4], r[5]), r[6], r[7]) for r in rows]
 
     def unresolved_counts(self) -> dict[str, int]:
         """Open errors per agent, now."""

@@ -30,6 +30,9 @@ _LIMITED = {
     # reported states no kept tick uses any more (the writer forgets its cache first)
     "reports": "DELETE FROM reports WHERE id IN "
     "(SELECT id FROM reports WHERE last_ts < ? ORDER BY last_ts LIMIT ?)",
+    # process trees no kept tick uses any more (likewise)
+    "procsets": "DELETE FROM procsets WHERE id IN "
+    "(SELECT id FROM procsets WHERE last_ts < ? ORDER BY last_ts LIMIT ?)",
 }
 _ROLLUP_KEYS = {60: "minute_rollups", 3600: "hour_rollups"}
 
@@ -49,6 +52,7 @@ class PruneResult:
     errors: int = 0
     usage: int = 0
     reports: int = 0
+    procsets: int = 0
     task_states: int = 0
     batches: int = field(default=0, compare=False)
 
@@ -122,6 +126,7 @@ def prune_steps(
         ("errors", cut.events_ms),
         ("usage", cut.usage_ms),
         ("reports", cut.raw_ms),
+        ("procsets", cut.raw_ms),
     ):
         while True:
             with _immediate(conn):

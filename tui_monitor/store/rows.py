@@ -1,7 +1,8 @@
 """Rows of the history file back into models: time stamps and whole snapshots.
 
 The writer's inverse: `Writer.write_batch` then `snapshot` gives back what was written, except
-what is not stored (`pids`, per-process GPU memory) and the stored precision (ms, CPU tenths).
+what is not stored (per-process GPU memory, the pids of ticks from before schema 4) and the
+stored precision (ms, CPU tenths).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..models import (
     Snapshot,
     UsageRecord,
 )
-from .schema import LEVEL_NAMES, STATUS_NAMES
+from .schema import LEVEL_NAMES, RAM_KIND_NAMES, STATUS_NAMES
 from .tasks import boards_at
 
 When = datetime | float
@@ -65,10 +66,11 @@ _AGENTS = """
            coalesce(r.process, l.process, ''), coalesce(r.cmdline, l.cmdline, ''),
            coalesce(r.cwd, l.cwd), coalesce(r.user, l.user),
            s.procs, s.threads, s.cpu, s.ram, s.gpu_mem, s.queue_depth,
-           rp.reported, rp.task, rp.metrics, s.heartbeat
+           rp.reported, rp.task, rp.metrics, s.heartbeat, ps.tree, s.ram_kind
     FROM agent_samples s
     JOIN agents a ON a.id = s.agent
     LEFT JOIN reports rp ON rp.id = s.report
+    LEFT JOIN procsets ps ON ps.id = s.procset
     LEFT JOIN agent_runs r ON r.id = s.run
     LEFT JOIN agent_runs l ON s.run IS NULL AND l.id = (
         SELECT id FROM agent_runs WHERE agent = s.agent AND create_time <= ?
@@ -79,7 +81,7 @@ _AGENTS = """
 _EVENTS = "SELECT id, ts, agent, kind, level, message, data FROM events"
 _USAGE = (
     "SELECT id, ts, agent, model, input_tokens, output_tokens, cache_read_tokens, "
-    "cache_write_tokens, cost_usd, request_id FROM usage"
+    "cache_write_tokens, cost_usd, request_id, cost_source FROM usage"
 )
 UNRESOLVED = (
     "SELECT agent, count(*) FROM errors WHERE ts <= ? AND (resolved = 0 OR resolved_ts > ?) "
@@ -88,21 +90,26 @@ UNRESOLVED = (
 """Errors still open at a time (epoch ms, twice): for replay as much as for now."""
 
 
-def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
-    """Rebuild one tick; events are those stamped after the previous tick, up to this one."""
+def _snapshot(conn: sqlite3.Connection, tick: Any, events: bool = True) -> Snapshot:
+    """Rebuild one tick; events are those stamped after the previous tick, up to this one
+    (none with `events=False`: a follower reads them by id instead)."""
     tick_id, ms, seq, interval, lag, duration, reason, driver = tick
     host = conn.execute(_HOST, (tick_id,)).fetchone()
     if host is None:
         raise SchemaError(f"tick {tick_id} has no host sample: the file is damaged")
-    prev = conn.execute(
-        "SELECT ts FROM ticks WHERE ts < ? ORDER BY ts DESC LIMIT 1", (ms,)
-    ).fetchone()
-    since = prev[0] if prev else ms - math.ceil(max(interval, duration) * 1000)
+    shown: list[Any] = []
+    if events:
+        prev = conn.execute(
+            "SELECT ts FROM ticks WHERE ts < ? ORDER BY ts DESC LIMIT 1", (ms,)
+        ).fetchone()
+        since = prev[0] if prev else ms - math.ceil(max(interval, duration) * 1000)
+        sql = f"{_EVENTS} WHERE ts > ? AND ts <= ? ORDER BY id"
+        shown = conn.execute(sql, (since, ms)).fetchall()
     gpus = conn.execute(_GPUS, (tick_id,)).fetchall()
     agents = conn.execute(_AGENTS, (ms / 1000, tick_id)).fetchall()
-    events = conn.execute(f"{_EVENTS} WHERE ts > ? AND ts <= ? ORDER BY id", (since, ms))
     unresolved = dict(conn.execute(UNRESOLVED, (ms, ms)).fetchall())
     ingest = conn.execute(_INGEST, (tick_id,)).fetchone()
+    usage = conn.execute(f"{_USAGE} WHERE tick = ? ORDER BY id", (tick_id,)).fetchall()
     return Snapshot(
         seq=seq,
         ts=from_ms(ms),
@@ -117,7 +124,8 @@ def _snapshot(conn: sqlite3.Connection, tick: Any) -> Snapshot:
             gpus=tuple(_gpu(g) for g in gpus),
         ),
         agents=tuple(_agent(a, unresolved.get(a[0], 0)) for a in agents),
-        events=tuple(_event(e) for e in events.fetchall()),
+        events=tuple(_event(e) for e in shown),
+        usage=tuple(_usage_record(u) for u in usage),
         ingest=None if ingest is None else IngestStats.model_validate_json(ingest[0]),
         tasks=boards_at(conn, tick_id),
     )
@@ -162,23 +170,38 @@ def _gpu(g: Any) -> GpuSample:
     )
 
 
+def procset(tree: str | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(pids, their parents) of a stored process tree ("pid:ppid ..."); parents may be empty."""
+    if not tree:
+        return (), ()
+    pairs = [item.partition(":") for item in tree.split()]
+    pids = tuple(int(p) for p, _, _ in pairs)
+    if all(q for _, _, q in pairs):
+        return pids, tuple(int(q) for _, _, q in pairs)
+    return pids, ()
+
+
 def _agent(a: Any, errors: int = 0) -> AgentSample:
     cpu = a[12]
+    pids, parents = procset(a[20])
     return AgentSample(
         name=a[0],
         kind=a[1],
         source=a[2],
-        status=cast(AgentStatus, STATUS_NAMES[a[3]]),
+        status=cast(AgentStatus, STATUS_NAMES.get(a[3], "unknown")),
         pid=a[4],
         create_time=a[5],
         process=a[6],
         cmdline=a[7],
         cwd=a[8],
         user=a[9],
+        pids=pids,
+        parents=parents,
         procs=a[10],
         threads=a[11],
         cpu_utilization=None if cpu is None else cpu / 10,
         ram_used=a[13],
+        ram_kind=RAM_KIND_NAMES.get(a[21]),
         gpu_memory_used=a[14],
         queue_depth=a[15],
         reported=a[16],
@@ -213,4 +236,5 @@ def _usage_record(r: Any) -> UsageRecord:
         cache_write_tokens=r[7],
         cost_usd=r[8],
         request_id=r[9],
+        cost_source=r[10],
     )

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Literal
 
 from ..errors import SchemaError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 5000
 
 STATUS_CODES = {
@@ -24,8 +25,12 @@ STATUS_CODES = {
     "zombie": 5,
     "exited": 6,
     "stale": 7,
+    "unknown": 8,  # CPU% not known yet (first sample); no migration: the column is INTEGER
 }
 STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
+RAM_KIND_CODES = {"rss": 0, "pss": 1}
+"""What an agent sample's memory figure measured (models.AgentSample.ram_kind)."""
+RAM_KIND_NAMES: dict[int | None, Literal["pss", "rss"]] = {0: "rss", 1: "pss"}
 LEVEL_CODES = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 LEVEL_NAMES = {v: k for k, v in LEVEL_CODES.items()}
 
@@ -177,7 +182,23 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE agent_samples ADD COLUMN report INTEGER;   -- reports.id, NULL: nothing reported
     ALTER TABLE agent_samples ADD COLUMN heartbeat INTEGER; -- epoch ms of the last heartbeat
     """,
-    # 4: task boards, as changes: a board at tick T is the newest row of each key up to T
+    # 4: money priced once, when it is recorded; the processes of every agent sample; what
+    # its memory figure measured
+    """
+    ALTER TABLE usage ADD COLUMN cost_source TEXT;     -- 'agent', 'prices'; NULL: no price
+    ALTER TABLE usage ADD COLUMN tick INTEGER;         -- the tick that took it; NULL before 4
+    UPDATE usage SET cost_source = 'agent' WHERE cost_usd IS NOT NULL;  -- only agents set it
+    CREATE INDEX usage_tick ON usage(tick) WHERE tick IS NOT NULL;
+    CREATE TABLE procsets (                            -- distinct process trees, shared by ticks
+        id INTEGER PRIMARY KEY,
+        tree TEXT NOT NULL UNIQUE,                     -- "pid:ppid pid:ppid ..." by pid
+        last_ts INTEGER NOT NULL                       -- epoch ms of the last tick using it
+    );
+    CREATE INDEX procsets_last ON procsets(last_ts);
+    ALTER TABLE agent_samples ADD COLUMN procset INTEGER;  -- procsets.id; NULL: none recorded
+    ALTER TABLE agent_samples ADD COLUMN ram_kind INTEGER; -- 1 PSS, 0 RSS; NULL: not known
+    """,
+    # 5: task boards, as changes: a board at tick T is the newest row of each key up to T
     """
     CREATE TABLE task_states (
         id INTEGER PRIMARY KEY,

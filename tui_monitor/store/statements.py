@@ -7,7 +7,7 @@ INSERT = {
     "ingest_stats": "INSERT INTO ingest_stats VALUES (?, ?)",
     "host_samples": f"INSERT INTO host_samples VALUES ({', '.join('?' * 18)})",
     "gpu_samples": f"INSERT INTO gpu_samples VALUES ({', '.join('?' * 12)})",
-    "agent_samples": f"INSERT INTO agent_samples VALUES ({', '.join('?' * 12)})",
+    "agent_samples": f"INSERT INTO agent_samples VALUES ({', '.join('?' * 14)})",
     "task_states": "INSERT INTO task_states (tick, ts, board, key, card) VALUES (?, ?, ?, ?, ?)",
 }
 
@@ -31,7 +31,7 @@ BULK = {
         "INSERT OR IGNORE",
         "usage",
         "ts, agent, model, input_tokens, output_tokens, cache_read_tokens, "
-        "cache_write_tokens, cost_usd, request_id",
+        "cache_write_tokens, cost_usd, request_id, cost_source, tick",
     ),
 }
 NEW_AGENT = (
@@ -43,7 +43,8 @@ NEW_RUN = (
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent, pid, create_time) "
     "DO UPDATE SET cmdline = excluded.cmdline RETURNING id"
 )
-SEEN = "UPDATE agents SET last_seen = ? WHERE id = ? AND last_seen < ?"
+# kind and source as last seen: a register may change an agent's kind
+SEEN = "UPDATE agents SET last_seen = max(last_seen, ?), kind = ?, source = ? WHERE id = ?"
 FIND_REPORT = (
     "SELECT id FROM reports WHERE coalesce(reported, '') = ? AND coalesce(task, '') = ? "
     "AND coalesce(metrics, '') = ?"
@@ -52,6 +53,9 @@ NEW_REPORT = (
     "INSERT INTO reports (reported, task, metrics, last_ts) VALUES (?, ?, ?, ?) RETURNING id"
 )
 USED_REPORT = "UPDATE reports SET last_ts = max(last_ts, ?) WHERE id = ?"
+FIND_PROCSET = "SELECT id FROM procsets WHERE tree = ?"
+NEW_PROCSET = "INSERT INTO procsets (tree, last_ts) VALUES (?, ?) RETURNING id"
+USED_PROCSET = "UPDATE procsets SET last_ts = max(last_ts, ?) WHERE id = ?"
 ROLLUP = (
     "INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series, res, bucket) "
     "DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, "

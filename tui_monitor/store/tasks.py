@@ -1,4 +1,4 @@
-"""Task boards in the history: one `task_states` row per change of a card (migration 4).
+"""Task boards in the history: one `task_states` row per change of a card (migration 5).
 
 The board at tick T is, for every (board, key), the newest row at or before T; a board is on
 it while its own row (key '') is not NULL. Rows only come when a file changes, so a board of

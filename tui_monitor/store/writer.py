@@ -19,13 +19,19 @@ from typing import TypeVar
 
 from ..models import IngestStats, Snapshot
 from . import statements as sql
-from .schema import LEVEL_CODES, STATUS_CODES, connect_rw, migrate
+from .schema import LEVEL_CODES, RAM_KIND_CODES, STATUS_CODES, connect_rw, migrate
 from .tasks import change_rows
 
 T = TypeVar("T")
 SeriesKey = tuple[str, str, str]
 ReportKey = tuple[str | None, str | None, str | None]
+TreeKey = tuple[tuple[int, ...], tuple[int, ...]]
 REPORTS_CACHED = 10_000
+PROCSETS_CACHED = 10_000
+TREE_AHEAD_MS = 60_000
+"""A process tree's `last_ts` is written this far ahead of the tick using it, and not again
+until a tick passes it: one small update a minute per tree instead of one a tick (retention
+keeps a tree at most this much longer)."""
 BULK_ROWS = 2000
 """Rows per JSON-array insert: few GIL hand-offs, and a small copy in memory."""
 HOST_METRICS = (
@@ -92,6 +98,10 @@ class Writer:
         self._ingest: IngestStats | None = None
         self._reports: dict[ReportKey, int] = {}
         """Reported states already in `reports`; emptied whenever retention runs."""
+        self._procsets: dict[TreeKey, int] = {}
+        """Process trees already in `procsets`; emptied whenever retention runs."""
+        self._tree_until: dict[int, int] = {}
+        """procsets id -> the `last_ts` written for it (epoch ms, ahead of its ticks)."""
 
     def close(self) -> None:
         with self._mutex:
@@ -101,6 +111,8 @@ class Writer:
         """Other write work (retention) on this connection, never during a batch."""
         with self._mutex:
             self._reports.clear()  # retention may drop states nobody used for long
+            self._procsets.clear()
+            self._tree_until.clear()
             return fn(self.conn)
 
     def _report_id(self, key: ReportKey, ms: int) -> int:
@@ -110,6 +122,23 @@ class Writer:
         if len(self._reports) >= REPORTS_CACHED:
             self._reports.clear()
         self._reports[key] = int(row[0])
+        return int(row[0])
+
+    def _procset_id(self, key: TreeKey, ms: int) -> int:
+        """The id of one process tree (pids and their parents), stored once, shared by every
+        sample that has it: a tree changes far less often than a tick comes."""
+        pids, parents = key
+        if len(parents) == len(pids):
+            tree = " ".join(f"{p}:{q}" for p, q in zip(pids, parents, strict=True))
+        else:
+            tree = " ".join(map(str, pids))
+        row = self.conn.execute(sql.FIND_PROCSET, (tree,)).fetchone()
+        if row is None:
+            row = self.conn.execute(sql.NEW_PROCSET, (tree, ms + TREE_AHEAD_MS)).fetchone()
+            self._tree_until[int(row[0])] = ms + TREE_AHEAD_MS
+        if len(self._procsets) >= PROCSETS_CACHED:
+            self._procsets.clear()
+        self._procsets[key] = int(row[0])
         return int(row[0])
 
     def _id(self, cache: dict, key: object, sql: str, params: Sequence[object]) -> int:  # type: ignore[type-arg]
@@ -147,6 +176,8 @@ class Writer:
             return batch
         except BaseException:
             self.conn.execute("ROLLBACK")
+            self._procsets.clear()  # may hold ids that were not committed
+            self._tree_until.clear()
             # ids that were not committed
             (
                 self._agents,
@@ -167,8 +198,10 @@ class Writer:
         """
         rows: dict[str, list[tuple[object, ...]]] = {k: [] for k in (*sql.INSERT, *sql.BULK)}
         agent_rows = rows["agent_samples"]
-        seen: dict[int, int] = {}
+        seen: dict[int, tuple[int, str, str]] = {}
         used: dict[int, int] = {}
+        trees: dict[int, int] = {}
+        tree_until = self._tree_until
         first = self.last_tick + 1
         columns: dict[tuple[str, str], list[list[float]]] = {}
         rollups: list[tuple[object, ...]] = []
@@ -297,7 +330,7 @@ class Writer:
                 if aid is None:
                     new_agent = (name, a.kind, a.source, ms, ms)
                     aid = self._id(self._agents, name, sql.NEW_AGENT, new_agent)
-                seen[aid] = ms
+                seen[aid] = (ms, a.kind, a.source)
                 run = None
                 pid = a.pid
                 if pid is not None and a.create_time is not None:
@@ -314,6 +347,12 @@ class Writer:
                     used[report] = ms
                     if a.heartbeat is not None:
                         heartbeat = int(a.heartbeat * 1000)
+                procset = None
+                if a.pids:
+                    tkey = (a.pids, a.parents)
+                    procset = self._procsets.get(tkey) or self._procset_id(tkey, ms)
+                    if ms >= tree_until.get(procset, 0):
+                        trees[procset] = tree_until[procset] = ms + TREE_AHEAD_MS
                 cpu = a.cpu_utilization
                 if cpu is not None:
                     cpu = int(cpu * 10 + 0.5)  # tenths; CPU% is never negative
@@ -332,6 +371,8 @@ class Writer:
                         a.queue_depth,
                         report,
                         heartbeat,
+                        procset,
+                        None if a.ram_kind is None else RAM_KIND_CODES[a.ram_kind],
                     )
                 )
                 # `gather`, inlined: this loop runs for every agent of every tick
@@ -369,6 +410,8 @@ class Writer:
                     u.cache_write_tokens,
                     u.cost_usd,
                     u.request_id,
+                    u.cost_source if u.cost_usd is not None else None,
+                    tick,
                 )
                 for u in snap.usage
             ]
@@ -392,8 +435,9 @@ class Writer:
                     self.conn.executemany(single, chunk)
                 else:
                     self.conn.execute(bulk, (payload,))
-        self.conn.executemany(sql.SEEN, [(ms, aid, ms) for aid, ms in seen.items()])
+        self.conn.executemany(sql.SEEN, [(*last, aid) for aid, last in seen.items()])
         self.conn.executemany(sql.USED_REPORT, [(ms, rid) for rid, ms in used.items()])
+        self.conn.executemany(sql.USED_PROCSET, [(ms, pid) for pid, ms in trees.items()])
         self.conn.executemany(sql.ROLLUP, rollups)
         seqs = [s.seq for s in snapshots] or [0]
         reported = sum(s.reported for s in snapshots)

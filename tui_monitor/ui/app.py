@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
-from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
-from .. import fmt, safe
+from .. import fmt
 from ..config import Settings, config_path
 from ..errors import AlreadyRecording
 from ..models import AgentEvent, Snapshot, TaskBoard
@@ -23,7 +22,8 @@ from .columns import AgentStats
 from .commands import MonitorCommands
 from .messages import SnapshotReady, TasksReady
 from .monitor import ChartData, Monitor, Step
-from .view import View
+from .toasts import AlertToasts, Toast
+from .view import Trend, View
 
 EXPORT_EVENTS = 200
 """Recent events in an `x` export (the event log keeps more; `export events` has them all)."""
@@ -33,6 +33,8 @@ turns the garbage collector back on there, and its first collection holds the GI
 ms: not while the frame is being written)."""
 FIRST_SCREEN_LATEST = 3.0
 """... or this long after start, when no snapshot comes (a stuck source)."""
+SOURCE_EVERY = 1.0
+"""Seconds between looks at the source's own state (mode, detail, warning) for the header."""
 
 
 def _css_path() -> Path:
@@ -50,7 +52,9 @@ class MonitorApp(App[None]):
     CSS_PATH = str(_css_path())
     COMMANDS = App.COMMANDS | {MonitorCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit tui-monitor"),
+        # Ctrl+C quits, as in htop and k9s (Textual's default only says "press ctrl+q"); in
+        # the filter box, with text selected, it copies first (the Input's own binding).
+        Binding("q,ctrl+c", "quit", "Quit", id="app.quit", tooltip="Quit tui-monitor"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="List every key"),
         Binding(
             "x", "export", "Export", id="app.export", show=False,
@@ -90,9 +94,14 @@ class MonitorApp(App[None]):
         self.replay: View | None = None
         """A recorded moment rebuilt from the history, shown instead of `live` (`h`)."""
         self.replay_tick: int | None = None
+        self.replay_note: str | None = None
+        """Why the moment shown is not the one asked for (`g`, `--at`), for the header."""
         self._replay_lock = asyncio.Lock()
         self._shown: Snapshot | None = None
+        self._toasts = AlertToasts()
         self._painted = False
+        self._source_state: tuple[str, str, str] | None = None
+        self._noticed: str | None = None
 
     # What the screens show: the replayed moment while there is one, else the live one.
 
@@ -122,7 +131,7 @@ class MonitorApp(App[None]):
         """The task boards on screen: the replayed moment's, or the newest live ones."""
         return self.view.tasks
 
-    def trend(self, what: str) -> list[float]:
+    def trend(self, what: str) -> Trend:
         return self.view.trend(what)
 
     def chart_data(self, agent: str | None, metric: str) -> ChartData:
@@ -140,6 +149,7 @@ class MonitorApp(App[None]):
         self._start_source()  # first: its first tick runs while the screen is composed
         self.push_screen(DashboardScreen())
         self.set_timer(FIRST_SCREEN_LATEST, self._first_screen)
+        self.set_interval(SOURCE_EVERY, self._watch_source)
 
     def _start_source(self) -> None:
         self.source.follow_tasks(self._tasks_changed)
@@ -154,8 +164,10 @@ class MonitorApp(App[None]):
     def _emit(self, snapshot: Snapshot) -> None:
         """Runs on the app's loop for every snapshot, so events and trends miss none of them
         even when the message queue coalesces snapshots for a busy screen."""
-        for alert in self.live.feed(snapshot):
-            self._alert(alert)
+        changes = self.live.feed(snapshot)
+        now = snapshot.ts.timestamp()
+        for toast in [*self._toasts.offer(changes, now), *self._toasts.due(now)]:
+            self._alert(toast)
         self.post_message(SnapshotReady(snapshot))
         if self.start_at is not None:  # the history is open now: go to the moment asked for
             at, self.start_at = self.start_at, None
@@ -171,6 +183,21 @@ class MonitorApp(App[None]):
             render = getattr(self.screen, "render_tasks", None)
             if render is not None:
                 render()
+
+    def _watch_source(self) -> None:
+        """What the source says of itself (a recorder stopped or taken over) reaches the
+        header even while no snapshot comes, and its notices a toast, once each."""
+        source = self.source
+        notice = source.notice
+        if notice and notice != self._noticed:
+            self._noticed = notice
+            self.notify(notice, severity="warning", timeout=10, markup=False)
+        state = (source.mode, source.detail, source.warning)
+        if state != self._source_state:
+            self._source_state = state
+            refresh = getattr(self.screen, "refresh_header", None)
+            if refresh is not None:
+                refresh()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failing source becomes a visible state, never a traceback."""
@@ -232,23 +259,20 @@ class MonitorApp(App[None]):
         if callback is not None:
             callback()
 
-    def _alert(self, e: AgentEvent) -> None:
-        firing = e.data.get("state") == "firing"
+    def _alert(self, toast: Toast) -> None:
         cfg = self.settings.alerts
         if cfg.toast:
-            severity: SeverityLevel = "information"
-            if firing:
-                severity = "error" if e.level == "critical" else "warning"
-            message = safe.clean(e.message, 300)
-            self.notify(message, title="alert", severity=severity, timeout=8, markup=False)
-        if cfg.bell and firing:
+            self.notify(
+                toast.message, title="alert", severity=toast.severity, timeout=8, markup=False
+            )
+        if cfg.bell and toast.firing:
             self.bell()
 
     # -- export -------------------------------------------------------------------------
 
     def action_export(self) -> None:
-        """`x`: the snapshot on screen, with its recent events and firing alerts, as JSON in
-        the working directory."""
+        """`x`: the snapshot on screen, with its recent events, firing alerts and open errors,
+        as JSON in the working directory."""
         snap = self.snapshot
         if snap is None:
             self.notify("nothing on screen to export yet", timeout=3)
@@ -257,10 +281,19 @@ class MonitorApp(App[None]):
         alerts = list(self.alerts.values())
         mode = "replay" if self.replaying else self.source.mode
 
+        db = self._history_path()
+
         def write(name: str) -> Path:
             from .. import export
+            from ..store.rows import to_ms
 
-            doc = export.snapshot_document(snap, events=events, alerts=alerts, source=mode)
+            errors = []  # open at the moment shown, with their stacks, when there is a history
+            if db is not None:
+                with export.read_transaction(db) as conn:
+                    errors = export.open_errors(conn, to_ms(snap.ts))
+            doc = export.snapshot_document(
+                snap, events=events, alerts=alerts, errors=errors, source=mode
+            )
             return export.write_json(Path.cwd() / name, doc)  # taken: NAME-2.json, ...
 
         self._save(write, "snapshot", snap.ts, ".json")
@@ -365,11 +398,25 @@ class MonitorApp(App[None]):
         except Exception as exc:  # a damaged or vanished file: say so, stay where we are
             self.notify(f"replay: {exc}", severity="error", timeout=8, markup=False)
             return False
-        if view is None:
+        if view is None or view.snapshot is None:
             return False
         self.replay, self.replay_tick = view, tick
+        self.replay_note = None
+        if how == "at":  # a time someone asked for: say if what is shown is not at it
+            self._say_instead(ts, view.snapshot.ts)
         self._show_view()
         return True
+
+    def _say_instead(self, asked: float, shown: datetime) -> None:
+        from ..when import NEAR_SECONDS, shown_instead
+
+        zone = UTC if self.utc else None
+        when = datetime.fromtimestamp(asked, UTC).astimezone(zone)
+        slack = max(NEAR_SECONDS, 3 * self.settings.interval)  # a tick is that close
+        note = shown_instead(when, shown.astimezone(zone), slack=slack)
+        if note is not None:
+            self.replay_note = f"asked {when:%m-%d %H:%M:%S}, none recorded"
+            self.notify(note, title="replay", severity="warning", timeout=10, markup=False)
 
     def _load_view(self, db: Path, tick: int) -> View | None:
         from .replay import load_view
@@ -379,7 +426,10 @@ class MonitorApp(App[None]):
     def go_live(self) -> None:
         if self.replay is None:
             return
-        self.replay = self.replay_tick = None
+        self.replay = self.replay_tick = self.replay_note = None
+        # The newest live tick at once: the one last rendered is from before the replay
+        # (the header said LIVE over it until the next tick came).
+        self._shown = self.live.snapshot
         self._show_view()
 
     def _show_view(self) -> None:
@@ -396,7 +446,10 @@ class MonitorApp(App[None]):
         live = self.live.snapshot
         back = "" if live is None else fmt.duration(live.ts.timestamp() - snap.ts.timestamp())
         # Most telling first: the header cuts it short on narrow terminals.
-        return f"{back} ago · {shown:%Y-%m-%d} · esc: live" if back else f"{shown:%Y-%m-%d}"
+        note = f" · {self.replay_note}" if self.replay_note else ""
+        if not back:
+            return f"{shown:%Y-%m-%d}{note}"
+        return f"{back} ago{note} · {shown:%Y-%m-%d} · esc: live"
 
 
 def _conforms(app: MonitorApp) -> Monitor:
@@ -424,7 +477,15 @@ def make_app(
         start_at: epoch seconds to open replaying (`--at`).
         on_first_screen: called once, just after the first screen is painted (or after
             FIRST_SCREEN_LATEST seconds with no snapshot).
+
+    Raises:
+        ConfigError: the settings' `[keymap]` names an unknown binding, a key no terminal
+            sends, or a key another binding of the same screen has.
     """
+    if settings.keymap:
+        from .keymap import check_keymap
+
+        check_keymap(settings.keymap, config or config_path())
     return MonitorApp(
         settings,
         source,

@@ -15,6 +15,7 @@ STATUS_STYLE = {
     "running": "bold green",
     "idle": "cyan",
     "waiting": "yellow",
+    "unknown": "dim",
     "stopped": "bold yellow",
     "zombie": "bold red",
     "exited": "dim",
@@ -25,7 +26,7 @@ STATUS_ORDER = {s: i for i, s in enumerate(STATUS_STYLE)}
 
 def shown_status(agent: AgentSample) -> str:
     """What the agent says it is doing (e.g. "thinking"), unless the process says worse."""
-    if agent.reported and agent.status in ("running", "idle", "waiting"):
+    if agent.reported and agent.status in ("running", "idle", "waiting", "unknown"):
         return agent.reported
     return agent.status
 
@@ -151,7 +152,7 @@ COLUMNS: tuple[Column, ...] = (
         7,
         4,
         True,
-        lambda a, s, n: fmt.usd(a.cost),
+        lambda a, s, n: fmt.cost(a.cost, a.unpriced),
         lambda a, s, n: _num(a.cost),
     ),
     Column(
@@ -186,20 +187,31 @@ BY_KEY = {c.key: c for c in COLUMNS}
 NAME_MAX = 28
 
 
-def fitting(width: int, name_width: int, skip: Collection[str] = ()) -> list[Column]:
-    """The columns that fit in `width` cells, dropping the highest priority numbers first
-    (`skip`: columns not wanted at all, e.g. TASKS without task boards)."""
-    chosen = [c for c in COLUMNS if c.key not in skip]
+OPTIONAL: dict[str, Callable[[AgentSample], bool]] = {
+    "gpu": lambda a: a.gpu_memory_used is not None,
+    "queue": lambda a: a.queue_depth is not None,
+    "cost": lambda a: a.cost is not None,
+}
+"""Columns that are all `-` until some agent has the figure: they give way to any other."""
+
+
+def fitting(
+    width: int, name_width: int, empty: frozenset[str] = frozenset(), skip: Collection[str] = ()
+) -> list[Column]:
+    """The columns that fit in `width` cells, in table order: the always-shown ones, then
+    each other column by priority (lowest number first, empty ones last) while it fits, so
+    a narrow column of lower priority still takes room a wide one left (`skip`: columns not
+    wanted at all, e.g. TASKS without task boards)."""
     gap = 2  # DataTable's cell padding (1 each side)
-
-    def total(cols: list[Column]) -> int:
-        return sum((name_width if c.key == "name" else c.width) + gap for c in cols)
-
-    for drop in sorted({c.priority for c in COLUMNS if c.priority > 0}, reverse=True):
-        if total(chosen) <= width:
-            break
-        chosen = [c for c in chosen if c.priority != drop]
-    return chosen
+    chosen: set[str] = set()
+    used = 0
+    wanted = [c for c in COLUMNS if c.key not in skip]
+    for c in sorted(wanted, key=lambda c: (c.priority > 0, c.key in empty, c.priority)):
+        need = (name_width if c.key == "name" else c.width) + gap
+        if c.priority == 0 or used + need <= width:
+            chosen.add(c.key)
+            used += need
+    return [c for c in COLUMNS if c.key in chosen]
 
 
 def cell(column: Column, agent: AgentSample, stats: AgentStats, now: float) -> Text:
@@ -212,10 +224,26 @@ def cell(column: Column, agent: AgentSample, stats: AgentStats, now: float) -> T
         style = "bold"
     elif column.key == "errs" and agent.errors:
         style = "bold red"
-    text = safe.text(value, style=style, limit=NAME_MAX if column.key == "name" else 64)
+    # Every cell is a name, a status or a figure: shown strictly, so no two look alike.
+    text = safe.name_text(value, style=style, limit=NAME_MAX if column.key == "name" else 64)
+    text.overflow = "ellipsis"  # a cell cut at its column's width says so
     if column.right:
         text.justify = "right"
     return text
+
+
+def reports_only(agent: AgentSample) -> bool:
+    """An agent known only from what it reports: no process, so no CPU or memory figures."""
+    return agent.pid is None and not agent.pids and agent.source == "ingest"
+
+
+def filter_problem(query: str) -> str | None:
+    """Why `query` is not used as a regex (it is then matched as plain text), if it is not."""
+    try:
+        re.compile(query.strip(), re.IGNORECASE)
+    except re.error as exc:
+        return f"not a regex ({exc.msg}): matching the text as typed"
+    return None
 
 
 def compile_filter(query: str) -> Callable[[AgentSample], bool] | None:

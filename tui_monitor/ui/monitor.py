@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..source import SnapshotSource
     from ..store.queries import History
     from .columns import AgentStats
+    from .view import Trend
 
 Step = Literal["at", "prev", "next", "first_after"]
 ChartData = tuple[str, list[float], dict[str, list[float | None]], str, float | None]
@@ -57,7 +58,7 @@ class Monitor(Protocol):
 
     def open_tasks(self, agent: str | None = None) -> None: ...
 
-    def trend(self, what: str) -> list[float]: ...
+    def trend(self, what: str) -> Trend: ...
 
     def clock(self, snap: Snapshot) -> str: ...
 

@@ -7,8 +7,7 @@ from math import nan
 from pathlib import Path
 
 from ..config import Settings
-from ..cost import ledger
-from ..cost.tick import month_start_ms, with_cost
+from ..cost.tick import cost_at, month_start_ms
 from ..store.frames import ChartRow, read_frame
 from .view import Point, View, message_cutoff
 
@@ -19,9 +18,6 @@ def load_view(db: Path, tick: int, settings: Settings) -> View | None:
     if frame is None:
         return None
     now = frame.snapshot.ts.timestamp()
-    book = ledger.Ledger(settings.prices, settings.budgets, clock=lambda: now)
-    for record in frame.usage:
-        book.add(record)
     view = View()
     view.add_events(frame.events, alerts=False)
     for e in frame.alerts:
@@ -30,7 +26,7 @@ def load_view(db: Path, tick: int, settings: Settings) -> View | None:
     for row in frame.chart:
         previous = _point(row, previous)
         view.add_point(previous)
-    view.snapshot = with_cost(frame.snapshot, book.summary(now))
+    view.snapshot = cost_at(frame.snapshot, frame.usage, settings.budgets)  # the stored costs
     view.set_stats(frame.tallies, now)
     return view
 

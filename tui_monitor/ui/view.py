@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from math import isnan, nan
 
+from .. import safe
 from ..models import AgentEvent, Snapshot, TaskBoard
 from .columns import AgentStats
 
-TREND_POINTS = 60
-TREND_EVERY = 5
-"""Sparklines: one point per 5 ticks, so they move (and rewrite their line) every 5 s,
-and 60 points cover the last 5 minutes at 1 s ticks."""
+TREND_STEP = 5.0
+TREND_BUCKETS = 60
+"""Sparklines: the last 5 minutes as 60 buckets of 5 s (aligned to the clock), each the
+largest value recorded in it; a card folds them into its width."""
 EVENTS_KEPT = 1000
 CHART_SECONDS = 600.0
 """The dashboard chart shows the last ten minutes (kept in memory, no store reads)."""
@@ -30,6 +31,16 @@ def message_cutoff(now: float) -> float:
     """Epoch seconds from which an event counts in MSGS at `now` (whole minutes, so live
     tallies and the history's count agree)."""
     return (now // 60 - (MESSAGE_MINUTES - 1)) * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """One overview figure over the last minutes, with the range its bars are drawn in."""
+
+    values: tuple[float | None, ...]
+    """TREND_BUCKETS values, oldest first; None where nothing was recorded."""
+    low: float
+    high: float
 
 
 @dataclass
@@ -106,8 +117,6 @@ class View:
         self.alerts: dict[tuple[str, str], AgentEvent] = {}
         """Firing alerts by (rule, subject), from the alert events."""
         self.points: deque[Point] = deque()
-        self.trend_points: deque[Point] = deque(maxlen=TREND_POINTS)
-        self.received = 0
         self._tallies: dict[str, _Tally] = {}
         self._stats: dict[str, AgentStats] | None = None
         self._pushed_tasks: tuple[TaskBoard, ...] = ()
@@ -172,9 +181,6 @@ class View:
 
     def add_point(self, point: Point) -> None:
         self.points.append(point)
-        if self.received % TREND_EVERY == 0:
-            self.trend_points.append(point)
-        self.received += 1
         while self.points and point.ts - self.points[0].ts > CHART_SECONDS:
             self.points.popleft()
 
@@ -217,13 +223,26 @@ class View:
             self._stats = stats
         return self._stats
 
-    def trend(self, what: str) -> list[float]:
-        """The last minutes of one overview figure, for a card's sparkline."""
-        recent = list(self.trend_points)
-        if what == "agents":
-            return [float(len(p.names)) for p in recent]
-        values: Sequence[float | None] = [getattr(p, what) for p in recent]
-        return [v for v in values if v is not None]
+    def trend(self, what: str) -> Trend:
+        """The last 5 minutes of one overview figure, for a card's sparkline, in a range that
+        means something: CPU and GPU 0-100 %, memory 0-total, counts from 0."""
+        buckets: list[float | None] = [None] * TREND_BUCKETS
+        if self.points:
+            last = int(self.points[-1].ts // TREND_STEP)
+            for p in reversed(self.points):
+                i = TREND_BUCKETS - 1 - (last - int(p.ts // TREND_STEP))
+                if i < 0:
+                    break
+                value = float(len(p.names)) if what == "agents" else getattr(p, what)
+                if value is not None:
+                    old = buckets[i]
+                    buckets[i] = value if old is None else max(old, value)
+        values = tuple(buckets)
+        if what in ("cpu", "gpu"):
+            return Trend(values, 0.0, 100.0)
+        if what == "mem" and self.snapshot is not None:
+            return Trend(values, 0.0, float(self.snapshot.host.ram_total) or 1.0)
+        return Trend(values, 0.0, max([1.0, *(v for v in values if v is not None)]))
 
     def chart_data(
         self, agent: str | None, metric: str
@@ -238,12 +257,17 @@ class View:
             subject = "host"
         else:
             values = [p.agent(agent, index) for p in points]
-            subject = agent
+            subject = safe.name(agent)
         if metric == "cpu":
             unit, ymax = "%", None if agent is not None else 100.0
             title = f"{subject} CPU %"
+        elif metric == "gpu" and agent is None:  # the host's GPU figure is utilisation
+            unit, ymax = "%", 100.0
+            title = "host GPU %"
         else:
             values = [None if v is None else v / 2**20 for v in values]
             unit, ymax = "MiB", None
+            if agent is None and self.snapshot is not None:  # the host's: out of all it has
+                ymax = self.snapshot.host.ram_total / 2**20
             title = f"{subject} {'memory' if metric == 'mem' else 'GPU memory'} MiB"
         return title, xs, {metric: values}, unit, ymax

@@ -17,20 +17,20 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ... import fmt, safe
-from ...collect.tree import ProcNode, process_tree
-from ...cost.prices import price
+from ...collect.tree import ProcNode, process_tree, recorded_tree
 from ...cost.tick import month_start_ms
 from ...models import AgentSample, Snapshot
 from ...store.queries import ErrorRow, ModelUsageRow
 from ...store.writer import resolve_error
 from ...tasks.order import priority_rank
-from ..columns import STATUS_STYLE
+from ..columns import STATUS_STYLE, reports_only
 from ..monitor import Monitor, monitor_of
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
 from ..widgets.task_column import PRIORITY_STYLE
+from .detail import DetailScreen, error_detail
 
 RANGES = {
     "1": ("5m", timedelta(minutes=5)),
@@ -41,6 +41,13 @@ RANGES = {
 METRICS = ("cpu", "ram", "gpu_mem")
 TITLES = {"cpu": "CPU %", "ram": "memory MiB", "gpu_mem": "GPU memory MiB"}
 TASKS_SHOWN = 12
+
+
+def _wrap(text: Text) -> Text:
+    """A detail value that wraps instead of being cut."""
+    text.no_wrap = False
+    text.overflow = "fold"
+    return text
 
 
 class AgentScreen(Screen[None]):
@@ -68,6 +75,7 @@ class AgentScreen(Screen[None]):
         self.metric = "cpu"
         self._ticks = 0
         self._reported: tuple[float | None, int] | None = None
+        self._errors: dict[str, ErrorRow] = {}
 
     @property
     def monitor(self) -> Monitor:
@@ -97,12 +105,23 @@ class AgentScreen(Screen[None]):
     def _agent(self, snap: Snapshot) -> AgentSample | None:
         return next((a for a in snap.agents if a.name == self.agent_name), None)
 
-    def render_snapshot(self, snap: Snapshot) -> None:
+    def refresh_header(self) -> None:
+        if self.monitor.snapshot is not None and self.is_mounted:
+            self._header(self.monitor.snapshot)
+
+    def _header(self, snap: Snapshot) -> None:
         source = self.monitor.source
-        clock = self.monitor.clock(snap)
         self.query_one(HeaderBar).show(
-            snap.host.hostname, source.mode, source.detail, clock, ingest=snap.ingest
+            snap.host.hostname,
+            source.mode,
+            source.detail,
+            self.monitor.clock(snap),
+            self.monitor.problem or source.warning,
+            ingest=None if source.warning else snap.ingest,
         )
+
+    def render_snapshot(self, snap: Snapshot) -> None:
+        self._header(snap)
         agent = self._agent(snap)
         self.query_one("#details", Static).update(self._details(agent, snap.ts.timestamp()))
         self.query_one("#agent-events", EventLog).sync(
@@ -111,7 +130,10 @@ class AgentScreen(Screen[None]):
         self.render_tasks()
         self._ticks += 1
         if agent is not None and agent.pids and self._ticks % 3 == 1:
-            self.load_tree(agent.pids)
+            if self.monitor.replaying:  # its pids may be other processes by now
+                self.query_one("#tree", Static).update(self._tree(_recorded(agent), True))
+            else:
+                self.load_tree(agent)
         reported = None if agent is None else (agent.cost, agent.errors)
         if reported != self._reported:  # new usage or errors: their lists are stale
             self._reported = reported
@@ -158,52 +180,64 @@ class AgentScreen(Screen[None]):
         self.monitor.open_tasks(self.agent_name)
 
     def _details(self, a: AgentSample | None, now: float) -> Table:
+        """Every field in full: long values wrap (the pane scrolls: tab to it, then ↑ ↓)."""
         t = Table.grid(padding=(0, 1))
         t.add_column(style="bold", no_wrap=True)
         t.add_column(overflow="fold")
-        t.add_row("agent", safe.text(self.agent_name, "bold"))
+        t.add_row("agent", _wrap(safe.name_text(self.agent_name, "bold")))
         if a is None:
             t.add_row("status", Text("not in the current snapshot", "dim"))
             return t
-        t.add_row("kind", safe.text(f"{a.kind} ({a.source})"))
+        kind = safe.name_text(a.kind)
+        kind.append(f" ({a.source})")
+        t.add_row("kind", _wrap(kind))
         t.add_row("status", Text(a.status, STATUS_STYLE.get(a.status, "")))
         if a.heartbeat is not None:
-            t.add_row("reports", safe.text(a.reported or "-"))
+            t.add_row("reports", _wrap(safe.name_text(a.reported or "-")))
             t.add_row("heartbeat", f"{fmt.duration(max(0.0, now - a.heartbeat))} ago")
         if a.task:
-            t.add_row("task", safe.text(a.task, limit=400))
+            t.add_row("task", _wrap(safe.text(a.task)))
         if a.queue_depth is not None:
             t.add_row("queue", str(a.queue_depth))
         for key, value in sorted(a.metrics.items())[:12]:
-            t.add_row(safe.text(key, limit=24), f"{value:g}")
+            t.add_row(_wrap(safe.name_text(key)), f"{value:g}")
         if a.errors:
-            t.add_row("errors", Text(f"{a.errors} open", "bold red"))
-        if a.pid is None and not a.pids and a.source == "ingest":
+            t.add_row("errors", Text(f"{a.errors} open (enter on one: in full)", "bold red"))
+        if reports_only(a):
             return t  # known only from what it reports: no process to describe
         t.add_row("pids", Text(" ".join(map(str, a.pids)) or "-"))
         t.add_row("uptime", fmt.duration(a.uptime(now)))
         t.add_row("cpu", fmt.percent(a.cpu_utilization))
-        t.add_row("memory", fmt.size(a.ram_used))
+        measured = {"pss": " PSS", "rss": " RSS"}.get(a.ram_kind or "", "")
+        t.add_row("memory", fmt.size(a.ram_used) + measured)
         t.add_row("gpu mem", fmt.size(a.gpu_memory_used))
         t.add_row("threads", "-" if a.threads is None else str(a.threads))
-        t.add_row("user", safe.text(a.user or "-"))
-        t.add_row("cwd", safe.text(a.cwd or "-"))
-        t.add_row("command", safe.text(a.cmdline or "-", limit=400))
+        t.add_row("user", _wrap(safe.text(a.user or "-")))
+        t.add_row("cwd", _wrap(safe.text(a.cwd or "-")))
+        t.add_row("command", _wrap(safe.text(a.cmdline or "-")))
         return t
 
     @work(exclusive=True, group="tree", exit_on_error=False)
-    async def load_tree(self, pids: tuple[int, ...]) -> None:
-        nodes = await asyncio.to_thread(process_tree, pids)
-        self.query_one("#tree", Static).update(self._tree(nodes))
+    async def load_tree(self, agent: AgentSample) -> None:
+        """The live processes (names, memory); the recorded pids where none can be read."""
+        nodes = await asyncio.to_thread(process_tree, agent.pids)
+        recorded = not nodes
+        self.query_one("#tree", Static).update(
+            self._tree(_recorded(agent) if recorded else nodes, recorded)
+        )
 
     @staticmethod
-    def _tree(nodes: list[ProcNode]) -> Table:
-        t = Table(title="process tree", title_justify="left", box=None, pad_edge=False)
-        for col, right in (("PID", True), ("NAME", False), ("MEM", True), ("THR", True)):
+    def _tree(nodes: list[ProcNode], recorded: bool = False) -> Table:
+        title = "recorded process tree" if recorded else "process tree"
+        t = Table(title=title, title_justify="left", box=None, pad_edge=False)
+        if recorded:
+            t.caption = "pids and parents only: the names, memory and threads were not recorded"
+            t.caption_justify = "left"
+        for col, right in (("PID", True), ("NAME", False), ("RSS", True), ("THR", True)):
             t.add_column(col, justify="right" if right else "left", no_wrap=True)
         for n in nodes:
             name = Text("  " * n.depth + ("└ " if n.depth else ""))
-            name.append_text(safe.text(n.name))
+            name.append_text(safe.text(n.name) if n.name else Text("?", "dim"))
             t.add_row(str(n.pid), name, fmt.size(n.rss), str(n.threads or "-"))
         return t
 
@@ -212,12 +246,21 @@ class AgentScreen(Screen[None]):
         history = self.monitor.history
         chart = self.query_one("#agent-chart", MetricChart)
         label, span = RANGES[self.range_key]
-        title = f"{self.agent_name} {TITLES[self.metric]} · last {label}"
+        title = f"{safe.name(self.agent_name)} {TITLES[self.metric]} · last {label}"
         chart.border_title = safe.text(title)  # a Text, so an agent's name is never markup
+        snap = self.monitor.snapshot
+        agent = None if snap is None else self._agent(snap)
         if history is None:
-            chart.show(title, [], {})
+            chart.say("No history database: charts need one (tui-monitor record, or --db).")
             chart.border_title = safe.text(f"{title} (no history)")
             return
+        if agent is not None and reports_only(agent):
+            chart.say(
+                Text(
+                    "It has no process of its own (it only reports): no CPU or memory figures "
+                    "to chart. Its reports, events and errors are on the left and below."
+                )
+            )
         end = datetime.now(UTC)
         start = end - span
         width = max(20, chart.size.width - 10)
@@ -231,8 +274,8 @@ class AgentScreen(Screen[None]):
                 history.usage_by_model, self.agent_name, month_start_ms()
             )
         except Exception as exc:  # a missing or busy file must not take the screen down
-            chart.show(title, [], {})
-            chart.border_title = safe.text(f"{title} (history unavailable: {exc})")
+            chart.say(safe.text(f"History unavailable: {exc}"))
+            chart.border_title = safe.text(f"{title} (history unavailable)")
             return
         now = end.timestamp()
         xs = [now - p[0] for p in series.points]
@@ -242,7 +285,12 @@ class AgentScreen(Screen[None]):
             "max": [p[3] / scale for p in series.points],
         }
         unit = "%" if self.metric == "cpu" else "MiB"
-        chart.show(title, xs, lines, unit, span=span.total_seconds())
+        if agent is None or not reports_only(agent):
+            if any(v is not None for v in lines["avg"]):
+                chart.show(title, xs, lines, unit, span=span.total_seconds())
+            else:
+                what = {"cpu": "CPU", "ram": "memory", "gpu_mem": "GPU memory"}[self.metric]
+                chart.say(f"No {what} figures recorded for it in the last {label} (m: next).")
         log = self.query_one("#agent-events", EventLog)
         if not log.lines:
             log.add(e for _, e in reversed(events))
@@ -251,28 +299,33 @@ class AgentScreen(Screen[None]):
         box.update(self._usage(models))
         box.display = bool(models)
 
-    def _usage(self, rows: list[ModelUsageRow]) -> Table | str:
-        """Tokens and cost by model this month; records without a cost priced from [prices]."""
+    @staticmethod
+    def _usage(rows: list[ModelUsageRow]) -> Table | str:
+        """Tokens and cost by model this month, as stored when recorded (never re-priced);
+        `≥` where records with no price are left out of the cost."""
         if not rows:
             return ""
-        prices = self.monitor.settings.prices
         t = Table(title="usage this month", title_justify="left", box=None, pad_edge=False)
         for col, right in (("MODEL", False), ("REQ", True), ("IN", True), ("OUT", True)):
             t.add_column(col, justify="right" if right else "left", no_wrap=True)
         t.add_column("COST", justify="right", no_wrap=True)
+        unpriced = 0
         for r in rows[:12]:
-            cost: float | None = r.cost
-            if r.unpriced:
-                priced = price(prices, r.model, r.unpriced_tokens)
-                cost = None if priced is None else r.cost + priced
-            shown = Text(fmt.usd(cost)) if cost is not None else Text("no price", "yellow")
+            if r.unpriced == r.records:
+                shown = Text("no price", "yellow")
+            else:
+                unpriced += r.unpriced
+                shown = Text(fmt.cost(r.cost, r.unpriced), "yellow" if r.unpriced else "")
             t.add_row(
-                safe.text(r.model, limit=24),
+                safe.name_text(r.model, limit=24),
                 str(r.records),
                 fmt.count(r.tokens[0] + r.tokens[2] + r.tokens[3]),
                 fmt.count(r.tokens[1]),
                 shown,
             )
+        if unpriced:
+            t.caption = f"{fmt.UNPRICED}: leaves out {unpriced} requests with no price ([prices])"
+            t.caption_justify = "left"
         return t
 
     def _show_errors(self, errors: list[ErrorRow]) -> None:
@@ -282,9 +335,12 @@ class AgentScreen(Screen[None]):
             return
         keep = box.highlighted_option.id if box.highlighted_option is not None else None
         box.clear_options()
+        self._errors = {str(e.id): e for e in errors}
         for e in errors:
-            prompt = Text(f"{e.ts.astimezone():%m-%d %H:%M:%S} ", "dim")
-            prompt.append_text(safe.text(e.error_type, "bold red", limit=80))
+            # One line each, cut with `…`: `enter` shows it in full, with its stack.
+            prompt = Text(f"{e.ts.astimezone():%m-%d %H:%M:%S} ", "dim", no_wrap=True)
+            prompt.overflow = "ellipsis"
+            prompt.append_text(safe.name_text(e.error_type, "bold red", limit=80))
             if e.message:
                 prompt.append(": ")
                 prompt.append_text(safe.text(e.message, limit=300))
@@ -294,6 +350,21 @@ class AgentScreen(Screen[None]):
             box.highlighted = box.get_option_index(keep)
         elif errors:
             box.highlighted = 0  # `r` always has a target: the newest, until you move
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """`enter` on an open error: all of it, with its stack."""
+        event.stop()
+        error = self._errors.get(event.option.id or "")
+        if error is not None:
+            title = f"{safe.name(error.error_type, 60)} · {safe.name(self.agent_name, 40)}"
+            self.app.push_screen(DetailScreen(title, error_detail(error)))
+
+    def on_event_log_opened(self, message: EventLog.Opened) -> None:
+        """`enter` on its event log: those events, each in full."""
+        from .events import EventsScreen
+
+        title = f"Events of {safe.name(self.agent_name, 40)}"
+        self.app.push_screen(EventsScreen(message.events, title))
 
     @work(exclusive=True, group="resolve", exit_on_error=False)
     async def action_resolve(self) -> None:
@@ -323,3 +394,9 @@ class AgentScreen(Screen[None]):
     def action_metric(self) -> None:
         self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
         self.load_history()
+
+
+def _recorded(agent: AgentSample) -> list[ProcNode]:
+    """The agent's processes as stored with the tick: pids and parents, the root's name."""
+    names = {agent.pid: agent.process} if agent.pid is not None else {}
+    return recorded_tree(agent.pids, agent.parents, names)

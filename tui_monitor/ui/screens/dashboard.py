@@ -15,7 +15,8 @@ from textual.widgets import Input, Static
 
 from ... import fmt, safe
 from ...models import CostState, Snapshot
-from ..columns import compile_filter
+from ..columns import compile_filter, filter_problem
+from ..empty import no_agents, no_match, nothing_to_chart
 from ..monitor import Monitor, monitor_of
 from ..widgets.agent_table import AgentTable
 from ..widgets.cards import Card
@@ -30,8 +31,13 @@ CHART_EVERY = 5.0
 """Seconds between chart redraws while only new ticks arrive (a redraw costs 35-60 ms)."""
 NARROW = 100
 """Below this width the chart makes room for the event log."""
-SHORT = 30
-"""Below this height the bottom panels shrink so the table keeps its rows."""
+TABLE_SHARE = 0.6
+"""The agent table takes the rows its agents need, up to this share of the free height; the
+chart and the event log get the rest."""
+BOTTOM_MIN = 7
+"""Rows the chart and the event log keep however many agents there are."""
+CHROME = 5
+"""Rows that are not table or panels: the header, the cards and their margin, the footer."""
 
 
 def _bind(
@@ -126,8 +132,8 @@ class DashboardScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.query_one("#chart", MetricChart).display = self.size.width >= NARROW
-        self.set_class(self.size.height < SHORT, "-short")
         self.set_class(self.size.width < NARROW, "-narrow")  # no room for the alerts card
+        self._fit_table()
         self._chart_dirty = True
         if self.monitor.snapshot is not None:
             self._header(self.monitor.snapshot)
@@ -161,14 +167,27 @@ class DashboardScreen(Screen[None]):
     def _header(self, snap: Snapshot) -> None:
         source = self.monitor.source
         replaying = self.monitor.replaying
+        warning = "" if replaying else source.warning
         self.query_one(HeaderBar).show(
             snap.host.hostname,
             "replay" if replaying else source.mode,
             self.monitor.replay_label() if replaying else source.detail,
             self.monitor.clock(snap),
-            self.monitor.problem or "",
-            snap.ingest,
+            self.monitor.problem or warning,
+            None if warning else snap.ingest,  # a stopped recorder's counters: room for why
         )
+
+    def _fit_table(self) -> None:
+        """The table is as tall as its rows (CSS `height: auto`) up to TABLE_SHARE of the free
+        rows, never leaving the panels below fewer than BOTTOM_MIN."""
+        free = self.size.height - CHROME
+        box = self.query_one("#filter", Input)
+        if box.display:
+            free -= 3
+        limit = max(4, min(int(free * TABLE_SHARE), free - BOTTOM_MIN))
+        table = self.query_one(AgentTable)
+        if table.styles.max_height is None or table.styles.max_height.value != limit:
+            table.styles.max_height = limit
 
     def _cards(self, snap: Snapshot) -> None:
         app = self.monitor
@@ -209,12 +228,19 @@ class DashboardScreen(Screen[None]):
         newest = max(active, key=lambda e: e.ts, default=None)
         note = safe.text(newest.message, alert_style) if newest else None
         shown = Text(str(errors), "bold red" if errors else "bold")
-        if active and self.has_class("-narrow"):  # the alerts card is hidden: say it here
-            shown.append(f" ⚠{len(active)}", alert_style)
-            self.query_one("#card-errors", Card).set(shown, None, note)
+        if active and self.has_class("-narrow"):  # the alerts card is hidden: say it here,
+            # below the count, where the card has room for it (`Errors 10 …` otherwise)
+            line = Text(f"⚠{len(active)} ", alert_style)
+            if note is not None:
+                line.append_text(note)
+            self.query_one("#card-errors", Card).set(shown, None, line)
         else:
             self.query_one("#card-errors", Card).set(shown, app.trend("errors"))
-        self.query_one("#card-cost", Card).set(*_cost_card(snap.cost))
+        card = self.query_one("#card-cost", Card)
+        card.set(*_cost_card(snap.cost))
+        tip = _unpriced_tip(snap.cost)
+        if card.tooltip != tip:
+            card.tooltip = tip
         self.query_one("#card-alerts", Card).set(
             Text(str(len(active)), alert_style), None, note or Text("none firing", "dim")
         )
@@ -233,21 +259,19 @@ class DashboardScreen(Screen[None]):
         table = self.query_one(AgentTable)
         bottom = self.query_one("#bottom")
         if snap.agents:
-            if empty.display:
+            table.display = bottom.display = True
+            box = self.query_one("#filter", Input)
+            hidden = len(snap.agents) - len(table.visible_names)
+            if box.value.strip() and hidden == len(snap.agents):
+                empty.update(no_match(box.value, hidden))
+                empty.add_class("-nomatch")
+                empty.display = True
+            elif empty.display:
                 empty.display = False
-                table.display = bottom.display = True
+                empty.remove_class("-nomatch")
             return
-        text = Text.assemble(
-            ("No agents yet. ", "bold"),
-            "Try ",
-            ("tui-monitor demo", "bold"),
-            ", start a known agent program\n(claude, codex, aider, gemini, opencode, goose, "
-            "ollama, vllm, llama-server, ...),\nor define one in ",
-            safe.text(str(self.monitor.config_path), "bold"),
-            ":\n",
-            ('  [[agents]]\n  name = "planner"\n  cmdline = "python .* -m planner"', "cyan"),
-        )
-        empty.update(text)
+        empty.remove_class("-nomatch")
+        empty.update(no_agents(self.monitor.config_path))
         empty.display = True
         table.display = bottom.display = False
 
@@ -265,12 +289,22 @@ class DashboardScreen(Screen[None]):
         selected = self.query_one(AgentTable).selected
         subject = None if self.chart_host or selected is None else selected
         title, xs, lines, unit, ymax = self.monitor.chart_data(subject, self.chart_metric)
-        chart.show(title, xs, lines, unit, ymax)
+        why = nothing_to_chart(self.monitor.snapshot, subject, self.chart_metric, lines)
+        if why is not None:
+            chart.say(why)
+        else:
+            chart.show(title, xs, lines, unit, ymax)
         chart.border_title = safe.text(title)  # a Text, so an agent's name is never markup
         self._chart_drawn_at = now
         self._chart_dirty = False
 
     # -- events and actions -------------------------------------------------------------
+
+    def on_event_log_opened(self, message: EventLog.Opened) -> None:
+        """`enter` on the event log: its events, each in full."""
+        from .events import EventsScreen
+
+        self.app.push_screen(EventsScreen(message.events))
 
     def on_data_table_row_selected(self, event: AgentTable.RowSelected) -> None:
         """`enter` on a row (the table handles the key itself)."""
@@ -296,16 +330,21 @@ class DashboardScreen(Screen[None]):
             box.insert_text_at_cursor("/")
             return
         box.display = True
+        self._fit_table()
         self.set_focus(box)  # now, not with box.focus(): that waits behind queued keys
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             self.query_one(AgentTable).set_filter(compile_filter(event.value))
+            event.input.border_subtitle = filter_problem(event.value) or ""
+            if self.monitor.snapshot is not None:
+                self._empty_state(self.monitor.snapshot)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             if not event.value.strip():
                 event.input.display = False
+                self._fit_table()
             self.query_one(AgentTable).focus()
 
     def action_clear_filter(self) -> None:
@@ -316,6 +355,7 @@ class DashboardScreen(Screen[None]):
             return
         box.value = ""
         box.display = False
+        self._fit_table()
         self.query_one(AgentTable).set_filter(None)
         self.query_one(AgentTable).focus()
 
@@ -386,13 +426,24 @@ def _cost_card(cost: CostState | None) -> tuple[Text, None, Text]:
     """Today's spend; below it the month, the burn rate, or the budget nearest its limit."""
     if cost is None:
         return Text("-", "dim"), None, Text("no usage data", "dim")
-    value = Text(fmt.usd(cost.today), "bold")
+    value = Text(fmt.cost(cost.today, cost.unknown_today), "bold")
     worst = max(cost.budgets, key=lambda b: b.pct, default=None)
     if worst is not None and worst.pct >= 50:
         style = "bold red" if worst.exceeded else "yellow" if worst.runs_out_in_period else ""
-        note = Text(f"{worst.name} {worst.pct:.0f}%", style)
+        unpriced = cost.unknown if worst.name == "monthly" else cost.unknown_today
+        note = Text(f"{worst.name} {fmt.UNPRICED if unpriced else ''}{worst.pct:.0f}%", style)
         if worst.runs_out_at is not None and worst.runs_out_in_period:
             note.append(f" out {time.strftime('%H:%M', time.localtime(worst.runs_out_at))}")
         return value, None, note
-    note = Text(f"mo {fmt.usd(cost.month)} {fmt.usd(cost.burn_per_hour)}/h", "dim")
+    note = Text(f"mo {fmt.cost(cost.month, cost.unknown)} {fmt.usd(cost.burn_per_hour)}/h", "dim")
     return value, None, note
+
+
+def _unpriced_tip(cost: CostState | None) -> str | None:
+    """What the ≥ on the card means, when it is there."""
+    if cost is None or not cost.unknown:
+        return None
+    return (
+        f"{fmt.UNPRICED} leaves out {cost.unknown_today} usage records today "
+        f"({cost.unknown} this month) with no price: set one in [prices] of the config"
+    )

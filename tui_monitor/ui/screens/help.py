@@ -13,8 +13,12 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ..monitor import monitor_of
+
 EXTRA = (
     ("↑ ↓ / j k", "move between agents"),
+    ("tab", "next pane (table, event log, details)"),
+    ("⏎ on the event log", "its events, each in full"),
     ("click a header", "sort by that column (again: reverse)"),
     ("ctrl+p", "command palette (actions, themes)"),
 )
@@ -44,6 +48,7 @@ class HelpScreen(ModalScreen[None]):
             ("App", self.app, self.app.BINDINGS),
         ]
         seen: set[str] = set()
+        keymap = monitor_of(self.app).settings.keymap
         for title, node, bindings in sources:
             table.add_row(Text(title.replace("Screen", ""), style="bold underline"), "")
             for b in bindings:
@@ -52,7 +57,10 @@ class HelpScreen(ModalScreen[None]):
                 if isinstance(node, DOMNode) and node.check_action(b.action, ()) is False:
                     continue  # a key that does nothing here (e.g. `t` without task boards)
                 seen.add(b.action)
-                bound = keys.get((id(node), b.action)) or b.key.split(",")
+                # Active keys, and the binding's own (after [keymap]): a key another node
+                # shadows for a while (ctrl+c copies a selection first) still does this.
+                own = (keymap.get(b.id, "") if b.id else "") or b.key
+                bound = list(dict.fromkeys([*own.split(","), *keys.get((id(node), b.action), [])]))
                 shown = ", ".join(self.app.get_key_display(Binding(k, "")) for k in bound)
                 table.add_row(shown, Text(b.description or b.action))
         table.add_row(Text("Also", style="bold underline"), "")

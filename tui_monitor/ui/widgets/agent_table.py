@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.cache import LRUCache
 from textual.coordinate import Coordinate
@@ -11,8 +12,9 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
+from ... import safe
 from ...models import AgentSample
-from ..columns import BY_KEY, COLUMNS, NAME_MAX, AgentStats, Column, cell, fitting
+from ..columns import BY_KEY, COLUMNS, NAME_MAX, OPTIONAL, AgentStats, Column, cell, fitting
 
 CACHE_SIZES = {
     "_cell_render_cache": 1000,
@@ -75,6 +77,7 @@ class AgentTable(DataTable[Text]):
         self._now = 0.0
         self._filter: Callable[[AgentSample], bool] | None = None
         self._selected: str | None = None
+        self._present: set[str] = set()
         self.skip_columns: frozenset[str] = frozenset({"tasks"})
         """Columns not shown at all: TASKS until the config has task boards."""
 
@@ -149,10 +152,15 @@ class AgentTable(DataTable[Text]):
         """Choose columns for the current width; True when the columns changed."""
         # The name column only ever grows (up to NAME_MAX), so the table is rebuilt a handful
         # of times in a session, not whenever the longest name comes or goes.
-        longest = max((len(n) for n in self._agents), default=4)
+        longest = max((cell_len(safe.name(n, NAME_MAX)) for n in self._agents), default=4)
         name_width = max(8, self._name_width, min(NAME_MAX, longest))
+        self._present |= {
+            key for key, has in OPTIONAL.items() if any(has(a) for a in self._agents.values())
+        }  # once some agent had the figure, its column stays: no relayout as it comes and goes
         width = self.size.width or self.app.size.width
-        columns = fitting(width - 2, name_width, self.skip_columns)
+        columns = fitting(
+            width - 2, name_width, frozenset(OPTIONAL) - self._present, self.skip_columns
+        )
         if columns == self._columns and name_width == self._name_width:
             return False
         self._columns, self._name_width = columns, name_width
