@@ -201,8 +201,73 @@ class IngestSettings(BaseModel):
         return self.socket.expanduser() if self.socket else default_socket_path()
 
 
+TASK_FOLDER_RE = re.compile(r"^[^/\\\x00]+(/[^/\\\x00]+)*$")
+
+
+class TaskBoardSettings(BaseModel):
+    """A `[[tasks]]` entry: a directory of YAML task files, one folder per state.
+
+    The board only reads: it never writes, moves or locks a task file.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    """Shown as the board's title and used for events of tasks without an agent; unique."""
+    root: Path
+    """The directory holding the state folders (`~` is expanded)."""
+    inbox: str = "inbox"
+    """Folder (under root) of tasks nobody has taken yet."""
+    assigned: str = "assigned"
+    """Folder of tasks being worked on; a sub-folder names the agent."""
+    done: str = "done"
+    """Folder of finished tasks; a sub-folder names the agent."""
+    archive: str | None = None
+    """Folder of archived tasks (e.g. "archive", holding YYYY-MM/ folders); unset: none."""
+    max_file_size: int = Field(default=262_144, ge=1024, le=16 * 2**20)
+    """Bytes; a larger task file is shown as an error card, never read."""
+    rescan: float = Field(default=60.0, ge=1.0, le=3600.0)
+    """Seconds between full rescans, the safety net for filesystems without change events."""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, v: str) -> str:
+        if not _NAME_RE.match(v):
+            raise ValueError(
+                "must be 1-64 characters of letters, digits, '_', '.', ':' or '-', "
+                "starting with a letter or digit"
+            )
+        return v
+
+    @field_validator("inbox", "assigned", "done", "archive")
+    @classmethod
+    def _relative_folder(cls, v: str | None) -> str | None:
+        if v is not None and (not TASK_FOLDER_RE.match(v) or ".." in v.split("/")):
+            raise ValueError("must be a folder name relative to root (no '..', no leading '/')")
+        return v
+
+    @model_validator(mode="after")
+    def _distinct_folders(self) -> TaskBoardSettings:
+        folders = list(self.folders().values())
+        for i, a in enumerate(folders):
+            for j, b in enumerate(folders):
+                if i != j and (a == b or a.startswith(b + "/")):
+                    raise ValueError(f"state folders overlap: {b!r} and {a!r}")
+        return self
+
+    def folders(self) -> dict[str, str]:
+        """Column -> folder under root, in board order."""
+        out = {"inbox": self.inbox, "assigned": self.assigned, "done": self.done}
+        if self.archive is not None:
+            out["archive"] = self.archive
+        return out
+
+    def root_path(self) -> Path:
+        return self.root.expanduser()
+
+
 SORT_KEYS = ("name", "kind", "status", "pid", "cpu", "mem", "gpu", "procs", "queue", "msgs",
-             "errs", "cost", "age", "uptime")  # fmt: skip
+             "errs", "cost", "age", "tasks", "uptime")  # fmt: skip
 
 
 class UiSettings(BaseModel):
@@ -242,6 +307,18 @@ class FileSettings(BaseModel):
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id -> keys, e.g. {"dashboard.filter" = "f", "app.quit" = "q,ctrl+q"}."""
     agents: list[AgentRule] = Field(default_factory=list)
+    tasks: list[TaskBoardSettings] = Field(default_factory=list)
+    """Task boards: directories of YAML task files shown live (the Tasks screen, `t`)."""
+
+    @field_validator("tasks")
+    @classmethod
+    def _unique_boards(cls, v: list[TaskBoardSettings]) -> list[TaskBoardSettings]:
+        seen: set[str] = set()
+        for board in v:
+            if board.name in seen:
+                raise ValueError(f"task board name {board.name!r} is defined twice")
+            seen.add(board.name)
+        return v
 
     @field_validator("agents")
     @classmethod
@@ -381,4 +458,12 @@ timeout = 2.0                        # seconds before an NVML call counts as hun
 # cwd = "/srv/planner"               # or: working-directory prefix
 # user = "svc"                       # optional extra condition
 # pidfile = "/run/planner.pid"       # or: the pid in this file
+
+# One [[tasks]] table per task board: a directory of YAML task files that move from
+# inbox/ to assigned/<agent>/ to done/<agent>/ (read only, never written).
+#
+# [[tasks]]
+# name = "work"
+# root = "~/src/project/tasks"
+# archive = "archive"                # optional: archive/YYYY-MM/ folders
 """

@@ -207,6 +207,69 @@ class CostState(_Frozen):
     budgets: tuple[BudgetState, ...] = ()
 
 
+TaskColumn = Literal["inbox", "assigned", "done", "archive"]
+"""A task board's columns; the folder a task file sits in decides its column."""
+
+
+class TaskCard(_Frozen):
+    """One task file as the board shows it. Text is as written in the file (bounded), made
+    safe only when shown; a file that could not be read as a task has `problem` set."""
+
+    key: str
+    """Unique in its board: the id, or `id@path` for a second file with the same id."""
+    id: str
+    """The `id` field, else the file name without its extension."""
+    column: TaskColumn
+    path: str
+    """Relative to the board's root."""
+    agent: str | None = None
+    """The sub-folder under the state folder, else the `agent` field."""
+    title: str | None = None
+    status: str | None = None
+    """The `status` field as written: it may disagree with the folder (shown, never fixed)."""
+    priority: str | None = None
+    """As written (`HIGH`); critical, high, medium, normal and low are known, in any case."""
+    created: str | None = None
+    created_ts: float | None = None
+    """`created` as epoch seconds, when it reads as a time."""
+    mtime: float = 0.0
+    """The file's modification time (epoch seconds)."""
+    artefacts: tuple[str, ...] = ()
+    summary: str | None = None
+    """`result.summary`."""
+    error: str | None = None
+    """`error.message`."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Every other field, for the detail view (JSON values, bounded)."""
+    problem: str | None = None
+    """Why the file could not be read as a task (invalid YAML, too large, a symlink out of
+    the root, ...); the card stays on the board as an error card."""
+
+
+class TaskBoard(_Frozen):
+    """One `[[tasks]]` board at one moment: its cards in board order."""
+
+    name: str
+    root: str
+    columns: tuple[TaskColumn, ...] = ("inbox", "assigned", "done")
+    cards: tuple[TaskCard, ...] = ()
+    problem: str | None = None
+    """Why the board itself cannot be read (its root is missing, ...)."""
+    version: int = Field(default=0, exclude=True)
+    """Counts the watcher's updates: the newest board wins when two reach the UI."""
+
+
+class TaskChange(_Frozen):
+    """A card that changed in a tick, for the history: `card` None means it left the board;
+    `key` "" is the board itself (its root, columns and problem), and key "\\0all" stores
+    every card of the board in `meta` (a board seen for the first time)."""
+
+    board: str
+    key: str
+    card: TaskCard | None = None
+    meta: TaskBoard | None = None
+
+
 class Snapshot(_Frozen):
     """One tick of everything, as the sampler produced it."""
 
@@ -224,6 +287,10 @@ class Snapshot(_Frozen):
     reported: int = Field(default=0, description="ingest messages folded into this tick")
     ingest: IngestStats | None = None
     cost: CostState | None = None
+    tasks: tuple[TaskBoard, ...] = ()
+    """The task boards at this tick (the same objects tick after tick until a file changes)."""
+    task_changes: tuple[TaskChange, ...] = Field(default=(), exclude=True, repr=False)
+    """What changed on the boards since the previous tick: the history stores only these."""
     event_rows: Any = Field(default=None, exclude=True, repr=False)
     """More reported events of this tick, older than those in `events`, as rows for the
     events table (a flood's thousands are written, not shown; history has them all)."""

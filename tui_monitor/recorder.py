@@ -33,7 +33,7 @@ from .ingest.protocol import MAX_LINE
 from .ingest.server import IngestServer
 from .ingest.spool import ensure_spool_dir
 from .ingest.tail import Tailer, TailProblem
-from .models import Snapshot
+from .models import Snapshot, TaskBoard
 from .sampler import Sampler
 from .store import files
 from .store.queries import History
@@ -204,6 +204,8 @@ class Recorder:
         self.hub: IngestHub | None = None
         self.server: IngestServer | None = None
         self._recount = asyncio.Event()
+        self.task_subscribers: list[Callable[[tuple[TaskBoard, ...]], None]] = []
+        """Called with the task boards on every change, between ticks (the live UI)."""
 
     @property
     def problem(self) -> str | None:
@@ -310,6 +312,8 @@ class Recorder:
                 tasks.append(asyncio.create_task(self._errors_loop(), name="errors"))
             if self.hub is not None:
                 tasks.append(asyncio.create_task(self._tail_loop(self.hub), name="spool"))
+            if self.settings.tasks:
+                tasks.append(asyncio.create_task(self._watch_tasks(stop), name="tasks"))
             await stop.wait()
         finally:
             for task in tasks:
@@ -365,6 +369,22 @@ class Recorder:
         finally:
             await asyncio.to_thread(tailer.save)
             tailer.close()
+
+    async def _watch_tasks(self, stop: asyncio.Event) -> None:
+        """The task boards: diffed against the stored ones, so a restart reports only what
+        changed while nobody watched."""
+        from .tasks.watch import TaskWatcher
+
+        try:
+            seed = await asyncio.to_thread(History(self.db).task_boards)
+        except (sqlite3.Error, SchemaError, StoreError) as exc:
+            log.error("reading the stored task boards failed (all tasks count as new): %s", exc)
+            seed = {}
+        watcher = TaskWatcher(self.settings.tasks, seed)
+        for fn in self.task_subscribers:
+            watcher.subscribe(fn)
+        self.sampler.tasks = watcher
+        await watcher.run(stop)
 
     async def _errors_loop(self) -> None:
         """Open errors per agent for the table: written by us, resolved by any viewer."""

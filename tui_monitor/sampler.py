@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from .alerts.tick import AlertTick
 from .collect.agents import AgentCollector
@@ -19,6 +20,9 @@ from .cost.ledger import budget_levels
 from .cost.tick import CostTick
 from .ingest.hub import Drained, IngestHub
 from .models import AgentEvent, AgentSample, GpuStatus, HostSample, Snapshot
+
+if TYPE_CHECKING:
+    from .tasks.watch import TaskWatcher
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,8 @@ class Sampler:
         self.take_reports: Callable[[], bool] | None = None
         """Whether the writer has room for reported records (set by the recorder); while it
         has none they wait in the ingest hub, which holds its senders back."""
+        self.tasks: TaskWatcher | None = None
+        """The task boards, their changes and events since the last tick (set by the recorder)."""
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call `fn` with every new snapshot; returns a function that unsubscribes."""
@@ -109,6 +115,7 @@ class Sampler:
                 a.model_copy(update={"errors": counts[a.name]}) if a.name in counts else a
                 for a in agents
             )
+        boards, task_changes, task_events = self.tasks.take() if self.tasks else ((), (), [])
         snapshot = Snapshot(
             seq=self.seq,
             ts=now,
@@ -118,12 +125,14 @@ class Sampler:
             host=host,
             gpu=gpu_status,
             agents=agents,
-            events=(*events, *reported.events) if reported else events,
+            events=(*events, *(reported.events if reported else ()), *task_events),
             errors=tuple(reported.errors) if reported else (),
             usage=tuple(reported.usage) if reported else (),
             reported=reported.count if reported else 0,
             event_rows=reported.rows if reported and reported.rows else None,
             ingest=self.ingest.stats() if self.ingest is not None else None,
+            tasks=boards,
+            task_changes=task_changes,
         )
         budgets: list[tuple[str, float]] = []
         if self.cost is not None:

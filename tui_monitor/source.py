@@ -23,7 +23,7 @@ from .cost import ledger
 from .cost.budgets import BudgetSettings
 from .cost.tick import cost_at, month_start_ms, with_cost
 from .errors import AlreadyRecording, SchemaError, StoreError
-from .models import Snapshot
+from .models import Snapshot, TaskBoard
 from .recorder import Recorder, RecorderLock, move_aside_if_corrupt, recorder_pid
 from .store.frames import Followed, follow
 from .store.queries import History
@@ -31,6 +31,8 @@ from .store.queries import History
 log = logging.getLogger(__name__)
 Mode = Literal["live", "attached", "replay", "scripted"]
 Emit = Callable[[Snapshot], None]
+TasksChanged = Callable[[tuple[TaskBoard, ...]], None]
+
 TAKE_OVER_AFTER = 3.0
 """Seconds an attached dashboard waits, once the recorder's lock is free, before it takes
 over: a recorder being restarted (systemctl restart) gets its database back first."""
@@ -60,6 +62,10 @@ class SnapshotSource:
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         raise NotImplementedError
 
+    def follow_tasks(self, fn: TasksChanged) -> None:
+        """Task boards as they change between ticks; only a source watching the files
+        (live) has them, the others bring boards with their snapshots."""
+
 
 class LiveSource(SnapshotSource):
     """An in-process recorder: samples, writes history, and shows every tick."""
@@ -70,6 +76,11 @@ class LiveSource(SnapshotSource):
         self.settings = settings
         self.db = self.path = db
         self.recorder: Recorder | None = None
+        self.notice: str | None = None
+        self._tasks: list[TasksChanged] = []
+
+    def follow_tasks(self, fn: TasksChanged) -> None:
+        self._tasks.append(fn)
 
     @property
     def warning(self) -> str:
@@ -82,6 +93,7 @@ class LiveSource(SnapshotSource):
         is not ours) turns history off, said in the header, and monitoring goes on."""
         recorder = self.recorder = Recorder(self.settings, self.path)
         recorder.sampler.subscribe(emit)
+        recorder.task_subscribers.extend(self._tasks)
         # The first screen does not wait for the lock, the integrity check or the migrations.
         first = await recorder.sampler.tick()
         lock = RecorderLock(self.path)

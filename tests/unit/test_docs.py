@@ -220,7 +220,7 @@ def _key_tables(text: str) -> list[list[str]]:
     return tables
 
 
-ARROWS = {"↑": "up", "↓": "down"}
+ARROWS = {"↑": "up", "↓": "down", "←": "left", "→": "right"}
 
 
 def _key(shown: str) -> str:
@@ -232,7 +232,8 @@ def test_readme_keys_are_bound(readme: str) -> None:
     classes = _runtime_bindings()
     common = {b.key for b in classes["MonitorApp"]}
     screens = {
-        name: {b.key for b in classes[name]} | common for name in ("DashboardScreen", "AgentScreen")
+        name: {b.key for b in classes[name]} | common
+        for name in ("DashboardScreen", "AgentScreen", "TasksScreen")
     }
     screens["DashboardScreen"] |= {b.key for b in Binding.make_bindings(DataTable.BINDINGS)}
     screens["DashboardScreen"].add(App.COMMAND_PALETTE_BINDING)
@@ -246,7 +247,7 @@ def test_readme_keys_are_bound(readme: str) -> None:
         assert fits, f"README key table has keys no screen binds: {missing}"
         covered |= wanted
     # ... and no key of the dashboard, the agent screen or the app goes unmentioned.
-    for name in ("MonitorApp", "DashboardScreen", "AgentScreen"):
+    for name in ("MonitorApp", "DashboardScreen", "AgentScreen", "TasksScreen"):
         unlisted = {b.key for b in classes[name]} - covered
         assert not unlisted, f"{name} binds keys the README's key tables omit: {unlisted}"
 

@@ -73,7 +73,7 @@ def test_a_key_another_binding_answers_is_a_conflict() -> None:
     [
         {"dashboard.filter": "f", "app.quit": "q,ctrl+q"},
         {"dashboard.filter": "q", "app.quit": "ctrl+q"},  # quit moved out of the way first
-        {"app.quit": "slash", "dashboard.filter": "q"},  # swapped
+        {"app.quit": "slash", "dashboard.filter": "q", "tasks.filter": "q"},  # swapped
         {"app.quit": "q,ctrl+c"},  # replaces Textual's own ctrl+c of the app (the demo's)
         {"help.close": "x"},  # the help screen is modal: x exports only under it
         {"dashboard.chart_metric": "M", "app.quit": " q , f35"},

@@ -139,6 +139,7 @@ def state(conn: sqlite3.Connection) -> dict[str, set[tuple[Any, ...]]]:
         "usage": rows(conn, "SELECT id, ts FROM usage"),
         "reports": rows(conn, "SELECT id, last_ts FROM reports"),
         "procsets": rows(conn, "SELECT id, last_ts FROM procsets"),
+        "task_states": rows(conn, "SELECT id, ts FROM task_states"),  # tests/unit/test_task_store
         "agents": rows(conn, "SELECT * FROM agents"),
         "agent_runs": rows(conn, "SELECT * FROM agent_runs"),
         "series": rows(conn, "SELECT * FROM series"),
@@ -161,7 +162,7 @@ def kept(before: dict[str, set[tuple[Any, ...]]]) -> dict[str, set[tuple[Any, ..
         "usage": {r for r in before["usage"] if r[1] >= USAGE_CUT},
         "reports": {r for r in before["reports"] if r[1] >= RAW_CUT},
         "procsets": {r for r in before["procsets"] if r[1] >= RAW_CUT},
-        **{t: before[t] for t in ("agents", "agent_runs", "series")},
+        **{t: before[t] for t in ("agents", "agent_runs", "series", "task_states")},
     }
 
 
@@ -189,7 +190,7 @@ def test_prune_removes_exactly_the_old_rows(store: Writer) -> None:
     assert removed == {
         "ticks": 4, "host_samples": 4, "gpu_samples": 8, "agent_samples": 8, "ingest_stats": 0,
         "minute_rollups": 2 * len(before["series"]), "hour_rollups": 2 * len(before["series"]),
-        "events": 2, "errors": 1, "usage": 1, "reports": 4, "procsets": 1,
+        "events": 2, "errors": 1, "usage": 1, "reports": 4, "procsets": 1, "task_states": 0,
     }  # fmt: skip
     # trees are written a minute ahead of their ticks: a kept tick never loses its tree
     assert not store.conn.execute(

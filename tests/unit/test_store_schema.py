@@ -22,7 +22,7 @@ from tui_monitor.ui.replay import load_view
 
 TABLES = {
     "ticks", "host_samples", "gpu_samples", "agents", "agent_runs", "agent_samples", "events",
-    "errors", "usage", "series", "rollups", "reports", "ingest_stats", "procsets",
+    "errors", "usage", "series", "rollups", "reports", "ingest_stats", "procsets", "task_states",
 }  # fmt: skip
 
 
@@ -66,7 +66,7 @@ def test_migrate_from_empty(tmp_path: Path) -> None:
     store = Writer(path)
     try:
         assert store.migrated_from == 0
-        assert schema.user_version(store.conn) == SCHEMA_VERSION == 4
+        assert schema.user_version(store.conn) == SCHEMA_VERSION == len(MIGRATIONS)
         assert tables(store.conn) == TABLES
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == schema.BUSY_TIMEOUT_MS

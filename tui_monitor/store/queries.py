@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from ..models import AgentEvent, Snapshot, UsageRecord
-from . import schema
+from ..models import AgentEvent, Snapshot, TaskBoard, UsageRecord
+from . import schema, tasks
 from .rows import (
     _EVENTS,
     _TICK,
@@ -297,6 +297,18 @@ class History:
         ms = to_ms(datetime.now(UTC))
         with self._conn() as conn:
             return dict(conn.execute(UNRESOLVED, (ms, ms)).fetchall())
+
+    def task_boards(self) -> dict[str, TaskBoard]:
+        """The task boards as last stored, by name."""
+        with self._conn() as conn:
+            return tasks.latest_boards(conn)
+
+    def task_moves(self, board: str, key: str, upto_tick: int | None = None) -> list[tasks.Move]:
+        """Every stored state of one task (up to a tick), oldest first."""
+        with self._conn() as conn:
+            if upto_tick is None:
+                upto_tick = conn.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
+            return tasks.card_history(conn, board, key, upto_tick)
 
     def info(self) -> DbInfo:
         """Sizes, version and row counts (counting scans each table: seconds on a big file)."""

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..config import RetentionSettings
+from . import tasks
 from .schema import immediate
 
 _RAW_CHILDREN = ("host_samples", "gpu_samples", "agent_samples", "ingest_stats")
@@ -52,6 +53,7 @@ class PruneResult:
     usage: int = 0
     reports: int = 0
     procsets: int = 0
+    task_states: int = 0
     batches: int = field(default=0, compare=False)
 
     def counts(self) -> dict[str, int]:
@@ -132,6 +134,12 @@ def prune_steps(
             yield {table: n}
             if n < batch_rows:
                 break
+    while True:  # task board states: kept while a board after the events cutoff needs them
+        with immediate(conn):
+            n = tasks.prune_batch(conn, cut.events_ms, batch_rows)
+        yield {"task_states": n}
+        if n < batch_rows:
+            break
 
 
 def _ticks(conn: sqlite3.Connection, cutoff_ms: int, batch: int) -> Iterator[dict[str, int]]:

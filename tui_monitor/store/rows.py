@@ -27,6 +27,7 @@ from ..models import (
     UsageRecord,
 )
 from .schema import LEVEL_NAMES, RAM_KIND_NAMES, STATUS_NAMES
+from .tasks import boards_at
 
 When = datetime | float
 
@@ -126,6 +127,7 @@ def _snapshot(conn: sqlite3.Connection, tick: Any, events: bool = True) -> Snaps
         events=tuple(_event(e) for e in shown),
         usage=tuple(_usage_record(u) for u in usage),
         ingest=None if ingest is None else IngestStats.model_validate_json(ingest[0]),
+        tasks=boards_at(conn, tick_id),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Literal
 from ..errors import SchemaError, StoreError
 from . import files
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 APPLICATION_ID = 0x544D4F4E
 """`PRAGMA application_id` of our files ("TMON"), so a database of another program is told
 apart from ours before anything is written to it."""
@@ -203,6 +203,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX procsets_last ON procsets(last_ts);
     ALTER TABLE agent_samples ADD COLUMN procset INTEGER;  -- procsets.id; NULL: none recorded
     ALTER TABLE agent_samples ADD COLUMN ram_kind INTEGER; -- 1 PSS, 0 RSS; NULL: not known
+    """,
+    # 5: task boards, as changes: a board at tick T is the newest row of each key up to T
+    """
+    CREATE TABLE task_states (
+        id INTEGER PRIMARY KEY,
+        tick INTEGER NOT NULL,           -- ticks.id of the first tick showing this state
+        ts INTEGER NOT NULL,             -- epoch ms of that tick (ticks are pruned sooner)
+        board TEXT NOT NULL,
+        key TEXT NOT NULL,               -- the task's key on its board; '' is the board itself
+        card TEXT                        -- JSON of the card (of the board, for ''); NULL: gone
+    );
+    CREATE INDEX task_states_key ON task_states(board, key, tick);
+    CREATE INDEX task_states_tick ON task_states(tick);
     """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -8,6 +8,7 @@ INSERT = {
     "host_samples": f"INSERT INTO host_samples VALUES ({', '.join('?' * 18)})",
     "gpu_samples": f"INSERT INTO gpu_samples VALUES ({', '.join('?' * 12)})",
     "agent_samples": f"INSERT INTO agent_samples VALUES ({', '.join('?' * 14)})",
+    "task_states": "INSERT INTO task_states (tick, ts, board, key, card) VALUES (?, ?, ?, ?, ?)",
 }
 
 

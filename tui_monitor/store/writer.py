@@ -20,6 +20,7 @@ from typing import TypeVar
 from ..models import IngestStats, Snapshot
 from . import statements as sql
 from .schema import LEVEL_CODES, RAM_KIND_CODES, STATUS_CODES, connect_rw, immediate, migrate
+from .tasks import change_rows
 
 T = TypeVar("T")
 SeriesKey = tuple[str, str, str]
@@ -384,6 +385,8 @@ class Writer:
                     lists[2].append(gpu)
                 if run is not None:  # processes count only while a process runs
                     lists[3].append(a.procs)
+            if snap.task_changes:
+                rows["task_states"] += change_rows(tick, ms, snap.task_changes)
             if snap.event_rows:
                 rows["events"] += snap.event_rows  # older than the tick's shown events
             for e in snap.events:

@@ -16,12 +16,12 @@ from textual.worker import Worker, WorkerState
 from .. import fmt
 from ..config import Settings, config_path
 from ..errors import AlreadyRecording
-from ..models import AgentEvent, Snapshot
+from ..models import AgentEvent, Snapshot, TaskBoard
 from ..source import AttachedSource, SnapshotSource
 from ..store.queries import History
 from .columns import AgentStats
 from .commands import MonitorCommands
-from .messages import SnapshotReady
+from .messages import SnapshotReady, TasksReady
 from .monitor import ChartData, Monitor, Step
 from .toasts import AlertToasts, Toast
 from .view import Trend, View
@@ -131,6 +131,11 @@ class MonitorApp(App[None]):
     def alerts(self) -> dict[tuple[str, str], AgentEvent]:
         return self.view.alerts
 
+    @property
+    def tasks(self) -> tuple[TaskBoard, ...]:
+        """The task boards on screen: the replayed moment's, or the newest live ones."""
+        return self.view.tasks
+
     def trend(self, what: str) -> Trend:
         return self.view.trend(what)
 
@@ -152,6 +157,7 @@ class MonitorApp(App[None]):
         self.set_interval(SOURCE_EVERY, self._watch_source)
 
     def _start_source(self) -> None:
+        self.source.follow_tasks(self._tasks_changed)
         self._source_worker = self.run_worker(
             self.source.run(self._emit, self._stop),
             name="source",
@@ -171,6 +177,17 @@ class MonitorApp(App[None]):
         if self.start_at is not None:  # the history is open now: go to the moment asked for
             at, self.start_at = self.start_at, None
             self.run_worker(self.replay_at(at), group="replay", exit_on_error=False)
+
+    def _tasks_changed(self, boards: tuple[TaskBoard, ...]) -> None:
+        """A task file moved: the live boards change now, not at the next tick."""
+        self.live.push_tasks(boards)
+        self.post_message(TasksReady(boards))
+
+    def on_tasks_ready(self, message: TasksReady) -> None:
+        if self.replay is None:
+            render = getattr(self.screen, "render_tasks", None)
+            if render is not None:
+                render()
 
     def _watch_source(self) -> None:
         """What the source says of itself (a recorder stopped or taken over) reaches the
@@ -222,6 +239,11 @@ class MonitorApp(App[None]):
         from .screens.agent import AgentScreen
 
         self.push_screen(AgentScreen(name))
+
+    def open_tasks(self, agent: str | None = None) -> None:
+        from .screens.tasks import TasksScreen
+
+        self.push_screen(TasksScreen(agent))
 
     # -- snapshots ----------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -38,6 +38,8 @@ class AgentStats:
     messages: int = 0
     errors: int = 0
     last_event: float | None = None
+    tasks: int = 0
+    """Tasks in an assigned folder of a task board under this agent's name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,15 @@ COLUMNS: tuple[Column, ...] = (
         lambda a, s, n: -_num(_age(s, n)) if s.last_event is not None else float("-inf"),
     ),
     Column(
+        "tasks",
+        "TASKS",
+        5,
+        4,
+        True,
+        lambda a, s, n: str(s.tasks) if s.tasks else "-",
+        lambda a, s, n: s.tasks,
+    ),
+    Column(
         "uptime",
         "UPTIME",
         7,
@@ -184,14 +195,18 @@ OPTIONAL: dict[str, Callable[[AgentSample], bool]] = {
 """Columns that are all `-` until some agent has the figure: they give way to any other."""
 
 
-def fitting(width: int, name_width: int, empty: frozenset[str] = frozenset()) -> list[Column]:
+def fitting(
+    width: int, name_width: int, empty: frozenset[str] = frozenset(), skip: Collection[str] = ()
+) -> list[Column]:
     """The columns that fit in `width` cells, in table order: the always-shown ones, then
     each other column by priority (lowest number first, empty ones last) while it fits, so
-    a narrow column of lower priority still takes room a wide one left."""
+    a narrow column of lower priority still takes room a wide one left (`skip`: columns not
+    wanted at all, e.g. TASKS without task boards)."""
     gap = 2  # DataTable's cell padding (1 each side)
     chosen: set[str] = set()
     used = 0
-    for c in sorted(COLUMNS, key=lambda c: (c.priority > 0, c.key in empty, c.priority)):
+    wanted = [c for c in COLUMNS if c.key not in skip]
+    for c in sorted(wanted, key=lambda c: (c.priority > 0, c.key in empty, c.priority)):
         need = (name_width if c.key == "name" else c.width) + gap
         if c.priority == 0 or used + need <= width:
             chosen.add(c.key)

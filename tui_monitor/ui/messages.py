@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from ..models import Snapshot
+from ..models import Snapshot, TaskBoard
 
 
 class SnapshotReady(Message):
@@ -16,3 +16,14 @@ class SnapshotReady(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SnapshotReady)
+
+
+class TasksReady(Message):
+    """Task boards changed between ticks (a file moved). State-like, as snapshots are."""
+
+    def __init__(self, boards: tuple[TaskBoard, ...]) -> None:
+        self.boards = boards
+        super().__init__()
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TasksReady)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from ..config import Settings
-    from ..models import AgentEvent, Snapshot
+    from ..models import AgentEvent, Snapshot, TaskBoard
     from ..source import SnapshotSource
     from ..store.queries import History
     from .columns import AgentStats
@@ -49,6 +49,14 @@ class Monitor(Protocol):
 
     @property
     def replaying(self) -> bool: ...
+
+    @property
+    def tasks(self) -> tuple[TaskBoard, ...]: ...
+
+    @property
+    def replay_tick(self) -> int | None: ...
+
+    def open_tasks(self, agent: str | None = None) -> None: ...
 
     def trend(self, what: str) -> Trend: ...
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from math import isnan, nan
 
 from .. import safe
-from ..models import AgentEvent, Snapshot
+from ..models import AgentEvent, Snapshot, TaskBoard
 from .columns import AgentStats
 
 TREND_STEP = 5.0
@@ -89,6 +89,16 @@ def point_of(snap: Snapshot, previous: Point | None = None) -> Point:
     )
 
 
+def assigned_counts(boards: Iterable[TaskBoard]) -> dict[str, int]:
+    """Tasks in an assigned column per agent name, over every board (the TASKS column)."""
+    counts: dict[str, int] = {}
+    for board in boards:
+        for card in board.cards:
+            if card.column == "assigned" and card.agent:
+                counts[card.agent] = counts.get(card.agent, 0) + 1
+    return counts
+
+
 @dataclass
 class _Tally:
     minutes: deque[list[int]] = field(default_factory=deque)
@@ -109,6 +119,8 @@ class View:
         self.points: deque[Point] = deque()
         self._tallies: dict[str, _Tally] = {}
         self._stats: dict[str, AgentStats] | None = None
+        self._pushed_tasks: tuple[TaskBoard, ...] = ()
+        """Boards the watcher pushed between ticks (newer than the snapshot's, or not)."""
 
     # -- feeding ------------------------------------------------------------------------
 
@@ -172,7 +184,21 @@ class View:
         while self.points and point.ts - self.points[0].ts > CHART_SECONDS:
             self.points.popleft()
 
+    def push_tasks(self, boards: tuple[TaskBoard, ...]) -> None:
+        """Boards that changed between ticks (the live watcher): shown at once."""
+        self._pushed_tasks = boards
+        self._stats = None
+
     # -- reading ------------------------------------------------------------------------
+
+    @property
+    def tasks(self) -> tuple[TaskBoard, ...]:
+        """The task boards: the snapshot's, or the watcher's when they are newer."""
+        snap = () if self.snapshot is None else self.snapshot.tasks
+        pushed = self._pushed_tasks
+        if pushed and max(b.version for b in pushed) > max((b.version for b in snap), default=-1):
+            return pushed
+        return snap
 
     @property
     def stats(self) -> dict[str, AgentStats]:
@@ -181,6 +207,7 @@ class View:
             now = self.snapshot.ts.timestamp() if self.snapshot is not None else 0.0
             first = int(message_cutoff(now) // 60)
             stats: dict[str, AgentStats] = {}
+            working = assigned_counts(self.tasks)
             for name, t in self._tallies.items():
                 while t.minutes and t.minutes[0][0] < first:
                     t.minutes.popleft()
@@ -189,7 +216,10 @@ class View:
                     messages=sum(m[1] for m in counted),
                     errors=sum(m[2] for m in counted),
                     last_event=t.last,
+                    tasks=working.pop(name, 0),
                 )
+            for name, n in working.items():  # agents with work and no events
+                stats[name] = AgentStats(tasks=n)
             self._stats = stats
         return self._stats
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -21,12 +22,14 @@ from ...cost.tick import month_start_ms
 from ...models import AgentSample, Snapshot
 from ...store.queries import ErrorRow, ModelUsageRow
 from ...store.writer import resolve_error
+from ...tasks.order import priority_rank
 from ..columns import STATUS_STYLE, reports_only
 from ..monitor import Monitor, monitor_of
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
+from ..widgets.task_column import PRIORITY_STYLE
 from .detail import DetailScreen, error_detail
 
 RANGES = {
@@ -37,6 +40,7 @@ RANGES = {
 }
 METRICS = ("cpu", "ram", "gpu_mem")
 TITLES = {"cpu": "CPU %", "ram": "memory MiB", "gpu_mem": "GPU memory MiB"}
+TASKS_SHOWN = 12
 
 
 def _wrap(text: Text) -> Text:
@@ -61,6 +65,7 @@ class AgentScreen(Screen[None]):
         Binding(
             "r", "resolve", "Resolve", id="agent.resolve", tooltip="Resolve the selected error"
         ),
+        Binding("t", "tasks", "Tasks", id="agent.tasks", tooltip="This agent's task board"),
     ]
 
     def __init__(self, name: str) -> None:
@@ -81,6 +86,7 @@ class AgentScreen(Screen[None]):
         with Horizontal(id="agent-top"):
             with VerticalScroll(id="agent-left"):
                 yield Static(id="details")
+                yield Static(id="agent-tasks")
                 yield OptionList(id="errors")
                 yield Static(id="usage")
                 yield Static(id="tree")
@@ -121,6 +127,7 @@ class AgentScreen(Screen[None]):
         self.query_one("#agent-events", EventLog).sync(
             (n, e) for n, e in self.monitor.events if e.agent == self.agent_name
         )
+        self.render_tasks()
         self._ticks += 1
         if agent is not None and agent.pids and self._ticks % 3 == 1:
             if self.monitor.replaying:  # its pids may be other processes by now
@@ -133,6 +140,44 @@ class AgentScreen(Screen[None]):
             self.load_history()
         elif self._ticks % (5 if self.range_key == "1" else 60) == 0:
             self.load_history()
+
+    def render_tasks(self) -> None:
+        """The tasks on the boards under this agent's name (assigned first), joined by name."""
+        box = self.query_one("#agent-tasks", Static)
+        cards = [
+            (b.name, c) for b in self.monitor.tasks for c in b.cards if c.agent == self.agent_name
+        ]
+        box.display = bool(cards)
+        if not cards:
+            return
+        order = {"assigned": 0, "inbox": 1, "done": 2, "archive": 3}
+        cards.sort(key=lambda bc: order[bc[1].column])
+        working = sum(1 for _, c in cards if c.column == "assigned")
+        lines = [Text(f"tasks: {working} assigned, {len(cards)} in all (t: board)", "bold")]
+        for _, c in cards[:TASKS_SHOWN]:
+            line = Text.assemble(
+                (f"{c.column:<9}", "dim"),
+                safe.text(c.id, "bold", limit=24),
+                " ",
+                safe.text(c.priority or "", PRIORITY_STYLE[min(priority_rank(c.priority), 4)]),
+                " " if c.priority else "",
+                safe.text(
+                    f"⚠ {c.problem}" if c.problem else c.title or "",
+                    "red" if c.problem else "",
+                    limit=200,
+                ),
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+            lines.append(line)
+        box.update(Group(*lines))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`t` exists only with task boards: hidden from the footer and help without."""
+        return action != "tasks" or bool(self.monitor.settings.tasks)
+
+    def action_tasks(self) -> None:
+        self.monitor.open_tasks(self.agent_name)
 
     def _details(self, a: AgentSample | None, now: float) -> Table:
         """Every field in full: long values wrap (the pane scrolls: tab to it, then ↑ ↓)."""

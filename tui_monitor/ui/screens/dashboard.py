@@ -24,6 +24,7 @@ from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
+from .tasks import short_tasks_card, tasks_card
 
 CHART_METRICS = ("cpu", "mem", "gpu")
 CHART_EVERY = 5.0
@@ -75,6 +76,7 @@ class DashboardScreen(Screen[None]):
         _bind("right_curly_bracket", "jump(60)", "Minute on", "replay.minute_on", False),
         _bind("g", "goto", "Go to time", "replay.goto", show=False),
         _bind("e", "next_problem", "Next error/alert", "replay.next_problem", show=False),
+        _bind("t", "tasks", "Tasks", "dashboard.tasks"),
     ]
 
     def __init__(self) -> None:
@@ -98,6 +100,7 @@ class DashboardScreen(Screen[None]):
             yield Card("Errors", id="card-errors")
             yield Card("Cost", id="card-cost")
             yield Card("Alerts", id="card-alerts")
+            yield Card("Tasks", id="card-tasks")
         # Hidden from the start, so the first layout and the first focus are the final ones.
         box = Input(placeholder="filter: text or regex over name, kind, status", id="filter")
         box.display = False
@@ -116,6 +119,9 @@ class DashboardScreen(Screen[None]):
         self.query_one("#chart", MetricChart).border_title = "Chart"
         table = self.query_one(AgentTable)
         table.set_sort(self.monitor.settings.ui.sort, self.monitor.settings.ui.sort_reverse)
+        if self.monitor.settings.tasks:  # task boards: the TASKS column and the Tasks card
+            table.skip_columns = frozenset()
+        self.set_class(bool(self.monitor.settings.tasks), "-tasks")  # shows the Tasks card
         if self.monitor.snapshot is not None:
             self.render_snapshot(self.monitor.snapshot)
 
@@ -186,9 +192,15 @@ class DashboardScreen(Screen[None]):
     def _cards(self, snap: Snapshot) -> None:
         app = self.monitor
         running = sum(1 for a in snap.agents if a.status not in ("exited", "zombie"))
+        boards = app.settings.tasks and app.tasks
+        narrow = self.has_class("-narrow")  # no room for the Tasks card: the Agents card says it
         self.query_one("#card-agents", Card).set(
-            Text(f"{running}/{len(snap.agents)}", "bold"), app.trend("agents")
+            Text(f"{running}/{len(snap.agents)}", "bold"),
+            app.trend("agents"),
+            short_tasks_card(boards) if boards and narrow else None,
         )
+        if boards and not narrow:
+            self.query_one("#card-tasks", Card).set(*tasks_card(boards))
         h = snap.host
         self.query_one("#card-cpu", Card).set(
             Text(fmt.percent(h.cpu_utilization), "bold"), app.trend("cpu")
@@ -232,6 +244,15 @@ class DashboardScreen(Screen[None]):
         self.query_one("#card-alerts", Card).set(
             Text(str(len(active)), alert_style), None, note or Text("none firing", "dim")
         )
+
+    def render_tasks(self) -> None:
+        """A task file moved between ticks: the Tasks card and the TASKS column follow."""
+        snap = self.monitor.snapshot
+        if snap is not None and self.is_mounted:
+            self._cards(snap)
+            self.query_one(AgentTable).update_agents(
+                snap.agents, self.monitor.stats, snap.ts.timestamp()
+            )
 
     def _empty_state(self, snap: Snapshot) -> None:
         empty = self.query_one("#empty", Static)
@@ -388,6 +409,13 @@ class DashboardScreen(Screen[None]):
     def action_chart_subject(self) -> None:
         self.chart_host = not self.chart_host
         self._chart(force=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`t` exists only with task boards: hidden from the footer and help without."""
+        return action != "tasks" or bool(self.monitor.settings.tasks)
+
+    def action_tasks(self) -> None:
+        self.monitor.open_tasks()
 
     def action_log_level(self) -> None:
         level = self.query_one(EventLog).cycle_level()

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -53,6 +54,8 @@ class HelpScreen(ModalScreen[None]):
             for b in bindings:
                 if not isinstance(b, Binding) or b.action in seen:
                     continue
+                if isinstance(node, DOMNode) and node.check_action(b.action, ()) is False:
+                    continue  # a key that does nothing here (e.g. `t` without task boards)
                 seen.add(b.action)
                 # Active keys, and the binding's own (after [keymap]): a key another node
                 # shadows for a while (ctrl+c copies a selection first) still does this.

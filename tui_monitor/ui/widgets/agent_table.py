@@ -78,6 +78,8 @@ class AgentTable(DataTable[Text]):
         self._filter: Callable[[AgentSample], bool] | None = None
         self._selected: str | None = None
         self._present: set[str] = set()
+        self.skip_columns: frozenset[str] = frozenset({"tasks"})
+        """Columns not shown at all: TASKS until the config has task boards."""
 
     def update_cell(
         self,
@@ -156,7 +158,9 @@ class AgentTable(DataTable[Text]):
             key for key, has in OPTIONAL.items() if any(has(a) for a in self._agents.values())
         }  # once some agent had the figure, its column stays: no relayout as it comes and goes
         width = self.size.width or self.app.size.width
-        columns = fitting(width - 2, name_width, frozenset(OPTIONAL) - self._present)
+        columns = fitting(
+            width - 2, name_width, frozenset(OPTIONAL) - self._present, self.skip_columns
+        )
         if columns == self._columns and name_width == self._name_width:
             return False
         self._columns, self._name_width = columns, name_width
