@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+from .aio import wait_set
 from .alerts.tick import AlertTick
 from .config import Settings
 from .cost.budgets import HOUR
@@ -394,8 +395,7 @@ class Recorder:
                 self.sampler.unresolved = await asyncio.to_thread(history.unresolved_counts)
             except (sqlite3.Error, SchemaError) as exc:
                 log.warning("counting open errors failed: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._recount.wait(), ERRORS_EVERY)
+            await wait_set(self._recount, ERRORS_EVERY)
             self._recount.clear()
 
     async def _prune_loop(self, queue: WriteQueue) -> None:

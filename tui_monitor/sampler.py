@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import time
@@ -11,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from .aio import wait_set
 from .alerts.tick import AlertTick
 from .collect.agents import AgentCollector
 from .collect.gpu import GpuCollector
@@ -175,8 +175,7 @@ class Sampler:
             deadline += self.interval
             delay = deadline - self._clock()
             if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
+                await wait_set(stop, delay)
 
     def close(self) -> None:
         """Release NVML."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from . import fmt
+from .aio import wait_set
 from .config import Settings
 from .cost import ledger
 from .cost.budgets import BudgetSettings
@@ -221,8 +222,7 @@ class AttachedSource(SnapshotSource):
                     return
             else:
                 self.pid, self._stopped = pid, None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval / 2)
+            await wait_set(stop, self.interval / 2)
 
     async def _take_over(self, emit: Emit, stop: asyncio.Event) -> bool:
         """Record in-process now that nobody does; False when another viewer was first (then

@@ -25,6 +25,7 @@ import stat
 import struct
 from pathlib import Path
 
+from ..aio import within
 from ..errors import ServerError
 from .hub import IngestHub
 from .protocol import MAX_LINE
@@ -290,7 +291,7 @@ class IngestServer:
         skipping = False  # inside a line that is already too long: drop to its newline
         while True:
             try:
-                chunk = await asyncio.wait_for(reader.read(CHUNK), self.idle_timeout)
+                chunk = await within(reader.read(CHUNK), self.idle_timeout)
             except TimeoutError:
                 await replies.send([_reply(f"closed: idle for {self.idle_timeout:g} s")])
                 return

@@ -17,7 +17,6 @@ file) is given up after a few tries, reported to `on_lost`, never retried foreve
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
@@ -25,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
+from ..aio import wait_set
 from ..models import Snapshot
 from .writer import Batch, Writer
 
@@ -200,8 +200,7 @@ class WriteQueue:
                 if self._closed.is_set() or timeout <= 0:
                     break
                 self._arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), timeout)
+                await wait_set(self._arrived, timeout)
                 continue
             snap = self._queue.popleft()
             batch.append(snap)
@@ -226,8 +225,7 @@ class WriteQueue:
                 if not _passes(exc) and tries >= TRIES:
                     self._give_up(batch, self.last_error or "")
                     return True
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closed.wait(), delay)
+                await wait_set(self._closed, delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue
             self._done(batch, done)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from ..aio import wait_set
 from ..config import TaskBoardSettings
 from ..models import AgentEvent, TaskBoard, TaskChange
 from .diff import ALL, diff
@@ -125,9 +126,7 @@ class TaskWatcher:
             left = MAX_DELAY - (time.monotonic() - first)
             if left <= 0:
                 return
-            try:
-                await asyncio.wait_for(self._wake.wait(), min(QUIET, left))
-            except TimeoutError:
+            if not await wait_set(self._wake, min(QUIET, left)):
                 return
 
     async def _update(self, full: set[str], paths: dict[str, set[str]]) -> None:
