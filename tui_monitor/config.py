@@ -431,39 +431,3 @@ def load_settings(path: Path | None = None, *, must_exist: bool = False) -> Sett
         return _env_settings()(**data)
     except ValidationError as exc:
         raise ConfigError(f"environment (TUI_MONITOR_*): {_describe(exc)}") from None
-
-
-SAMPLE_CONFIG = """\
-# tui-monitor configuration. Environment variables override these values:
-# TUI_MONITOR_INTERVAL=2, TUI_MONITOR_GPU__TIMEOUT=1, TUI_MONITOR_PRESETS__ENABLED=false.
-
-interval = 1.0                       # seconds between ticks (0.2 - 60)
-
-[presets]
-enabled = true                       # find claude, codex, aider, ollama, vllm, ... by themselves
-exclude = []                         # e.g. ["ollama"]
-
-[gpu]
-enabled = true
-timeout = 2.0                        # seconds before an NVML call counts as hung
-
-# One [[agents]] table per agent. A rule matching several separate processes yields
-# one agent per process tree: name, name#2, name#3, ...
-#
-# [[agents]]
-# name = "planner"                   # shown in the table; unique
-# kind = "worker"                    # free-form label
-# cmdline = "python .* -m planner"   # regex searched in the joined command line
-# process = "planner"                # or: exact process name
-# cwd = "/srv/planner"               # or: working-directory prefix
-# user = "svc"                       # optional extra condition
-# pidfile = "/run/planner.pid"       # or: the pid in this file
-
-# One [[tasks]] table per task board: a directory of YAML task files that move from
-# inbox/ to assigned/<agent>/ to done/<agent>/ (read only, never written).
-#
-# [[tasks]]
-# name = "work"
-# root = "~/src/project/tasks"
-# archive = "archive"                # optional: archive/YYYY-MM/ folders
-"""

@@ -20,15 +20,11 @@ from typing import TypeVar
 from ..models import IngestStats, Snapshot
 from . import statements as sql
 from .schema import LEVEL_CODES, RAM_KIND_CODES, STATUS_CODES, connect_rw, immediate, migrate
+from .shared import TREE_AHEAD_MS, ReportKey, SharedRows
 from .tasks import change_rows
 
 T = TypeVar("T")
 SeriesKey = tuple[str, str, str]
-ReportKey = tuple[str | None, str | None, str | None]
-TreeKey = tuple[tuple[int, ...], tuple[int, ...]]
-REPORTS_CACHED = 10_000
-PROCSETS_CACHED = 10_000
-TREE_AHEAD_MS = 60_000
 """A process tree's `last_ts` is written this far ahead of the tick using it, and not again
 until a tick passes it: one small update a minute per tree instead of one a tick (retention
 keeps a tree at most this much longer)."""
@@ -96,12 +92,7 @@ class Writer:
             for i, s, e, m in self.conn.execute("SELECT id, scope, entity, metric FROM series")
         }
         self._ingest: IngestStats | None = None
-        self._reports: dict[ReportKey, int] = {}
-        """Reported states already in `reports`; emptied whenever retention runs."""
-        self._procsets: dict[TreeKey, int] = {}
-        """Process trees already in `procsets`; emptied whenever retention runs."""
-        self._tree_until: dict[int, int] = {}
-        """procsets id -> the `last_ts` written for it (epoch ms, ahead of its ticks)."""
+        self._shared = SharedRows(self.conn)
 
     def close(self) -> None:
         with self._mutex:
@@ -110,36 +101,8 @@ class Writer:
     def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Other write work (retention) on this connection, never during a batch."""
         with self._mutex:
-            self._reports.clear()  # retention may drop states nobody used for long
-            self._procsets.clear()
-            self._tree_until.clear()
+            self._shared.clear()  # retention may drop states nobody used for long
             return fn(self.conn)
-
-    def _report_id(self, key: ReportKey, ms: int) -> int:
-        row = self.conn.execute(sql.FIND_REPORT, tuple(v or "" for v in key)).fetchone()
-        if row is None:
-            row = self.conn.execute(sql.NEW_REPORT, (*key, ms)).fetchone()
-        if len(self._reports) >= REPORTS_CACHED:
-            self._reports.clear()
-        self._reports[key] = int(row[0])
-        return int(row[0])
-
-    def _procset_id(self, key: TreeKey, ms: int) -> int:
-        """The id of one process tree (pids and their parents), stored once, shared by every
-        sample that has it: a tree changes far less often than a tick comes."""
-        pids, parents = key
-        if len(parents) == len(pids):
-            tree = " ".join(f"{p}:{q}" for p, q in zip(pids, parents, strict=True))
-        else:
-            tree = " ".join(map(str, pids))
-        row = self.conn.execute(sql.FIND_PROCSET, (tree,)).fetchone()
-        if row is None:
-            row = self.conn.execute(sql.NEW_PROCSET, (tree, ms + TREE_AHEAD_MS)).fetchone()
-            self._tree_until[int(row[0])] = ms + TREE_AHEAD_MS
-        if len(self._procsets) >= PROCSETS_CACHED:
-            self._procsets.clear()
-        self._procsets[key] = int(row[0])
-        return int(row[0])
 
     def _id(self, cache: dict, key: object, sql: str, params: Sequence[object]) -> int:  # type: ignore[type-arg]
         found = cache.get(key)
@@ -165,7 +128,7 @@ class Writer:
             dict(self._agents),
             dict(self._runs),
             dict(self._series),
-            dict(self._reports),
+            dict(self._shared.reports),
             self._ingest,
             self.last_tick,
         )
@@ -175,16 +138,9 @@ class Writer:
         except BaseException:
             # Ids of rows that were not committed, so the batch can be written again as it
             # is (and a later one never reuses a rolled-back agent id).
-            self._procsets.clear()
-            self._tree_until.clear()
-            (
-                self._agents,
-                self._runs,
-                self._series,
-                self._reports,
-                self._ingest,
-                self.last_tick,
-            ) = caches
+            reports: dict[ReportKey, int]
+            (self._agents, self._runs, self._series, reports, self._ingest, self.last_tick) = caches
+            self._shared.forget_uncommitted(reports)
             raise
 
     def _write(self, snapshots: Sequence[Snapshot]) -> Batch:
@@ -199,7 +155,8 @@ class Writer:
         seen: dict[int, tuple[int, str, str]] = {}
         used: dict[int, int] = {}
         trees: dict[int, int] = {}
-        tree_until = self._tree_until
+        shared = self._shared
+        tree_until = shared.tree_until
         first = self.last_tick + 1
         columns: dict[tuple[str, str], list[list[float]]] = {}
         rollups: list[tuple[object, ...]] = []
@@ -341,14 +298,14 @@ class Writer:
                 if a.heartbeat is not None or a.reported is not None or a.task is not None:
                     metrics = json.dumps(a.metrics, sort_keys=True) if a.metrics else None
                     rkey = (a.reported, a.task, metrics)
-                    report = self._reports.get(rkey) or self._report_id(rkey, ms)
+                    report = shared.reports.get(rkey) or shared.report_id(rkey, ms)
                     used[report] = ms
                     if a.heartbeat is not None:
                         heartbeat = int(a.heartbeat * 1000)
                 procset = None
                 if a.pids:
                     tkey = (a.pids, a.parents)
-                    procset = self._procsets.get(tkey) or self._procset_id(tkey, ms)
+                    procset = shared.procsets.get(tkey) or shared.procset_id(tkey, ms)
                     if ms >= tree_until.get(procset, 0):
                         trees[procset] = tree_until[procset] = ms + TREE_AHEAD_MS
                 cpu = a.cpu_utilization
