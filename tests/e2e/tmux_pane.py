@@ -99,6 +99,11 @@ class Tmux:
         `pipe-pane`): the program waits (`tmux wait-for`) until the capture runs, so its first
         byte is counted and `self.launched` is when it was let go.
         """
+        if self.server is not None and not self.gone(self.server, timeout=5):
+            # The last start's server, still exiting after its session went: a new-session
+            # sent to it now fails with "server exited unexpectedly".
+            self.tmux("kill-server", check=False)
+            self.gone(self.server, timeout=5)
         settings = [f"{k}={v}" for k, v in env.items()]
         cols, rows = size
         go = f"go-{uuid.uuid4().hex[:6]}"

@@ -53,6 +53,18 @@ def test_the_table_and_one_board(tmp_path: Path) -> None:
     assert "T-9" in both.stdout and "BOARD" in both.stdout
 
 
+def test_into_a_pipe_nothing_is_folded_or_padded(tmp_path: Path) -> None:
+    """As `agents` and `status`: a script reading the table gets each task on one line."""
+    title = "a title long enough to be folded at eighty columns " * 3
+    write(tmp_path / "a/inbox/T-1.yaml", f"title: {title.strip()}\n")
+    config([{"name": "a", "root": str(tmp_path / "a")}])
+    out = run("tasks")  # stdout is a pipe here
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2 and lines[1].endswith(title.strip())
+    assert all(line == line.rstrip() for line in lines)
+
+
 def test_bad_usage_and_missing_boards_are_one_line_and_an_exit_code(tmp_path: Path) -> None:
     none = run("tasks")
     assert none.returncode == 1

@@ -178,7 +178,7 @@ class _Stripped(io.TextIOBase):
         self.out.flush()
 
 
-def _console(width: int = PIPE_WIDTH) -> Console:
+def plain_console(width: int = PIPE_WIDTH) -> Console:
     """The terminal's width on a terminal; into pipes and files, `width` columns and no
     trailing spaces."""
     console = Console()
@@ -190,7 +190,7 @@ def _console(width: int = PIPE_WIDTH) -> Console:
 def print_status(
     snap: Snapshot, origin: Mapping[str, Any] | None = None, console: Console | None = None
 ) -> None:
-    console = console or _console()
+    console = console or plain_console()
     console.print(_host_lines(snap, origin))
     console.print()
     if snap.agents:
@@ -210,7 +210,7 @@ def print_status(
 def print_agents(
     matchers: Sequence[Matcher], snap: Snapshot, config: Path, console: Console | None = None
 ) -> None:
-    console = console or _console(UNCUT_WIDTH)
+    console = console or plain_console(UNCUT_WIDTH)
     # On a terminal long rules are cut with an ellipsis to fit; into a pipe, never.
     limit = 36 if console.is_terminal else safe.CMDLINE_MAX
     console.print(Text(f"config: {config}", style="dim"))
@@ -254,7 +254,7 @@ def print_agents(
 
 
 def print_db_info(info: DbInfo, recorder: int | None, console: Console | None = None) -> None:
-    console = console or _console()
+    console = console or plain_console()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()

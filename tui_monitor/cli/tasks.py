@@ -7,7 +7,6 @@ import os
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -82,6 +81,7 @@ def tasks(obj: Context, as_json: bool, board_name: str | None) -> None:
 
 def _print_table(rows: list[dict[str, Any]], several: bool) -> None:
     from ..tasks.order import priority_rank
+    from .report import UNCUT_WIDTH, plain_console
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     if several:
@@ -106,4 +106,6 @@ def _print_table(rows: list[dict[str, Any]], several: bool) -> None:
             title,
         ]
         table.add_row(*([safe.text(r["board"], limit=32)] if several else []), *cells)
-    Console(soft_wrap=False).print(table)
+    # A terminal's width (titles fold); into a pipe or file, nothing cut or folded and no
+    # trailing spaces, as `agents` and `status` do.
+    plain_console(UNCUT_WIDTH).print(table)
