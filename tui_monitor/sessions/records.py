@@ -1,0 +1,91 @@
+"""What a family reader makes of its agent's files, one kind of record per fact.
+
+Every family module (claude.py, codex.py, ...) yields only these, so the recorder, the join to
+process rows and `tui-monitor sessions` never need to know whose files they came from. Token
+counts follow one meaning for every family (Anthropic's): `input_tokens` excludes tokens read
+from the prompt cache, which are `cache_read_tokens`; `cache_write_tokens` are all tokens
+written to the cache, `cache_write_1h_tokens` the part of them written with a one-hour TTL.
+Text fields hold what the file said, uncleaned: it is hostile, and `safe.py` cleans it where it
+is shown or stored as a name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Family = Literal["claude-code", "codex", "gemini"]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What a file says about its session (repeated as it learns more; the latest wins)."""
+
+    family: Family
+    session_id: str
+    parent_id: str | None = None
+    """The session a subagent, sidechain or fork belongs to: its usage rolls up there."""
+    cwd: str | None = None
+    git_branch: str | None = None
+    version: str | None = None
+    """The agent program's version that wrote the file."""
+    ts: float | None = None
+    """Epoch seconds of the line that said it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUsage:
+    """Tokens one model response used; `key` is what makes it count once across lines and
+    files (Claude Code: message id + request id; Codex: thread + cumulative total)."""
+
+    family: Family
+    session_id: str
+    ts: float
+    model: str
+    key: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    cost_usd: float | None = None
+    """Only when the file itself states a cost; else priced from the price table."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionActivity:
+    """A turn's step, for the state inferred from files: working, waiting for the user."""
+
+    family: Family
+    session_id: str
+    ts: float
+    kind: Literal["user", "assistant", "tool", "turn_end"]
+    tool: str | None = None
+    """The tool's name for kind "tool" (never its input or output)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionError:
+    """An API or agent error the file recorded (e.g. a `<synthetic>` error message)."""
+
+    family: Family
+    session_id: str
+    ts: float
+    error_type: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """One rate-limit window as the agent last saw it (Codex: primary and secondary)."""
+
+    family: Family
+    session_id: str
+    ts: float
+    window_minutes: int | None
+    used_percent: float | None
+    resets_at: float | None
+    """Epoch seconds, when the file says."""
+
+
+SessionRecord = SessionInfo | SessionUsage | SessionActivity | SessionError | RateLimit
