@@ -121,6 +121,37 @@ class PresetSettings(BaseModel):
     """Preset names to switch off, e.g. ["ollama"]."""
 
 
+class McpSettings(BaseModel):
+    """MCP servers: the processes in an agent's tree that serve it tools (collect/mcp.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Look for MCP servers in agents' process trees (the MCP column, the agent screen)."""
+    builtin: bool = True
+    """Recognise them by the usual package and program names: `npx -y
+    @modelcontextprotocol/server-*`, `uvx mcp-server-*`, `*-mcp`, `python -m mcp_server_*`,
+    `docker run mcp/*`, a `<tool> mcp serve` subcommand, ..."""
+    patterns: list[str] = Field(default_factory=list, max_length=64)
+    """More MCP servers: regular expressions searched in the command line (joined with
+    spaces), e.g. ["^node /srv/tools/(?P<name>[a-z]+)-tool[.]js"]; the group `name` (else the
+    first group, else the program) names the server. Tried before the built-in names."""
+
+    @field_validator("patterns")
+    @classmethod
+    def _valid_patterns(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            if not pattern or len(pattern) > 1000:
+                raise ValueError(f"pattern {pattern[:40]!r}: must be 1-1000 characters")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"pattern {pattern!r}: invalid regular expression: {exc}"
+                ) from None
+        return v
+
+
 class GpuSettings(BaseModel):
     """The NVML collector."""
 
@@ -266,8 +297,8 @@ class TaskBoardSettings(BaseModel):
         return self.root.expanduser()
 
 
-SORT_KEYS = ("name", "kind", "status", "pid", "cpu", "mem", "gpu", "procs", "queue", "msgs",
-             "errs", "cost", "age", "tasks", "uptime")  # fmt: skip
+SORT_KEYS = ("name", "kind", "status", "pid", "cpu", "mem", "gpu", "procs", "mcp", "queue",
+             "msgs", "errs", "cost", "age", "tasks", "uptime")  # fmt: skip
 
 
 class UiSettings(BaseModel):
@@ -296,6 +327,7 @@ class FileSettings(BaseModel):
     idle_cpu: float = Field(default=1.0, ge=0.0, le=10_000.0)
     """Below this tree CPU% an agent is idle, not running."""
     presets: PresetSettings = Field(default_factory=PresetSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
     gpu: GpuSettings = Field(default_factory=GpuSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     ui: UiSettings = Field(default_factory=UiSettings)

@@ -76,6 +76,20 @@ class GpuStatus(_Frozen):
     )
 
 
+class McpServer(_Frozen):
+    """An MCP server in an agent's process tree: the process that starts it (the topmost one
+    recognised, with the launchers above it, e.g. `npm exec` and `sh -c`) and all below it."""
+
+    name: str = Field(description="what it serves, from its package or program name")
+    pid: int = Field(description="the process that starts it")
+    procs: int = 1
+    cpu_utilization: float | None = Field(
+        default=None, description="percent of one core, summed over its processes"
+    )
+    ram_used: int | None = Field(default=None, description="bytes its processes hold")
+    ram_kind: Literal["pss", "rss"] | None = None
+
+
 class AgentSample(_Frozen):
     """One agent at one tick; resources are summed over its whole process tree."""
 
@@ -118,6 +132,9 @@ class AgentSample(_Frozen):
     cost: float | None = Field(default=None, description="USD spent today (local time)")
     unpriced: int = Field(
         default=0, description="usage records today with no price: `cost` counts none of them"
+    )
+    mcp: tuple[McpServer, ...] = Field(
+        default=(), description="its MCP servers (live only: the history does not keep them)"
     )
 
     def uptime(self, now: float) -> float | None:

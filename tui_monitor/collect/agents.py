@@ -9,6 +9,7 @@ ancestor (or itself), so no process is counted twice across agents.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from ..config import Settings
 from ..models import AgentEvent, AgentSample, AgentStatus, EventLevel
 from . import proctable
 from .claims import ClaimMatchers, Claims
+from .mcp import McpMatcher, is_launcher
+from .mcp_servers import agent_servers
 from .memory import PssMeter, tree_memory
 from .proctable import ProcStat
 from .rules import Matcher, ProcFacts, build_matchers
@@ -38,6 +41,8 @@ class _Proc:
     comm: bytes
     facts: ProcFacts | None
     match: int | None
+    mcp: tuple[str | None, bool] | None = None
+    """(MCP server name, whether it only launches another): read once, if in an agent's tree."""
 
 
 @dataclass(slots=True)
@@ -86,6 +91,7 @@ class AgentCollector:
         self.pss = PssMeter() if pss is True else pss or None
         """Memory as PSS (within its CPU budget); None: RSS only."""
         self.matchers = build_matchers(settings)
+        self.mcp = McpMatcher(settings.mcp) if settings.mcp.enabled else None
         self._scan = scan
         self._clock = clock
         self._boot = proctable.boot_time()
@@ -157,6 +163,15 @@ class AgentCollector:
             if better and proc.facts is not None and m.matches(proc.facts, target):
                 matched[target] = i
         return matched
+
+    def _mcp_role(self, pid: int, table: dict[int, ProcStat]) -> tuple[str | None, bool]:
+        proc = self._procs.get((pid, table[pid].start))
+        if proc is None or proc.facts is None or self.mcp is None:
+            return None, False  # a kernel thread, us, or MCP servers not looked for
+        if proc.mcp is None:
+            argv = proc.facts.argv
+            proc.mcp = (self.mcp.name(argv, proc.facts.name), is_launcher(argv))
+        return proc.mcp
 
     def _known(self, key: Key) -> bool:
         """Whether this process instance was identified (not a kernel thread, not us)."""
@@ -273,7 +288,7 @@ class AgentCollector:
         now: float,
     ) -> None:
         cpu_now: dict[Key, float] = {}
-        used = 0.0
+        spent: dict[int, float | None] = {}
         known = self._prev_t is not None
         for pid in pids:
             st = table[pid]
@@ -286,10 +301,12 @@ class AgentCollector:
                     before = 0.0
                 else:
                     known = False
+                    spent[pid] = None
                     continue
-            used += max(0.0, st.cpu - before)
+            spent[pid] = max(0.0, st.cpu - before)
         agent.cpu = cpu_now
         elapsed = t - self._prev_t if self._prev_t is not None else 0.0
+        used = sum(v for v in spent.values() if v is not None)
         cpu = round(used / elapsed * 100.0, 1) if known and elapsed > 0 else None
         root = table[pids[0]]
         status: AgentStatus
@@ -321,6 +338,11 @@ class AgentCollector:
         agent.status = status
         gpu = None if gpu_memory is None else sum(gpu_memory.get(p, 0) for p in pids)
         ram, ram_kind = tree_memory(self.pss, (((p, table[p].start), table[p].rss) for p in pids))
+        last = elapsed if self._prev_t is not None else None
+        role = functools.partial(self._mcp_role, table=table)
+        mcp = (
+            agent_servers(pids, table, role, spent, last, self.pss) if self.mcp is not None else ()
+        )
         agent.last = AgentSample(
             name=agent.name,
             kind=agent.matcher.kind,
@@ -340,6 +362,7 @@ class AgentCollector:
             ram_used=ram,
             ram_kind=ram_kind,
             gpu_memory_used=gpu,
+            mcp=mcp,
         )
 
     def _exit(self, agent: _Agent, now: float, events: list[AgentEvent]) -> None:

@@ -1,13 +1,16 @@
-"""An agent's process tree for the agent screen (read on demand, not every tick)."""
+"""An agent's process tree for the agent screen (read on demand, not every tick), its MCP
+servers labelled."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psutil
 
 from .. import safe
+from .mcp import McpMatcher, is_launcher
+from .mcp_servers import find_servers
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,10 +22,14 @@ class ProcNode:
     status: str | None
     rss: int | None
     threads: int | None
+    mcp: str | None = None
+    """On the process that starts an MCP server: the server's name (cleaned)."""
 
 
-def process_tree(pids: Iterable[int]) -> list[ProcNode]:
-    """Processes among `pids` in tree order (parents before children); vanished ones skipped."""
+def process_tree(pids: Iterable[int], mcp: McpMatcher | None = None) -> list[ProcNode]:
+    """Processes among `pids` in tree order (parents before children); vanished ones skipped.
+    With `mcp`, the processes that start MCP servers carry the server's name (the first
+    process is taken for the agent's root, never a server)."""
     info: dict[int, tuple[int, psutil.Process]] = {}
     for pid in pids:
         try:
@@ -34,6 +41,7 @@ def process_tree(pids: Iterable[int]) -> list[ProcNode]:
     for pid, (ppid, _) in info.items():
         children.setdefault(ppid if ppid in info else None, []).append(pid)
     out: list[ProcNode] = []
+    argvs: dict[int, tuple[str, list[str]]] = {}
     stack = [(pid, 0) for pid in sorted(children.get(None, []), reverse=True)]
     while stack:
         pid, depth = stack.pop()
@@ -43,14 +51,24 @@ def process_tree(pids: Iterable[int]) -> list[ProcNode]:
                 name, status = proc.name(), proc.status()
                 rss, threads = proc.memory_info().rss, proc.num_threads()
                 try:
-                    cmd = safe.cmdline(proc.cmdline())
+                    argv = proc.cmdline()
                 except psutil.AccessDenied:
-                    cmd = ""
+                    argv = []
         except psutil.Error:
             continue
-        out.append(ProcNode(pid, depth, safe.name(name), cmd, status, rss, threads))
+        argvs[pid] = (name, argv)
+        out.append(ProcNode(pid, depth, safe.name(name), safe.cmdline(argv), status, rss, threads))
         stack += [(c, depth + 1) for c in sorted(children.get(pid, []), reverse=True)]
-    return out
+    if mcp is None or len(out) < 2:
+        return out
+    found = find_servers(
+        [n.pid for n in out],
+        {pid: ppid for pid, (ppid, _) in info.items()},
+        lambda p: mcp.name(argvs[p][1], argvs[p][0]),
+        lambda p: is_launcher(argvs[p][1]),
+    )
+    names = {f.pid: safe.name(f.name, 40) for f in found}
+    return [replace(n, mcp=names[n.pid]) if n.pid in names else n for n in out]
 
 
 def recorded_tree(

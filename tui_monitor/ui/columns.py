@@ -120,6 +120,15 @@ COLUMNS: tuple[Column, ...] = (
         lambda a, s, n: a.procs,
     ),
     Column(
+        "mcp",
+        "MCP",
+        3,
+        5,
+        True,
+        lambda a, s, n: str(len(a.mcp)) if a.mcp else "-",
+        lambda a, s, n: len(a.mcp),
+    ),
+    Column(
         "queue",
         "QUEUE",
         5,
@@ -191,6 +200,7 @@ OPTIONAL: dict[str, Callable[[AgentSample], bool]] = {
     "gpu": lambda a: a.gpu_memory_used is not None,
     "queue": lambda a: a.queue_depth is not None,
     "cost": lambda a: a.cost is not None,
+    "mcp": lambda a: bool(a.mcp),
 }
 """Columns that are all `-` until some agent has the figure: they give way to any other."""
 

@@ -17,7 +17,8 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ... import fmt, safe
-from ...collect.tree import ProcNode, process_tree, recorded_tree
+from ...collect.mcp import McpMatcher
+from ...collect.tree import process_tree
 from ...cost.tick import month_start_ms
 from ...models import AgentSample, Snapshot
 from ...store.queries import ErrorRow, ModelUsageRow
@@ -25,6 +26,7 @@ from ...store.writer import resolve_error
 from ...tasks.order import priority_rank
 from ..columns import STATUS_STYLE, reports_only
 from ..monitor import Monitor, monitor_of
+from ..proc_tree import recorded, servers_in, tree_view
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
@@ -131,7 +133,8 @@ class AgentScreen(Screen[None]):
         self._ticks += 1
         if agent is not None and agent.pids and self._ticks % 3 == 1:
             if self.monitor.replaying:  # its pids may be other processes by now
-                self.query_one("#tree", Static).update(self._tree(_recorded(agent), True))
+                tree = tree_view(recorded(agent), True, agent.mcp, True)
+                self.query_one("#tree", Static).update(tree)
             else:
                 self.load_tree(agent)
         reported = None if agent is None else (agent.cost, agent.errors)
@@ -219,27 +222,18 @@ class AgentScreen(Screen[None]):
 
     @work(exclusive=True, group="tree", exit_on_error=False)
     async def load_tree(self, agent: AgentSample) -> None:
-        """The live processes (names, memory); the recorded pids where none can be read."""
-        nodes = await asyncio.to_thread(process_tree, agent.pids)
-        recorded = not nodes
-        self.query_one("#tree", Static).update(
-            self._tree(_recorded(agent) if recorded else nodes, recorded)
-        )
-
-    @staticmethod
-    def _tree(nodes: list[ProcNode], recorded: bool = False) -> Table:
-        title = "recorded process tree" if recorded else "process tree"
-        t = Table(title=title, title_justify="left", box=None, pad_edge=False)
-        if recorded:
-            t.caption = "pids and parents only: the names, memory and threads were not recorded"
-            t.caption_justify = "left"
-        for col, right in (("PID", True), ("NAME", False), ("RSS", True), ("THR", True)):
-            t.add_column(col, justify="right" if right else "left", no_wrap=True)
-        for n in nodes:
-            name = Text("  " * n.depth + ("└ " if n.depth else ""))
-            name.append_text(safe.text(n.name) if n.name else Text("?", "dim"))
-            t.add_row(str(n.pid), name, fmt.size(n.rss), str(n.threads or "-"))
-        return t
+        """The live processes (names, memory) with their MCP servers labelled; the recorded
+        pids where none can be read. The servers' figures are the recorder's where the
+        snapshot has them (live), else summed from the processes read now (attached)."""
+        settings = self.monitor.settings.mcp
+        matcher = McpMatcher(settings) if settings.enabled else None
+        nodes = await asyncio.to_thread(process_tree, agent.pids, matcher)
+        if not nodes:
+            tree = tree_view(recorded(agent), True, agent.mcp, True)
+        else:
+            servers = agent.mcp or servers_in(nodes)
+            tree = tree_view(nodes, False, servers, bool(agent.mcp))
+        self.query_one("#tree", Static).update(tree)
 
     @work(exclusive=True, group="history", exit_on_error=False)
     async def load_history(self) -> None:
@@ -394,9 +388,3 @@ class AgentScreen(Screen[None]):
     def action_metric(self) -> None:
         self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
         self.load_history()
-
-
-def _recorded(agent: AgentSample) -> list[ProcNode]:
-    """The agent's processes as stored with the tick: pids and parents, the root's name."""
-    names = {agent.pid: agent.process} if agent.pid is not None else {}
-    return recorded_tree(agent.pids, agent.parents, names)
