@@ -11,6 +11,7 @@ Says `READY <pid> with_servers <fake pid> <sh pid> <chain pid> <plain pid>`; on 
 its children (and the chain's server) and exits.
 """
 
+import contextlib
 import os
 import shlex
 import signal
@@ -56,10 +57,8 @@ for child in (fake, chain, plain):
 
 def _stop(signum: int, frame: object) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     for child in (fake, chain, plain):
         child.kill()
         child.wait()

@@ -213,18 +213,19 @@ def server_name(token: str) -> str | None:
     scope = ""
     if t.startswith("@") and "/" in t:
         scope, t = t[1:].split("/", 1)
-    t = re.split(r"[@=<>!~\[;,]", t, maxsplit=1)[0]  # a version, a pip specifier or extras
+    t = re.split(r"[@=<>!~]", t, maxsplit=1)[0]  # a version or a pip specifier
+    t = re.sub(r"\[[^\[\]]*\]$", "", t)  # pip extras: `pkg[cli]`
     if "/" in t:
         return None  # a path, not a name
     name = _stem(t)
     if scope == "modelcontextprotocol" and name.startswith("server-") and len(name) > 7:
         return name[7:]
+    if name in _BARE:
+        return scope or None
     for rule in _NAME_RULES:
         found = rule.fullmatch(name)
         if found:
             return found.group(1)
-    if name in _BARE and scope:
-        return scope
     return None
 
 

@@ -102,7 +102,10 @@ def agent_servers(
         return ()
     parents = {p: table[p].ppid for p in pids}
     found = find_servers(pids, parents, lambda p: role(p)[0], lambda p: role(p)[1])
-    return measure(found, table, spent, elapsed, pss)
+    # A server whose processes have all ended is gone, even while its parent has not yet
+    # reaped them (zombies keep their pids).
+    running = [f for f in found if any(table[p].state != "Z" for p in f.members)]
+    return measure(running, table, spent, elapsed, pss)
 
 
 def measure(

@@ -52,9 +52,11 @@ def mcp_table(servers: Sequence[McpServer], measured: bool) -> Table:
     memory = "PSS" if kinds == {"pss"} else "RSS" if kinds == {"rss"} else "PSS/RSS"
     t = Table(title=f"MCP servers ({len(servers)})", title_justify="left", box=None)
     t.pad_edge = False
-    for col, right in (("SERVER", False), ("PID", True), ("PROCS", True), ("CPU%", True)):
-        t.add_column(col, justify="right" if right else "left", no_wrap=True)
-    t.add_column(memory, justify="right", no_wrap=True)
+    # Only the name column may narrow (Rich narrows wrappable columns first; its cells are
+    # no-wrap Texts, cut with `…`): the figures keep their width in the 46-cell pane.
+    t.add_column("SERVER")
+    for col in ("PID", "PROCS", "CPU%", memory):
+        t.add_column(col, justify="right", no_wrap=True)
     for s in sorted(servers, key=lambda s: (s.name, s.pid)):
         name = safe.text(s.name, MCP_STYLE, limit=24)  # cleaned when found: keep it exact
         name.overflow = "ellipsis"
@@ -79,11 +81,13 @@ def tree_table(
             "recorded"
         )
         t.caption_justify = "left"
-    for col, right in (("PID", True), ("NAME", False), ("RSS", True), ("THR", True)):
-        t.add_column(col, justify="right" if right else "left", no_wrap=True)
+    t.add_column("PID", justify="right", no_wrap=True)
+    t.add_column("NAME")  # the one that narrows (see mcp_table)
+    t.add_column("RSS", justify="right", no_wrap=True)
+    t.add_column("THR", justify="right", no_wrap=True)
     labels = {s.pid: s.name for s in servers}
     for n in nodes:
-        name = Text("  " * n.depth + ("└ " if n.depth else ""))
+        name = Text("  " * n.depth + ("└ " if n.depth else ""), no_wrap=True, overflow="ellipsis")
         name.append_text(safe.text(n.name) if n.name else Text("?", "dim"))
         label = labels.get(n.pid)
         if label is not None:
