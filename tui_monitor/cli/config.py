@@ -23,6 +23,11 @@ exclude = []                         # e.g. ["ollama"]
 enabled = true
 timeout = 2.0                        # seconds before an NVML call counts as hung
 
+[mcp]
+enabled = true                       # find the MCP servers in each agent's process tree
+builtin = true                       # by the usual names: npx @modelcontextprotocol/server-*, ...
+patterns = []                        # more: regexes on the command line, a (?P<name>...) group
+
 # One [[agents]] table per agent. A rule matching several separate processes yields
 # one agent per process tree: name, name#2, name#3, ...
 #
