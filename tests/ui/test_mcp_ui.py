@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from factories import agent, running, screen_text, snapshot, table, wait_until
+from factories import agent, running, screen_text, snapshot, step, table, wait_until
 from recorders import start_recorder, write_config
 from textual.pilot import Pilot
 
@@ -163,19 +163,26 @@ def servers(*names: str) -> tuple[McpServer, ...]:
     return tuple(McpServer(name=n, pid=9000 + i) for i, n in enumerate(names))
 
 
-async def test_the_mcp_column_fits_at_80_columns_and_sorts() -> None:
+async def test_the_mcp_column_comes_with_the_first_server_fits_at_80_columns_and_sorts() -> None:
     fleet = [
-        agent("claude", cpu=3.0).model_copy(
-            update={"mcp": servers("git", "filesystem"), "cost": 1.5}
-        ),
+        agent("claude", cpu=3.0).model_copy(update={"cost": 1.5}),
         agent("codex", cpu=2.0, pid=4200).model_copy(update={"cost": 0.25}),
-        agent("claude#2", cpu=1.0, pid=4300).model_copy(update={"mcp": servers("fetch")}),
+        agent("claude#2", cpu=1.0, pid=4300),
     ]
-    async with running([snapshot(1, fleet)], size=(80, 24)) as (app, _, pilot):
-        await pilot.pause()
+    mcp = {"claude": servers("git", "filesystem"), "claude#2": servers("fetch")}
+    later = [a.model_copy(update={"mcp": mcp.get(a.name, ())}) for a in fleet]
+    async with running([snapshot(1, fleet), snapshot(2, later)], size=(80, 24)) as (
+        app,
+        source,
+        pilot,
+    ):
+        # no agent has a server yet: no column of `-` (which would say "none" where the
+        # history, attached or replaying, simply keeps no servers)
+        assert " MCP " not in line_of(screen_text(app), "NAME")
+        await step(pilot, source)
+        await wait_until(pilot, lambda: " MCP " in line_of(screen_text(app), "NAME"))
         text = screen_text(app)
-        header = line_of(text, "NAME")
-        assert " MCP " in header and "COST" in header, header
+        assert "COST" in line_of(text, "NAME")
         assert re.search(r"claude .* 2 ", line_of(text, "claude ")), text
         assert re.search(r"codex .* - ", line_of(text, "codex ")), text
         t = table(app)

@@ -203,6 +203,9 @@ OPTIONAL: dict[str, Callable[[AgentSample], bool]] = {
     "mcp": lambda a: bool(a.mcp),
 }
 """Columns that are all `-` until some agent has the figure: they give way to any other."""
+UNSEEN_HIDDEN = frozenset({"mcp"})
+"""Of those, the ones not shown at all until some agent has the figure: a column of `-` for
+MCP would say "no servers" where the history (attached, replaying) does not keep them."""
 
 
 def fitting(

@@ -14,7 +14,17 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from ... import safe
 from ...models import AgentSample
-from ..columns import BY_KEY, COLUMNS, NAME_MAX, OPTIONAL, AgentStats, Column, cell, fitting
+from ..columns import (
+    BY_KEY,
+    COLUMNS,
+    NAME_MAX,
+    OPTIONAL,
+    UNSEEN_HIDDEN,
+    AgentStats,
+    Column,
+    cell,
+    fitting,
+)
 
 CACHE_SIZES = {
     "_cell_render_cache": 1000,
@@ -158,9 +168,8 @@ class AgentTable(DataTable[Text]):
             key for key, has in OPTIONAL.items() if any(has(a) for a in self._agents.values())
         }  # once some agent had the figure, its column stays: no relayout as it comes and goes
         width = self.size.width or self.app.size.width
-        columns = fitting(
-            width - 2, name_width, frozenset(OPTIONAL) - self._present, self.skip_columns
-        )
+        skip = self.skip_columns | (UNSEEN_HIDDEN - self._present)
+        columns = fitting(width - 2, name_width, frozenset(OPTIONAL) - self._present, skip)
         if columns == self._columns and name_width == self._name_width:
             return False
         self._columns, self._name_width = columns, name_width
