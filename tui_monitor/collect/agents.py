@@ -4,7 +4,9 @@ Each tick is one scan of the process table (`proctable.scan`). Expensive facts (
 user) are read once per process instance, keyed by (pid, start): a reused pid is a new
 instance and never inherits the old one's agent. A matched process is an agent root unless its
 nearest root ancestor was matched by the same rule; every process belongs to its nearest root
-ancestor (or itself), so no process is counted twice across agents.
+ancestor (or itself), so no process is counted twice across agents. Within a tree, MCP
+servers (mcp.py names them, once per instance; mcp_servers.py groups and measures them) get
+figures of their own, still counted in the agent's.
 """
 
 from __future__ import annotations
