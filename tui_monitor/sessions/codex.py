@@ -102,7 +102,8 @@ class CodexReader:
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self._files: dict[str, RolloutState] = {}
         self._seen: set[str] = set()
-        self._limits: dict[tuple[str, int | None], tuple[float | None, float | None]] = {}
+        self._limits: dict[tuple[str, int | None], tuple[float | None, int | None]] = {}
+        """The last rate-limit snapshot shown per thread and window (one record per change)."""
 
     def feed(self, path: str, number: int, data: bytes) -> list[SessionRecord]:
         """The records one line adds. Never raises: a bad line costs a counter and, for the
@@ -261,6 +262,8 @@ class CodexReader:
                 st.model = text(settings.get("model")) or st.model
             return []
         when = ts or st.last_ts
+        if kind not in ("error", "stream_error"):
+            self.counters["skipped"] += 1  # read, and nothing we keep
         if kind in ("error", "stream_error") and st.own is not None and when is not None:
             message = payload.get("message")
             return [
@@ -286,29 +289,30 @@ class CodexReader:
             mark = Tokens(*st.mark) if st.mark else None
             if total is None and last is not None:  # a per-response figure only
                 total = last.plus(mark or ZERO)
-            if total is not None:
+            key = None if total is None else f"codex:{st.own}:" + ":".join(map(str, total))
+            if own and key in self._seen:
+                self.counters["duplicates"] += 1  # a repeat, or a stale copy: the mark stays
+            elif total is not None and key is not None:
                 step, new_mark = advance(mark, total, last)
                 st.mark = tuple(new_mark)
                 if own and any(step):
-                    found.extend(self._usage(st, total, step, ts or st.last_ts))
+                    found.extend(self._usage(st, key, step, ts or st.last_ts))
         when = ts or st.last_ts
         if own and st.own is not None and when is not None:
             for window in windows(payload.get("rate_limits"), when):
-                key = (st.own, window.window_minutes)
-                if self._limits.get(key) != (window.used_percent, window.resets_at):
-                    self._limits[key] = (window.used_percent, window.resets_at)
+                slot = (st.own, window.window_minutes)
+                # a reset given as "in N seconds" moves by a second or two between lines
+                minute = None if window.resets_at is None else round(window.resets_at / 60)
+                if self._limits.get(slot) != (window.used_percent, minute):
+                    self._limits[slot] = (window.used_percent, minute)
                     found.append(RateLimit(FAMILY, st.own, when, *window))
         return found
 
     def _usage(
-        self, st: RolloutState, total: Tokens, step: Tokens, ts: float | None
+        self, st: RolloutState, key: str, step: Tokens, ts: float | None
     ) -> list[SessionRecord]:
         if st.own is None or ts is None:
             self.counters["no_session" if st.own is None else "no_time"] += 1
-            return []
-        key = f"codex:{st.own}:" + ":".join(map(str, total))
-        if key in self._seen:
-            self.counters["duplicates"] += 1
             return []
         self._seen.add(key)
         tokens_ = normalised(step)
@@ -331,6 +335,7 @@ class CodexReader:
     ) -> list[SessionRecord]:
         kind = payload.get("type")
         if not isinstance(kind, str) or kind not in _TOOLS:
+            self.counters["skipped"] += 1
             return []
         return self._step(st, "tool", ts, _TOOLS[kind] or text(payload.get("name")) or kind)
 
