@@ -204,6 +204,17 @@ def test_a_fork_whose_first_meta_was_lost_still_skips_the_copy(tmp_path: Path) -
     assert totals(records) == expected(child.responses)  # the file's name says whose it is
 
 
+def test_a_fork_written_out_late_still_skips_its_copy(tmp_path: Path) -> None:
+    """Codex writes a rollout lazily: the file (meta and copy) can come well after the
+    thread's v7 id was minted; the copy is still a copy."""
+    parent = Rollout(V0_58, T0).meta().turn().respond(20_000).respond(30_000, 19_000)
+    child = Rollout(V0_58, parent.now + 60)
+    child.now += 45  # the thread exists; its file is written 45 s later
+    child.meta(parent, "fork").copy_history(parent).turn().respond(34_000, 29_000)
+    records = feed(CodexReader(), child.write(tmp_path))
+    assert totals(records) == expected(child.responses)
+
+
 def test_a_response_inside_the_copy_burst_is_never_counted_twice(tmp_path: Path) -> None:
     """Without ordinals or turn ids, a child's response written within a second of the line
     before it and within REPLAY_SLACK of its birth cannot be told from the copy: it is left

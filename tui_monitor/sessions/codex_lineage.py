@@ -111,7 +111,10 @@ def begin(st: RolloutState, payload: dict[str, Any], ts: float | None, ordinal: 
         return False
     st.meta_seen, st.own = True, sid
     st.parent = parent_of(payload, sid)
-    st.birth = uuid7_seconds(sid) or epoch(payload.get("timestamp")) or ts
+    # the latest of its id's time, its stated start and the line's own time: a rollout
+    # written out late (codex materialises files lazily) has its copy stamped after its id
+    times = (uuid7_seconds(sid), epoch(payload.get("timestamp")), ts)
+    st.birth = max((t for t in times if t is not None), default=None)
     start = payload.get("subagent_history_start_ordinal")
     history = payload.get("history_base")
     if not is_int(start) and isinstance(history, dict):
