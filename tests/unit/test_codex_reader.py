@@ -193,6 +193,18 @@ def test_a_copy_without_the_parents_meta_is_still_a_copy(tmp_path: Path) -> None
     assert totals(records) == expected(child.responses)
 
 
+def test_a_fork_from_before_forked_from_id_names_its_parent_by_the_copy(tmp_path: Path) -> None:
+    """Older forks said nothing in their own meta: the copy starts with the parent's."""
+    parent = Rollout(V0_45, T0).meta().turn().respond(20_000).respond(30_000, 19_000)
+    child = Rollout(V0_45, parent.now + 60).meta().copy_history(parent)
+    child.turn().respond(34_000, 29_000).respond(36_000, 33_000)
+    records = feed(CodexReader(), child.write(tmp_path))
+    assert totals(records) == expected(child.responses)
+    infos = [x for x in records if isinstance(x, SessionInfo)]
+    assert [i.parent_id for i in infos] == [None, parent.thread]
+    assert infos[-1].cwd == child.cwd and infos[-1].version == "0.45.0"
+
+
 def test_a_fork_whose_first_meta_was_lost_still_skips_the_copy(tmp_path: Path) -> None:
     parent = Rollout(V0_58, T0).meta().turn().respond(20_000).respond(30_000, 19_000)
     child = Rollout(V0_58, parent.now + 60).meta(parent, "fork").copy_history(parent)

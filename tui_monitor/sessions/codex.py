@@ -226,8 +226,9 @@ class CodexReader:
     def _meta(
         self, st: RolloutState, payload: dict[str, Any], ts: float | None, ordinal: int | None
     ) -> list[SessionRecord]:
-        if not begin(st, payload, ts, ordinal):
-            return []
+        learned = begin(st, payload, ts, ordinal)
+        if learned != "own":
+            return _info(st, ts) if learned == "parent" else []
         st.cwd = text(payload.get("cwd"), PATH_MAX)
         git = payload.get("git")
         st.branch = text(git.get("branch")) if isinstance(git, dict) else None

@@ -97,18 +97,25 @@ class RolloutState:
         return st
 
 
-def begin(st: RolloutState, payload: dict[str, Any], ts: float | None, ordinal: int | None) -> bool:
-    """Take in a `session_meta` line; True when it is the file's own first one."""
+def begin(
+    st: RolloutState, payload: dict[str, Any], ts: float | None, ordinal: int | None
+) -> str | None:
+    """Take in a `session_meta` line: "own" for the file's own first one, "parent" when
+    another thread's shows which thread this one was forked from (versions before
+    `forked_from_id` said it only so), else None."""
     sid = text(payload.get("id")) or text(payload.get("session_id"))
     if sid is None:
-        return False
+        return None
     if st.meta_seen or (st.own is not None and sid != st.own):
         # A repeat of the file's own meta ends copying; another thread's starts it.
         if st.start_ordinal is None or ordinal is None:
             st.inherited = sid != st.own
         if not st.meta_seen:  # the first meta is another thread's: the own one was lost
             st.meta_seen, st.birth = True, uuid7_seconds(st.own)
-        return False
+        if sid != st.own and st.parent is None:
+            st.parent = sid  # a copy starts with the parent's own meta
+            return "parent"
+        return None
     st.meta_seen, st.own = True, sid
     st.parent = parent_of(payload, sid)
     # the latest of its id's time, its stated start and the line's own time: a rollout
@@ -121,7 +128,7 @@ def begin(st: RolloutState, payload: dict[str, Any], ts: float | None, ordinal: 
         start = history.get("end_ordinal_exclusive")
     st.start_ordinal = start if is_int(start) else None
     st.inherited = st.parent is not None
-    return True
+    return "own"
 
 
 def inherited(
