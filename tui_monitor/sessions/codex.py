@@ -147,6 +147,7 @@ class CodexReader:
         if not data.strip():
             self.counters["blank"] += 1
             return []
+        previous = st.last_ts  # the line before's time (a copy is written in one burst)
         head = _PREFIX.match(data)
         if head is not None:
             quick = self._quick(st, head)
@@ -163,7 +164,7 @@ class CodexReader:
         if not isinstance(obj, dict):
             self._problem(path, st, "not_object", "is not a JSON object")
             return []
-        ts, previous = epoch(obj.get("timestamp")), st.last_ts
+        ts = epoch(obj.get("timestamp"))
         if ts is not None:
             st.last_ts = ts
         kind, payload = obj.get("type"), obj.get("payload")
@@ -200,6 +201,9 @@ class CodexReader:
         """Lines settled by their head alone: skipped kinds, and the user and assistant steps
         (whose text we must not keep, so need not parse); None when the line needs parsing."""
         kind, sub = head[3].decode(), head[4].decode() if head[4] else None
+        ts = epoch(head[1].decode())
+        if ts is not None:
+            st.last_ts = ts
         if kind not in _PARSED:
             self.counters["skipped"] += 1
             return []
@@ -212,9 +216,6 @@ class CodexReader:
             return []
         if kind != "event_msg" or sub not in ("user_message", "agent_message"):
             return None
-        ts = epoch(head[1].decode())
-        if ts is not None:
-            st.last_ts = ts
         ordinal = int(head[2]) if head[2] else None
         if inherited(st, ts, ordinal, {}):
             self.counters["inherited"] += 1
