@@ -154,8 +154,9 @@ class ClaudeLines:
             key = f"at:{item.path}:{item.number}"
         first = key not in self._copies
         usage = msg.get("usage")
+        grew = first
         if isinstance(usage, dict):
-            self._usage(usage, key, model, session, ts, out)
+            grew = self._usage(usage, key, model, session, ts, out)
         elif first:
             self._remember(key, (0, 0))
         if first:
@@ -165,7 +166,7 @@ class ClaudeLines:
             for block in content:
                 if isinstance(block, dict) and block.get("type") == "tool_use":
                     self._tool(block, session, ts, out)
-        if msg.get("stop_reason") == "end_turn" and first:
+        if msg.get("stop_reason") == "end_turn" and grew:
             out.append(SessionActivity(FAMILY, session, ts, "turn_end"))
 
     def _usage(
@@ -176,7 +177,8 @@ class ClaudeLines:
         session: str,
         ts: float,
         out: list[SessionRecord],
-    ) -> None:
+    ) -> bool:
+        """Hand out this copy if it is further along than any before; whether it was."""
         inp = _int(usage.get("input_tokens"))
         output = _int(usage.get("output_tokens"))
         read = _int(usage.get("cache_read_input_tokens"))
@@ -198,7 +200,7 @@ class ClaudeLines:
         if old is not None:
             self._copies.move_to_end(key)
             if rank <= old:
-                return  # a repeated or earlier copy
+                return False  # a repeated or earlier copy
         self._remember(key, rank)
         self.counters["usage"] += 1
         out.append(
@@ -207,6 +209,7 @@ class ClaudeLines:
                 web_search_requests=searches,
             )
         )  # fmt: skip
+        return True
 
     def _remember(self, key: str, rank: tuple[int, int]) -> None:
         self._copies[key] = rank

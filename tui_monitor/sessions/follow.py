@@ -352,7 +352,7 @@ class Follower:
                     continue
                 done, got = result
                 if not done:
-                    drained = False
+                    drained, self.more = False, True
                     break
                 if got:
                     f.last_data = now
@@ -370,7 +370,9 @@ class Follower:
             active.at_end, got = result
             if got:
                 active.last_data = now
-            elif active.at_end and self._idle is not None and now - active.last_data >= self._idle:
+            if not active.at_end:
+                self.more = True
+            elif self._idle is not None and now - active.last_data >= self._idle:
                 self._rest(active)
 
     def _guarded_read(

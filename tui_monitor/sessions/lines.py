@@ -90,7 +90,7 @@ class OpenFile:
                 return False, got
             if self.pos >= size:
                 return True, got
-            chunk = os.pread(self.fd, min(_CHUNK, size - self.pos), self.pos)
+            chunk = os.pread(self.fd, min(_CHUNK, size - self.pos, budget.bytes), self.pos)
             if not chunk:
                 return True, got  # truncated under us: seen next poll
             got = True

@@ -115,7 +115,7 @@ class Scanner:
     ) -> bool:
         try:
             with os.scandir(path) as it:
-                entries = sorted((e.name, e.is_dir()) for e in it if e.name[0] != ".")
+                entries = sorted((e.name, _is_dir(e)) for e in it if e.name[0] != ".")
         except OSError as e:
             self._problem(found, say, path, f"cannot list directory: {e.strerror}", None, True)
             return False
@@ -193,3 +193,11 @@ class Scanner:
         problem = say(path, reason, st, error)
         if problem is not None:
             found.problems.append(problem)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """Through a link too; a link looping on itself is not one (its stat is reported)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
