@@ -566,3 +566,38 @@ def test_since_skips_old_files_and_old_lines(projects: Path) -> None:
         records = read_all(reader)
         assert reader.counters["lines"] == 4  # the old file was not even read
     assert {u.key for u in usages(records)} == {"msg:msg_after"}
+
+
+def test_lines_recognised_without_parsing_are_never_responses(projects: Path) -> None:
+    t = Transcript(projects / "-p" / "s1.jsonl", "s1")
+    echoed = projects / "-p" / "s1.jsonl"
+    t.response("msg_a", output=10, copies=1)
+    a_line = echoed.read_text()
+    # A tool's output quoting a whole response line: text, escaped, never counted.
+    t.write(
+        {
+            "type": "user",
+            "sessionId": "s1",
+            "timestamp": "2026-01-01T12:00:00Z",
+            "message": {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "x", "content": a_line}],
+            },
+        }
+    )
+    # A response whose text mentions tool results and progress: still a response.
+    t.write(
+        {
+            "type": "assistant",
+            "sessionId": "s1",
+            "timestamp": "2026-01-01T12:00:01Z",
+            "message": {
+                "id": "msg_b",
+                "model": "m",
+                "content": [{"type": "text", "text": '{"type":"tool_result"} {"type":"progress"}'}],
+                "usage": {"input_tokens": 1, "output_tokens": 2},
+            },
+        }
+    )
+    with ClaudeReader([projects]) as reader:
+        assert fold(read_all(reader)) == {"s1": (4, 12, 0, 0, 0)}

@@ -51,6 +51,25 @@ _ERROR_TEXT = 500
 _ERROR_TYPE = 100
 
 
+# Most bytes are tool output coming back (user lines with tool_result blocks) and bookkeeping
+# lines; they say nothing monitoring needs, so they are recognised without parsing. Inside a
+# JSON string every quote is escaped, so these byte strings with bare quotes occur only as the
+# structure itself, never in text: a line without `"type":"assistant"` is no response, one
+# with `"type":"tool_result"` is a tool's output, and the first `"type":"` of a bookkeeping
+# line is its own (checked: a line with spaces after the colons is simply parsed).
+_ASSISTANT = b'"type":"assistant"'
+_TOOL_RESULT = b'"type":"tool_result"'
+_TYPE = b'"type":"'
+_BOOKKEEPING = tuple(
+    b'%s"' % t for t in (b"progress", b"file-history-snapshot", b"queue-operation", b"summary")
+)
+
+
+def _skipped(data: bytes) -> bool:
+    at = data.find(_TYPE)
+    return at >= 0 and data.startswith(_BOOKKEEPING, at + len(_TYPE))
+
+
 class ClaudeLines:
     """Turns the lines of every transcript into records; keeps only what dedupes them.
 
@@ -83,8 +102,12 @@ class ClaudeLines:
 
     def line(self, item: Line, out: list[SessionRecord]) -> None:
         """Append the records of one transcript line to `out`."""
+        data = item.data
+        if _ASSISTANT not in data and (_TOOL_RESULT in data or _skipped(data)):
+            self.counters["skipped_types"] += 1  # not parsed at all: most of the bytes
+            return
         try:
-            obj = json.loads(item.data)
+            obj = json.loads(data)
         except (ValueError, RecursionError):
             obj = None
         if not isinstance(obj, dict):
