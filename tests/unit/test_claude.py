@@ -412,12 +412,13 @@ def test_exactness_over_every_version_and_trap(projects: Path) -> None:
 # -- files that change, restarts ---------------------------------------------------------
 
 
-def test_partial_last_line_waits_for_its_newline(projects: Path) -> None:
+@pytest.mark.parametrize("idle_close", [60.0, 0.0])
+def test_partial_last_line_waits_for_its_newline(projects: Path, idle_close: float) -> None:
     t = Transcript(projects / "-p" / "s1.jsonl", "s1")
     t.response("msg_a", copies=1)
     line = t.path.read_bytes()
     t.path.write_bytes(line[:100])
-    with ClaudeReader([projects]) as reader:
+    with ClaudeReader([projects], idle_close=idle_close, rescan=3600) as reader:
         assert usages(read_all(reader)) == []
         with t.path.open("ab") as f:
             f.write(line[100:-1])

@@ -73,7 +73,7 @@ class ClaudeReader:
         state: Path | None = None,
         *,
         since: float | None = None,
-        max_line: int = 32 << 20,
+        max_line: int = 16 << 20,
         max_bytes: int = 8 << 20,
         max_lines: int = 20_000,
         max_open: int = 64,
@@ -131,13 +131,15 @@ class ClaudeReader:
             `records.supersedes`), never add.
         """
         found = self._scanner.scan(self._say)
-        files = found.files
-        if self._since is not None:
-            since = self._since
-            files = {p: st for p, st in files.items() if st.st_mtime >= since}
+        since = self._since
+        files = {  # only what changed: a quiet tree costs the follower nothing
+            p: found.files[p]
+            for p in found.changed
+            if since is None or found.files[p].st_mtime >= since
+        }
         problems = list(found.problems)
         out: list[SessionRecord] = []
-        for item in self._follower.poll(files, found.keep):
+        for item in self._follower.poll(files, found.unchanged):
             if isinstance(item, Line):
                 self._lines.line(item, out)
             else:
@@ -146,7 +148,7 @@ class ClaudeReader:
             where = p.path if p.line is None else f"{p.path}:{p.line}"
             self._log(f"{where}: {p.reason}")
         for path in self._lines.known():
-            if path not in files and not found.keep(path):
+            if path not in found.files and not found.keep(path):
                 self._lines.forget(path)
         return out
 

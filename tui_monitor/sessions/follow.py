@@ -102,6 +102,7 @@ class Follower:
         self._retired: dict[str, list[OpenFile]] = {}  # renamed away or deleted, drained first
         self._pending: dict[str, Saved] = {}  # offsets of paths not open right now
         self._quiet: dict[str, tuple[int, int, int]] = {}  # closed at (dev, ino, size)
+        self._waiting: dict[str, os.stat_result] = {}  # no descriptor free for them yet
         self._reports = Reports(self.counters)
         self._early: list[FollowItem] = []
         self._loaded = False
@@ -145,7 +146,7 @@ class Follower:
             self.more = False
             self._reconcile(files, keep, out)
             self._read_all(out)
-            self._measure(files)
+            self._measure()
             return out
 
     def report(
@@ -217,24 +218,32 @@ class Follower:
             self.counters["rotations" if st is not None else "vanished"] += 1
             f.last_data = now
             self._retired.setdefault(path, []).append(f)
+        waiting, self._waiting = self._waiting, {}
+        for path, st in waiting.items():  # deferred last time and not shown again: retried
+            if path not in files and keep(path):
+                self._consider(path, st, out, now)
         for path, st in files.items():
-            if path in self._active:
-                continue
-            quiet = self._quiet.get(path)
-            if quiet is not None:
-                if quiet == (st.st_dev, st.st_ino, st.st_size):
-                    continue  # closed at its end and unchanged since
-                del self._quiet[path]
-            reason = self._accept(st)
-            if reason is not None:
-                self._say(out, path, reason, st)
-                continue
-            self._reports.forget(path)
-            self._start(path, st, out, now)
+            self._consider(path, st, out, now)
         for path in list(self._pending):
             if path not in files and not keep(path):
                 del self._pending[path]
                 self._quiet.pop(path, None)
+
+    def _consider(self, path: str, st: os.stat_result, out: list[FollowItem], now: float) -> None:
+        """Open a file shown (or waiting) unless it is open, quiet, refused or must wait."""
+        if path in self._active:
+            return
+        quiet = self._quiet.get(path)
+        if quiet is not None:
+            if quiet == (st.st_dev, st.st_ino, st.st_size):
+                return  # closed at its end and unchanged since
+            del self._quiet[path]
+        reason = self._accept(st)
+        if reason is not None:
+            self._say(out, path, reason, st)
+            return
+        self._reports.forget(path)
+        self._start(path, st, out, now)
 
     def _start(self, path: str, st: os.stat_result, out: list[FollowItem], now: float) -> None:
         ident = (st.st_dev, st.st_ino)
@@ -252,6 +261,7 @@ class Follower:
                 self._say(out, path, f"refused: already following {self._max_open} files", st)
             else:
                 self.counters["deferred"] += 1
+                self._waiting[path] = st
                 self.more = True
             return
         try:
@@ -314,21 +324,13 @@ class Follower:
         if problem is not None:
             out.append(problem)
 
-    def _measure(self, files: Mapping[str, os.stat_result]) -> None:
-        behind = 0
-        for path, st in files.items():
-            done = 0
-            f = self._active.get(path)
-            if f is not None:
-                done = f.pos
-            elif (q := self._quiet.get(path)) is not None and q[:2] == (st.st_dev, st.st_ino):
-                done = q[2]
-            elif (s := self._pending.get(path)) is not None and (s.dev, s.ino) == (
-                st.st_dev,
-                st.st_ino,
-            ):
-                done = s.offset
-            behind += max(0, st.st_size - done)
+    def _measure(self) -> None:
+        """Unread bytes can only be in open files and in files waiting to be opened."""
+        behind = sum(max(0, f.size - f.pos) for f in self._active.values())
+        for path, st in self._waiting.items():
+            saved = self._pending.get(path)
+            same = saved is not None and (saved.dev, saved.ino) == (st.st_dev, st.st_ino)
+            behind += max(0, st.st_size - (saved.offset if saved and same else 0))
         self.backlog = behind
 
     # -- reading -------------------------------------------------------------------------

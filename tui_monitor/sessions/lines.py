@@ -66,6 +66,7 @@ class OpenFile:
     line: int = 0  # complete lines before `offset`
     last_data: float = 0.0
     at_end: bool = False
+    size: int = 0  # as of the last read
 
     @property
     def offset(self) -> int:
@@ -78,7 +79,7 @@ class OpenFile:
 
     def read(self, out: list[FollowItem], budget: Budget) -> tuple[bool, bool]:
         """Hand out the complete lines: (read to the current end, read any bytes)."""
-        size = os.fstat(self.fd).st_size
+        size = self.size = os.fstat(self.fd).st_size
         if size < self.pos:
             self.counters["truncations"] += 1
             self.pos, self.skipping, self.head_len, self.head, self.line = 0, False, 0, "", 0

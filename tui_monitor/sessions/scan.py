@@ -32,11 +32,17 @@ class Found:
 
     files: dict[str, os.stat_result]
     unlooked: set[str] = field(default_factory=set)
+    changed: set[str] = field(default_factory=set)
+    """Files new or different (inode, size, mtime) since the last scan."""
     problems: list[Problem] = field(default_factory=list)
 
     def keep(self, path: str) -> bool:
         """For `Follower.poll`: whether a path missing from `files` was simply not seen."""
         return any(path == u or path.startswith(u + os.sep) for u in self.unlooked)
+
+    def unchanged(self, path: str) -> bool:
+        """For `Follower.poll` given only `changed`: a file still there, as it was, or not seen."""
+        return (path in self.files and path not in self.changed) or self.keep(path)
 
 
 class Scanner:
@@ -67,14 +73,18 @@ class Scanner:
         self._next_full = 0.0
         self._dirs: dict[str, tuple[int, int, int, int]] = {}  # path -> (dev, ino, mtime, level)
         self._files: dict[str, os.stat_result] = {}
+        self._before: dict[str, os.stat_result] = {}  # as the last scan saw them
+        self._changed: set[str] = set()
         self._by_dir: dict[str, list[str]] = {}
 
     def scan(self, say: Say) -> Found:
         """The files to follow now, with their stat (through links); problems said once."""
         found = Found({})
         now = time.monotonic()
+        self._changed = found.changed
         if now >= self._next_full:
             self._next_full = now + self._rescan
+            self._before = self._files
             self._dirs, self._files, self._by_dir = {}, {}, {}
             seen: set[tuple[int, int]] = set()
             for root in self._roots:
@@ -82,6 +92,7 @@ class Scanner:
         else:
             self._refresh(found, say)
         found.files = dict(self._files)
+        self._before = self._files
         return found
 
     def _walk(
@@ -130,7 +141,7 @@ class Scanner:
                 continue
             st = self._stat(child, found, say)
             if st is not None and not stat.S_ISDIR(st.st_mode):
-                self._files[child] = st  # a FIFO or device too: the follower refuses it once
+                self._put(child, st)  # a FIFO or device too: the follower refuses it once
                 names.append(child)
         self._by_dir[path] = names
         return True
@@ -178,7 +189,13 @@ class Scanner:
             elif now is None:
                 continue  # unreadable for now: known as it was
             else:
-                self._files[name] = now
+                self._put(name, now)
+
+    def _put(self, path: str, st: os.stat_result) -> None:
+        old = self._before.get(path)
+        if old is None or _sig(old) != _sig(st):
+            self._changed.add(path)
+        self._files[path] = st
 
     def _problem(
         self,
@@ -201,3 +218,8 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return entry.is_dir()
     except OSError:
         return False
+
+
+def _sig(st: os.stat_result) -> tuple[int, ...]:
+    """What makes a file worth showing the follower again (a chmod too: a refusal may end)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid)
