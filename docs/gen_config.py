@@ -449,8 +449,8 @@ def _keymap() -> list[str]:
         "The dashboard (and `config show`) checks the keymap before it starts and stops with "
         "one line (exit 2) at an id no binding has, a key that cannot be pressed "
         "(`ctrl+shift+meta+banana`), or a key that another binding already answers where "
-        "this one works: `\"dashboard.filter\" = \"q\"` would leave the dashboard without "
-        "`app.quit`. Move that one too (`\"app.quit\" = \"ctrl+q\"`), or pick a free key.",
+        'this one works: `"dashboard.filter" = "q"` would leave the dashboard without '
+        '`app.quit`. Move that one too (`"app.quit" = "ctrl+q"`), or pick a free key.',
         "",
         "```toml",
         "[keymap]",

@@ -86,3 +86,19 @@ def prices_note(configured: int) -> str:
         "never $0. Usage is priced once, when it is recorded."
     )
     return textwrap.fill(text, width=92, initial_indent="# ", subsequent_indent="# ")
+
+
+@config.command("init")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@pass_ctx
+def config_init(obj: Context, force: bool) -> None:
+    """Write a commented sample config file."""
+    path = obj.config_file
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} already exists (use --force to overwrite)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(SAMPLE_CONFIG)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {path}")
