@@ -309,7 +309,7 @@ def test_describe_names_the_library_and_its_installed_release(
 
 
 def test_the_library_is_not_imported_at_start_up() -> None:
-    """~0.2 s of import and data: paid by the first priced record, or `load` in a thread."""
+    """~0.1 s of import and data: paid by the first priced record, or `load` in a thread."""
     code = (
         "import sys, tui_monitor.config, tui_monitor.cost.tick, tui_monitor.recorder, "
         "tui_monitor.cli.commands; print('genai_prices' in sys.modules)"
