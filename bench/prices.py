@@ -26,6 +26,9 @@ from importlib.metadata import version
 
 from _common import command, machine, publish
 
+from tui_monitor.cost.prices import PriceTable, priced
+from tui_monitor.models import UsageRecord
+
 MODELS = [
     "claude-sonnet-4-5-20250929", "claude-opus-4-6", "claude-haiku-4-5-20251001",
     "claude-sonnet-4-6", "gpt-5-codex", "gpt-5.5",
@@ -44,12 +47,10 @@ print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 """
 
 
-def records(n: int) -> list[object]:
-    from tui_monitor.models import UsageRecord
-
+def records(n: int) -> list[UsageRecord]:
     rng = random.Random(1)
     start = datetime(2025, 1, 1, tzinfo=UTC)
-    out: list[object] = []
+    out: list[UsageRecord] = []
     for _ in range(n):
         write = rng.choice([0, 0, 2000, 30_000])
         out.append(
@@ -81,10 +82,7 @@ def main() -> None:
 
     import genai_prices
 
-    from tui_monitor.cost.prices import PriceTable, priced
-    from tui_monitor.models import UsageRecord
-
-    batch: list[UsageRecord] = records(args.records)  # type: ignore[assignment]
+    batch = records(args.records)
     table = PriceTable()
     priced(batch[0], table)  # warm
     rounds = []
