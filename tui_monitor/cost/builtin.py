@@ -8,10 +8,10 @@ path, is opt-in and never started here. A newer genai-prices release is how pric
 A record is priced at the rates of its own time (a backfilled month keeps that month's prices)
 and of its own size (Anthropic's long-context rates apply to the whole request above 200k input
 tokens). The library's `calc_price` costs ~0.1 ms a call, too slow for a backfill of a million
-responses (bench/prices.py), so the rates one resolved price gives each kind of token are asked of the library
-once (probing its own `calc_price` with whole tokens of one kind) and reused: a request's cost
-is linear in its token counts within one tier, and the tier depends only on its input size.
-The library is imported on first use (~0.1 s, ~10 MiB), never at start-up.
+responses (bench/prices.py), so the rates that one resolved price gives each kind of token are
+asked of the library once (probing its own `calc_price` with whole tokens of one kind) and
+reused: a request's cost is linear in its token counts within one tier, and the tier depends
+only on its input size. The library is imported on first use (~0.1 s, ~10 MiB), never at start-up.
 """
 
 from __future__ import annotations
