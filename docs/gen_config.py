@@ -449,8 +449,8 @@ def _keymap() -> list[str]:
         "The dashboard (and `config show`) checks the keymap before it starts and stops with "
         "one line (exit 2) at an id no binding has, a key that cannot be pressed "
         "(`ctrl+shift+meta+banana`), or a key that another binding already answers where "
-        "this one works: `\"dashboard.filter\" = \"q\"` would leave the dashboard without "
-        "`app.quit`. Move that one too (`\"app.quit\" = \"ctrl+q\"`), or pick a free key.",
+        'this one works: `"dashboard.filter" = "q"` would leave the dashboard without '
+        '`app.quit`. Move that one too (`"app.quit" = "ctrl+q"`), or pick a free key.',
         "",
         "```toml",
         "[keymap]",
@@ -470,6 +470,27 @@ def _keymap() -> list[str]:
     return lines
 
 
+def _prices() -> list[str]:
+    import tomllib
+
+    from tui_monitor.cost.builtin import LIBRARY
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pins = [d for d in project["dependencies"] if d.startswith(LIBRARY)]
+    pin = pins[0].removeprefix(LIBRARY) if pins else "?"
+    return [
+        f"The built-in table is [{LIBRARY}](https://github.com/pydantic/genai-prices) "
+        f"(`{LIBRARY}{pin}` in pyproject.toml): the price data bundled with the installed "
+        "release, read offline, never fetched. `tui-monitor config show` prints that release "
+        "in its first lines; a newer release brings newer prices (`pip install -U "
+        f"{LIBRARY}` within that range). It prices a request at the rates of its own time and "
+        "size: Anthropic's one-hour cache writes above five-minute ones, and long-context "
+        "rates (a request above 200k input tokens, cache reads and writes included, pays them "
+        "on all its tokens) where the library has them; OpenAI's cached input at its rate. "
+        "The stored `cost_source` says which priced a record: `agent`, `prices` or `builtin`.",
+    ]
+
+
 def _agents() -> list[str]:
     return [
         "A rule needs at least one of `process`, `cmdline`, `cwd` or `pidfile`, or only "
@@ -482,6 +503,7 @@ def _agents() -> list[str]:
 EXTRAS = {
     "[presets]": _presets,
     "[[agents]]": _agents,
+    '[prices."<name>"]': _prices,
     "[[alerts.rules]]": _default_rules,
     "[keymap]": _keymap,
 }

@@ -356,13 +356,18 @@ class Reporter:
         cache_write_tokens: int = 0,
         cost_usd: float | None = None,
         request_id: str | None = None,
+        cache_write_1h_tokens: int = 0,
     ) -> None:
+        """Tokens of one request; `cache_write_1h_tokens` is the part of `cache_write_tokens`
+        written with a one-hour TTL (priced higher than five-minute writes)."""
         fields = {
             "model": model,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
             "cache_read_tokens": cache_read_tokens,
             "cache_write_tokens": cache_write_tokens,
+            # left out when 0: a recorder older than the field refuses unknown fields
+            "cache_write_1h_tokens": cache_write_1h_tokens or None,
             "cost_usd": cost_usd,
             "request_id": request_id,
         }

@@ -333,7 +333,8 @@ class FileSettings(BaseModel):
     ui: UiSettings = Field(default_factory=UiSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     prices: PriceTable = Field(default_factory=PriceTable)
-    """USD per million tokens by model name or glob, for usage reported without cost_usd."""
+    """USD per million tokens by model name or glob, for usage reported without cost_usd; they
+    override the built-in table."""
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     keymap: dict[str, str] = Field(default_factory=dict)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AgentStatus = Literal[
     "running", "idle", "waiting", "stopped", "zombie", "exited", "stale", "unknown"
@@ -20,6 +20,9 @@ while its CPU% is (a first sample has nothing to compare with)."""
 AgentSource = Literal["config", "preset", "ingest"]
 EventLevel = Literal["debug", "info", "warning", "error", "critical"]
 LifecycleKind = Literal["started", "exited", "restarted", "status_changed"]
+CostSource = Literal["agent", "prices", "builtin"]
+"""Where a stored cost came from: the agent's own `cost_usd`, the config's `[prices]`, or the
+built-in table (genai-prices) when the usage was recorded."""
 
 
 class _Frozen(BaseModel):
@@ -178,11 +181,21 @@ class UsageRecord(_Frozen):
     output_tokens: int = Field(default=0, ge=0, strict=True)
     cache_read_tokens: int = Field(default=0, ge=0, strict=True)
     cache_write_tokens: int = Field(default=0, ge=0, strict=True)
+    cache_write_1h_tokens: int = Field(default=0, ge=0, strict=True)
+    """The part of `cache_write_tokens` written with a one-hour TTL (Anthropic prices it
+    higher than the default five minutes); 0 when not known."""
     cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     request_id: str | None = None
-    cost_source: Literal["agent", "prices"] | None = None
-    """Where `cost_usd` came from: the agent, or the price table when it was recorded (the
-    cost is fixed then and never re-priced); None while not priced (or with no price)."""
+    cost_source: CostSource | None = None
+    """Where `cost_usd` came from: the agent, the config's `[prices]` or the built-in table
+    when it was recorded (the cost is fixed then and never re-priced); None while not priced
+    (or with no price)."""
+
+    @model_validator(mode="after")
+    def _one_hour_part(self) -> UsageRecord:
+        if self.cache_write_1h_tokens > self.cache_write_tokens:
+            raise ValueError("cache_write_1h_tokens is a part of cache_write_tokens")
+        return self
 
 
 class IngestStats(_Frozen):

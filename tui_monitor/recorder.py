@@ -19,8 +19,10 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from .aio import wait_set
 from .alerts.tick import AlertTick
@@ -43,6 +45,7 @@ from .store.retention import prune_steps
 from .store.schema import APPLICATION_ID
 from .store.writer import Batch, Writer
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 SPOOL_EVERY = 0.5
@@ -205,6 +208,8 @@ class Recorder:
         self.hub: IngestHub | None = None
         self.server: IngestServer | None = None
         self._recount = asyncio.Event()
+        self._reads = ThreadPoolExecutor(1, thread_name_prefix="tui-monitor-history")
+        """The recorder's own reads of the history (one run's), so shutdown can wait for them."""
         self.task_subscribers: list[Callable[[tuple[TaskBoard, ...]], None]] = []
         """Called with the task boards on every change, between ticks (the live UI)."""
 
@@ -269,7 +274,7 @@ class Recorder:
         if not self.db.exists():
             return
         try:
-            await asyncio.to_thread(seed_ledger, History(self.db), cost.ledger)
+            await self._read(functools.partial(seed_ledger, History(self.db), cost.ledger))
         except (sqlite3.Error, SchemaError, StoreError) as exc:
             level = logging.ERROR if self.history_off is None else logging.INFO
             log.log(level, "reading this month's usage failed (cost starts at 0): %s", exc)
@@ -337,6 +342,9 @@ class Recorder:
                 self.hub.abandon("not stored: the recorder stopped before writing it")
             if self.server is not None:
                 await self.server.close()
+            # Reads still running in their thread (a cancelled task's thread runs on) hold
+            # read-only connections: if one closed last, SQLite would leave the -wal behind.
+            await asyncio.to_thread(self._reads.shutdown, True)
             if writer is not None:
                 await asyncio.to_thread(writer.close)
             self.sampler.close()
@@ -377,7 +385,7 @@ class Recorder:
         from .tasks.watch import TaskWatcher
 
         try:
-            seed = await asyncio.to_thread(History(self.db).task_boards)
+            seed = await self._read(History(self.db).task_boards)
         except (sqlite3.Error, SchemaError, StoreError) as exc:
             log.error("reading the stored task boards failed (all tasks count as new): %s", exc)
             seed = {}
@@ -387,12 +395,16 @@ class Recorder:
         self.sampler.tasks = watcher
         await watcher.run(stop)
 
+    async def _read(self, fn: Callable[[], T]) -> T:
+        """`fn()` on the history-read thread; its connection is closed before the writer's."""
+        return await asyncio.wrap_future(self._reads.submit(fn))
+
     async def _errors_loop(self) -> None:
         """Open errors per agent for the table: written by us, resolved by any viewer."""
         history = History(self.db)
         while True:
             try:
-                self.sampler.unresolved = await asyncio.to_thread(history.unresolved_counts)
+                self.sampler.unresolved = await self._read(history.unresolved_counts)
             except (sqlite3.Error, SchemaError) as exc:
                 log.warning("counting open errors failed: %s", exc)
             await wait_set(self._recount, ERRORS_EVERY)

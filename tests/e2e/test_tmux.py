@@ -190,8 +190,9 @@ def test_dashboard_keys_resize_and_quit(
 
     # Escape: back on the dashboard, same agent selected.
     tmux.keys("Escape")
-    screen, _ = tmux.wait_for(_all_rows(agents), "the dashboard again")
-    assert "/ Filter" in screen
+    screen, _ = tmux.wait_for(  # the footer follows the screen a moment later
+        lambda s: _all_rows(agents)(s) and "/ Filter" in s, "the dashboard and its footer again"
+    )
     assert _selected(screen) == f"{NAME}#2"
 
     # Resize: smaller (80x24, chart makes room) and bigger (120x40, more columns).

@@ -125,8 +125,8 @@ def test_db_prune_runs_at_the_largest_retention(db: Path) -> None:
     assert "ticks: 0 rows removed" in done.stdout
 
 
-MONEY_AND_LEVELS = {"input", "output", "cache_read", "cache_write", "daily", "monthly",
-                    "agents", "threshold", "clear"}  # fmt: skip
+MONEY_AND_LEVELS = {"input", "output", "cache_read", "cache_write", "cache_write_1h", "daily",
+                    "monthly", "agents", "threshold", "clear"}  # fmt: skip
 """Prices, budgets and alert levels: any finite number (their own models refuse inf/nan)."""
 
 

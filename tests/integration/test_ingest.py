@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tui_monitor.config import IngestSettings, PresetSettings, Settings, StoreSettings
-from tui_monitor.errors import ServerError
+from tui_monitor.errors import SchemaError, ServerError
 from tui_monitor.ingest.hub import IngestHub
 from tui_monitor.ingest.server import IngestServer
 from tui_monitor.recorder import Recorder
@@ -378,7 +379,10 @@ async def _spooled(recorder: Recorder, history: History, want: list[str]) -> lis
     got: list[str] = []
     for _ in range(200):
         if recorder.db.exists():
-            got = [e.message for _, e in reversed(history.events(agent="spooler"))]
+            try:
+                got = [e.message for _, e in reversed(history.events(agent="spooler"))]
+            except (SchemaError, sqlite3.OperationalError):
+                got = []  # created but still being migrated: not readable yet
             if got == want:
                 break
         await asyncio.sleep(0.05)

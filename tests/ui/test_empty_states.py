@@ -104,3 +104,11 @@ async def test_an_agent_chart_with_data_plots() -> None:
         chart = app.screen.query_one("#chart", MetricChart)
         await wait_until(pilot, lambda: chart._plot is not None, what="a plot")
         assert chart.saying is None
+
+
+def test_a_chart_asked_to_draw_before_it_is_mounted_waits() -> None:
+    """On a busy box a tick could render before the chart was mounted: `show` mounted its
+    plot into an unmounted widget and raised MountError (seen once in a clean-clone run)."""
+    chart = MetricChart(id="chart")
+    assert chart.show("cpu", [-1.0, 0.0], {"cpu": [1.0, 2.0]}) is False
+    chart.say("nothing yet")  # nor NoMatches from `say`

@@ -318,6 +318,22 @@ def test_reporter_delivers_every_kind_in_order_with_its_fields(
     assert stats["rejected"] == stats["dropped"] == stats["errors"] == stats["reconnects"] == 0
 
 
+def test_reporter_sends_one_hour_cache_writes_only_when_there_are_some(
+    serve: Callable[..., IngestServer], reporters: list[Reporter]
+) -> None:
+    """A recorder older than the field refuses unknown fields: a 0 is left out."""
+    server = serve()
+    reporter = Reporter("alpha", path=server.path)
+    reporters.append(reporter)
+    reporter.usage("m1", cache_write_tokens=5, cache_write_1h_tokens=3)
+    reporter.usage("m1", cache_write_tokens=5)
+    assert reporter.flush(10)
+    usage = [m for m in server.messages() if m["type"] == "usage"]
+    assert [m.get("cache_write_1h_tokens") for m in usage] == [3, None]
+    assert "cache_write_1h_tokens" not in usage[1]
+    assert reporter.stats["rejected"] == 0
+
+
 def test_reporter_pipelines_instead_of_one_round_trip_per_message(
     serve: Callable[..., IngestServer], reporters: list[Reporter]
 ) -> None:

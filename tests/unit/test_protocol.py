@@ -55,6 +55,10 @@ def test_each_type_is_accepted_with_its_fields() -> None:
         NOW,
     )  # fmt: skip
     assert isinstance(use, Usage) and (use.input_tokens, use.cost_usd) == (10, 0.5)
+    assert use.cache_write_1h_tokens == 0  # optional: a sender that never heard of it is fine
+    hour = parse(line(type="usage", model="m", cache_write_tokens=9, cache_write_1h_tokens=4), NOW)
+    assert isinstance(hour, Usage)
+    assert (hour.cache_write_tokens, hour.cache_write_1h_tokens) == (9, 4)
 
 
 def test_timestamps_epoch_rfc3339_or_receive_time() -> None:
@@ -116,6 +120,13 @@ BAD = [
     (line(type="usage", model="m", output_tokens=2.0), "output_tokens: Input should be"),
     (line(type="usage", model="m", cache_read_tokens=False), "cache_read_tokens: Input should"),
     (line(type="usage", model="m", cost_usd=True), "cost_usd: Input should be a valid number"),
+    (line(type="usage", model="m", cache_write_1h_tokens=1.0), "cache_write_1h_tokens: Input"),
+    (line(type="usage", model="m", cache_write_1h_tokens=-1), "cache_write_1h_tokens: Input"),
+    # the one-hour part of the cache writes cannot be more than all of them
+    (
+        line(type="usage", model="m", cache_write_tokens=5, cache_write_1h_tokens=6),
+        "cache_write_1h_tokens: more than cache_write_tokens",
+    ),
     # An integer past Python's 4,300-digit limit: refused like any bad number, not a crash.
     (b'{"v":1,"type":"event","agent":"a","data":{"n":' + b"9" * 4301 + b"}}", "number too long"),
     (b'{"v":1' + b"0" * 5000 + b',"type":"event","agent":"a"}', "number too long"),

@@ -13,7 +13,7 @@ import pytest
 from tui_monitor.config import Settings
 from tui_monitor.cost.prices import ModelPrice, PriceTable
 from tui_monitor.errors import SchemaError
-from tui_monitor.models import AgentSample, GpuStatus, HostSample, Snapshot
+from tui_monitor.models import AgentSample, GpuStatus, HostSample, Snapshot, UsageRecord
 from tui_monitor.store import schema
 from tui_monitor.store.queries import History
 from tui_monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -228,3 +228,48 @@ def test_migration_4_keeps_agents_costs_and_leaves_unpriced_usage_unknown(tmp_pa
     assert view is not None and view.snapshot is not None and view.snapshot.cost is not None
     cost = view.snapshot.cost
     assert (cost.today, cost.unknown_today, cost.month, cost.unknown) == (0.5, 1, 0.5, 1)
+
+
+def test_migration_6_adds_one_hour_cache_writes_and_keeps_old_rows_readable(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "history.db"
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[:5]:
+        conn.executescript(script)
+    ms = 1_699_999_999_000
+    conn.executescript(  # a schema-5 file: costs from agents and from the config's table
+        f"""
+        INSERT INTO usage (ts, agent, model, input_tokens, cache_write_tokens, cost_usd,
+                           request_id, cost_source) VALUES
+            ({ms}, 'coder', 'm-paid', 10, 0, 0.5, 'r1', 'agent'),
+            ({ms}, 'coder', 'm-table', 1000, 300, 0.25, NULL, 'prices'),
+            ({ms}, 'coder', 'm-none', 7, 0, NULL, NULL, NULL);
+        PRAGMA user_version = 5;
+        """
+    )
+    conn.close()
+    store = Writer(path)
+    assert store.migrated_from == 5 and schema.user_version(store.conn) == 6
+    hour = UsageRecord(
+        ts=datetime.fromtimestamp(1_700_000_000.0, UTC), agent="coder", model="claude-x",
+        input_tokens=3, cache_write_tokens=800, cache_write_1h_tokens=600, cost_usd=0.01,
+        cost_source="builtin",
+    )  # fmt: skip
+    store.write_batch([one_tick().model_copy(update={"usage": (hour,)})])
+    (tick,) = store.conn.execute("SELECT max(id) FROM ticks").fetchone()
+    store.close()
+
+    got = [r for _, r in History(path).usage_since(0)]
+    assert [
+        (r.model, r.cache_write_tokens, r.cache_write_1h_tokens, r.cost_usd, r.cost_source)
+        for r in got
+    ] == [
+        ("m-paid", 0, 0, 0.5, "agent"),
+        ("m-table", 300, 0, 0.25, "prices"),  # written before 6: no one-hour part known
+        ("m-none", 0, 0, None, None),
+        ("claude-x", 800, 600, 0.01, "builtin"),
+    ]
+    view = load_view(path, tick, Settings())  # replay reads the tick's own usage back
+    assert view is not None and view.snapshot is not None
+    assert view.snapshot.usage == (hour,)

@@ -73,7 +73,24 @@ def config_show(obj: Context) -> None:
 
         check_keymap(settings.keymap, obj.config_file)
     data: dict[str, Any] = settings.model_dump(mode="json", exclude_none=True)
+    click.echo(prices_note(len(settings.prices.root)))
     click.echo(tomli_w.dumps(data), nl=False)
+
+
+def prices_note(configured: int) -> str:
+    """Comment lines saying where usage is priced from, and as of which price data."""
+    import textwrap
+
+    from ..cost import builtin
+
+    table = f"{configured} below" if configured else "none set"
+    text = (
+        "Prices come from, in this order: the agent's own cost_usd; [prices] "
+        f"({table}: an exact model name first, then the longest matching pattern); the "
+        f"built-in table, {builtin.describe()}. A model none of them knows has unknown cost, "
+        "never $0. Usage is priced once, when it is recorded."
+    )
+    return textwrap.fill(text, width=92, initial_indent="# ", subsequent_indent="# ")
 
 
 @config.command("init")

@@ -51,6 +51,11 @@ class EmitFailed(click.ClickException):
 @click.option("--output-tokens", type=click.IntRange(min=0))
 @click.option("--cache-read-tokens", type=click.IntRange(min=0))
 @click.option("--cache-write-tokens", type=click.IntRange(min=0))
+@click.option(
+    "--cache-write-1h-tokens",
+    type=click.IntRange(min=0),
+    help="Usage: the part of the cache writes made with a one-hour TTL.",
+)
 @click.option("--cost", "cost_usd", type=click.FloatRange(min=0), help="Usage: cost in USD.")
 @click.option("--request-id", help="Usage: counted once however often it is sent.")
 @click.option("--pid", type=click.IntRange(min=1), help="The agent's process id.")

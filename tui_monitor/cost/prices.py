@@ -1,7 +1,7 @@
-"""What tokens cost: the price table and the price of one usage record.
+"""What tokens cost: the config's price table and the price of one usage record.
 
-Pure code with no store or UI behind it; `ledger.py` keeps the running totals and
-`budgets.py` the limits.
+Pure code with no store or UI behind it; `builtin.py` is the table that comes with us,
+`ledger.py` keeps the running totals and `budgets.py` the limits.
 """
 
 from __future__ import annotations
@@ -13,20 +13,24 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, RootModel, field
 
 from tui_monitor import models
 
+from .builtin import BUILTIN, BuiltinPrices, Tokens
+
 MILLION = 1_000_000
 
 PRICES_EXAMPLE = """\
-# Prices in USD per million tokens, used when an agent reports tokens without cost_usd.
-# A key is a model name or a glob pattern, matched case-insensitively: an exact name wins,
-# then the longest matching pattern. The figures below are an illustration only; copy the
-# current ones from your provider's price list. A model without a price (and without
-# cost_usd) shows as "unknown cost", never as free.
+# Usage without cost_usd is priced from the built-in table (genai-prices, bundled data,
+# offline: `tui-monitor config show` says which release). Prices here override it, in USD per
+# million tokens. A key is a model name or a glob pattern, matched case-insensitively: an
+# exact name wins, then the longest matching pattern, then the built-in table. The figures
+# below are an illustration only. A model known to neither (and without cost_usd) shows as
+# "unknown cost", never as free.
 #
 # [prices."claude-sonnet-4*"]
 # input = 3.0
 # output = 15.0
 # cache_read = 0.30                  # unset: same as input
-# cache_write = 3.75                 # unset: same as input
+# cache_write = 3.75                 # 5-minute cache writes; unset: same as input
+# cache_write_1h = 6.0               # 1-hour cache writes; unset: same as cache_write
 #
 # [prices."my-local-model"]
 # input = 0.0
@@ -53,14 +57,19 @@ class ModelPrice(BaseModel):
     cache_read: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     """USD per million tokens read from the prompt cache; unset means the input price."""
     cache_write: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    """USD per million tokens written to the prompt cache; unset means the input price."""
+    """USD per million tokens written to the prompt cache (with the default five-minute TTL);
+    unset means the input price."""
+    cache_write_1h: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    """USD per million tokens written to the prompt cache with a one-hour TTL; unset means the
+    cache_write price."""
 
 
 class PriceTable(RootModel[dict[str, ModelPrice]]):
     """Model name or glob pattern (e.g. "claude-sonnet-4*") -> price; empty by default.
 
-    There is no built-in price list: real prices change and cannot be checked offline, and a
-    stale figure would be a silent wrong number. Unpriced usage is reported as unknown instead.
+    It overrides the built-in table (genai-prices' bundled data, offline): an exact name
+    first, then the longest matching pattern, then the built-in table. Usage of a model known
+    to neither is reported as unknown cost, never as free.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -103,39 +112,72 @@ class PriceTable(RootModel[dict[str, ModelPrice]]):
         return price
 
 
-def priced(record: models.UsageRecord, prices: PriceTable) -> models.UsageRecord:
-    """The record with its cost fixed, as it is stored: the agent's own, else the price
-    table's as of now (`cost_source` says which), else left without a price. Priced once,
-    when recorded: a later change of the table never changes what history says it cost."""
+def priced(
+    record: models.UsageRecord, prices: PriceTable, builtin: BuiltinPrices | None = BUILTIN
+) -> models.UsageRecord:
+    """The record with its cost fixed, as it is stored: the agent's own, else the config's
+    table's, else the built-in table's, as of now (`cost_source` says which), else left
+    without a price. Priced once, when recorded: a later change of either table never changes
+    what history says it cost."""
     if record.cost_source is not None:
         return record
-    if record.cost_usd is not None:
-        return record.model_copy(update={"cost_source": "agent"})
-    cost = cost_of(record, prices)
-    if cost is None:
+    found = quote(record, prices, builtin)
+    if found is None:
         return record
-    return record.model_copy(update={"cost_usd": cost, "cost_source": "prices"})
+    cost, source = found
+    return record.model_copy(update={"cost_usd": cost, "cost_source": source})
 
 
-def cost_of(record: models.UsageRecord, prices: PriceTable) -> float | None:
-    """USD for one record: its own cost_usd wins, else the price table, else None (unknown)."""
+def quote(
+    record: models.UsageRecord, prices: PriceTable, builtin: BuiltinPrices | None = BUILTIN
+) -> tuple[float, models.CostSource] | None:
+    """USD for one record and where the figure comes from, None when nothing prices it."""
     if record.cost_usd is not None:
-        return float(record.cost_usd)
-    tokens = (
+        return float(record.cost_usd), "agent"
+    tokens = tokens_of(record)
+    cost = price(prices, record.model, tokens)
+    if cost is not None:
+        return cost, "prices"
+    if builtin is not None:
+        cost = builtin.cost(record.model, record.ts, tokens)
+        if cost is not None:
+            return cost, "builtin"
+    return None
+
+
+def cost_of(
+    record: models.UsageRecord, prices: PriceTable, builtin: BuiltinPrices | None = BUILTIN
+) -> float | None:
+    """USD for one record: its own cost_usd wins, else the price tables, else None (unknown)."""
+    found = quote(record, prices, builtin)
+    return None if found is None else found[0]
+
+
+def tokens_of(record: models.UsageRecord) -> Tokens:
+    return Tokens(
         record.input_tokens,
         record.output_tokens,
         record.cache_read_tokens,
         record.cache_write_tokens,
+        record.cache_write_1h_tokens,
     )
-    return price(prices, record.model, tokens)
 
 
-def price(prices: PriceTable, model: str, tokens: tuple[int, int, int, int]) -> float | None:
-    """USD for (input, output, cache read, cache write) tokens of `model`, None if unpriced."""
+def price(prices: PriceTable, model: str, tokens: tuple[int, ...]) -> float | None:
+    """USD for (input, output, cache read, cache write[, of which 1h]) tokens of `model` by
+    the config's table, None if it has no price for it."""
     p = prices.lookup(model)
     if p is None:
         return None
+    inp, out, read, write, *rest = tokens
+    write_1h = min(rest[0], write) if rest else 0
     cache_read = p.input if p.cache_read is None else p.cache_read
     cache_write = p.input if p.cache_write is None else p.cache_write
-    inp, out, read, write = tokens
-    return (inp * p.input + out * p.output + read * cache_read + write * cache_write) / MILLION
+    cache_write_1h = cache_write if p.cache_write_1h is None else p.cache_write_1h
+    return (
+        inp * p.input
+        + out * p.output
+        + read * cache_read
+        + (write - write_1h) * cache_write
+        + write_1h * cache_write_1h
+    ) / MILLION

@@ -243,6 +243,7 @@ class IngestHub:
                     output_tokens=msg.output_tokens,
                     cache_read_tokens=msg.cache_read_tokens,
                     cache_write_tokens=msg.cache_write_tokens,
+                    cache_write_1h_tokens=msg.cache_write_1h_tokens,
                     cost_usd=msg.cost_usd,
                     request_id=msg.request_id,
                 )

@@ -110,6 +110,8 @@ class Usage(_Message):
     output_tokens: Count = 0
     cache_read_tokens: Count = 0
     cache_write_tokens: Count = 0
+    cache_write_1h_tokens: Count = 0
+    """The part of cache_write_tokens written with a one-hour TTL (priced higher)."""
     cost_usd: Annotated[float, Field(ge=0, le=1e9)] | None = None
     request_id: Short | None = None
 
@@ -241,6 +243,8 @@ def parse(line: bytes, now: float | None = None) -> Message:
             size = len(json.dumps(msg.data, separators=(",", ":"), ensure_ascii=False))
             if size > MAX_DATA:
                 raise Rejected(f"data: {size} bytes as JSON, more than {MAX_DATA}")
+    if isinstance(msg, Usage) and msg.cache_write_1h_tokens > msg.cache_write_tokens:
+        raise Rejected("cache_write_1h_tokens: more than cache_write_tokens, of which it is a part")
     now = time.time() if now is None else now
     # Our own fresh, validated object: fill in the time without a copy (3 µs a line).
     object.__setattr__(msg, "ts", _timestamp(msg.ts, now))

@@ -50,6 +50,14 @@ class SessionUsage:
     cache_write_1h_tokens: int = 0
     cost_usd: float | None = None
     """Only when the file itself states a cost; else priced from the price table."""
+    web_search_requests: int = 0
+    """Server-side web searches the response made (Anthropic bills them per search)."""
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """How far along a copy of a response is: its output tokens, then all its tokens."""
+        total = self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+        return (self.output_tokens, total + self.web_search_requests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,15 @@ class RateLimit:
     used_percent: float | None
     resets_at: float | None
     """Epoch seconds, when the file says."""
+
+
+def supersedes(new: SessionUsage, old: SessionUsage) -> bool:
+    """Whether `new` replaces `old`, a record with the same key: a reader may hand out a
+    response again as it learns more (Claude Code writes one response as several lines whose
+    output tokens grow), so the consumer keeps one record per key, the furthest along. Order
+    of arrival does not matter, so neither do restarts, re-reads or which file came first.
+    """
+    return new.rank > old.rank
 
 
 SessionRecord = SessionInfo | SessionUsage | SessionActivity | SessionError | RateLimit

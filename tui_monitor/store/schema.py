@@ -17,7 +17,7 @@ from typing import Literal
 from ..errors import SchemaError, StoreError
 from . import files
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x544D4F4E
 """`PRAGMA application_id` of our files ("TMON"), so a database of another program is told
 apart from ours before anything is written to it."""
@@ -216,6 +216,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX task_states_key ON task_states(board, key, tick);
     CREATE INDEX task_states_tick ON task_states(tick);
+    """,
+    # 6: the part of cache writes made with a one-hour TTL, priced above five-minute ones; and
+    # usage.cost_source may now also be 'builtin' (the built-in price table), a TEXT as before
+    """
+    ALTER TABLE usage ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;  -- 0 before 6
     """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -31,7 +31,7 @@ BULK = {
         "INSERT OR IGNORE",
         "usage",
         "ts, agent, model, input_tokens, output_tokens, cache_read_tokens, "
-        "cache_write_tokens, cost_usd, request_id, cost_source, tick",
+        "cache_write_tokens, cost_usd, request_id, cost_source, tick, cache_write_1h_tokens",
     ),
 }
 NEW_AGENT = (

@@ -367,6 +367,7 @@ class Writer:
                     u.request_id,
                     u.cost_source if u.cost_usd is not None else None,
                     tick,
+                    u.cache_write_1h_tokens,
                 )
                 for u in snap.usage
             ]

@@ -277,7 +277,7 @@ class DashboardScreen(Screen[None]):
 
     def _chart(self, force: bool) -> None:
         chart = self.query_one(MetricChart)
-        if not chart.display:
+        if not chart.display or not chart.is_mounted:  # a busy start: the next tick draws
             return
         now = time.monotonic()
         if not self._chart_drawn_at and not force:

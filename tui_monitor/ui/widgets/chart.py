@@ -79,6 +79,8 @@ class MetricChart(Widget):
 
     def say(self, why: Text | str) -> None:
         """Nothing to plot: say why in place of the plot."""
+        if not self.is_mounted:
+            return
         key = ("say", str(why))
         if key == self._key:
             return
@@ -98,7 +100,11 @@ class MetricChart(Widget):
         ymax: float | None = None,
         span: float | None = None,
     ) -> bool:
-        """Plot `lines` against `xs` (seconds relative to now, <= 0). False if nothing changed."""
+        """Plot `lines` against `xs` (seconds relative to now, <= 0). False if nothing changed,
+        or if the chart is not mounted yet (a busy start can render a tick first: the next
+        call draws)."""
+        if not self.is_mounted:
+            return False
         rows = max(1, self.content_size.height - AXIS_ROWS)
         data = tuple((k, tuple(v)) for k, v in lines.items())
         key = (title, span, tuple(xs), data, unit, ymax, rows)
