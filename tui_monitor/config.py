@@ -297,6 +297,26 @@ class TaskBoardSettings(BaseModel):
         return self.root.expanduser()
 
 
+class SessionsSettings(BaseModel):
+    """Real agents' own session files: Claude Code transcripts, Codex rollouts, Gemini CLI
+    chats, read for tokens, cost, models and state with no change to the agent (sessions/)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Read the session files of Claude Code (`~/.claude/projects`, `~/.config/claude/projects`
+    or `CLAUDE_CONFIG_DIR`), Codex (`$CODEX_HOME/sessions`, default `~/.codex`) and Gemini CLI
+    (`~/.gemini/tmp`)."""
+    backfill_days: int | None = Field(default=None, ge=0, le=3660)
+    """Days of past sessions imported when the recorder starts with no record of them; unset:
+    since the first of last month. Imported usage stays in the history (Claude Code deletes
+    transcripts after 30 days); reading a file again never counts it twice."""
+    working_window: float = Field(default=10.0, gt=0.0, le=DAY)
+    """A session that wrote a line within this many seconds is inferred to be working."""
+    poll_every: float = Field(default=1.0, ge=0.1, le=60.0)
+    """Seconds between looks at the session files once the backfill is done."""
+
+
 SORT_KEYS = ("name", "kind", "status", "pid", "cpu", "mem", "gpu", "procs", "mcp", "queue",
              "msgs", "errs", "cost", "age", "tasks", "uptime")  # fmt: skip
 
@@ -328,6 +348,7 @@ class FileSettings(BaseModel):
     """Below this tree CPU% an agent is idle, not running."""
     presets: PresetSettings = Field(default_factory=PresetSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    sessions: SessionsSettings = Field(default_factory=SessionsSettings)
     gpu: GpuSettings = Field(default_factory=GpuSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     ui: UiSettings = Field(default_factory=UiSettings)

@@ -17,7 +17,9 @@ AgentStatus = Literal[
 """What an agent is doing: derived from its root process state and tree CPU; `unknown`
 while its CPU% is (a first sample has nothing to compare with)."""
 
-AgentSource = Literal["config", "preset", "ingest"]
+AgentSource = Literal["config", "preset", "ingest", "session"]
+"""How a row was found: a `[[agents]]` rule, a built-in preset, the ingest protocol, or (for
+"session") a real agent's session file with no live process to join (sessions/book.py)."""
 EventLevel = Literal["debug", "info", "warning", "error", "critical"]
 LifecycleKind = Literal["started", "exited", "restarted", "status_changed"]
 CostSource = Literal["agent", "prices", "builtin"]
@@ -93,6 +95,85 @@ class McpServer(_Frozen):
     ram_kind: Literal["pss", "rss"] | None = None
 
 
+SessionFamily = Literal["claude-code", "codex", "gemini"]
+"""Whose files a session was read from (sessions/records.py's `Family`)."""
+InferredState = Literal["working", "waiting", "idle"]
+"""What a session's files say it is doing: `working` (a line written in the last
+`[sessions] working_window` seconds), `waiting` (its last turn ended and nothing since: the
+agent waits for the user), `idle` (anything else). Shown as inferred: live signals (hooks,
+OTLP, issue 15) will override it."""
+
+
+class RateWindow(_Frozen):
+    """One rate-limit window as the agent last saw it (Codex: primary and secondary)."""
+
+    window_minutes: int | None = None
+    used_percent: float | None = None
+    resets_at: float | None = Field(default=None, description="epoch s")
+    ts: float = Field(description="epoch s of the line that said it")
+
+
+class SessionTokens(_Frozen):
+    """Token counts in Anthropic's meaning (sessions/records.py): `input` excludes cache reads;
+    `cache_write_1h` is the part of `cache_write` written with a one-hour TTL."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    cache_write_1h: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output + self.cache_read + self.cache_write
+
+
+class SessionMeta(_Frozen):
+    """What the history keeps of one (root) session: the `sessions` table, written when it
+    changes. Subagents, sidechains and forks are not sessions of their own here: their usage
+    is recorded under their root session's id and `agent`."""
+
+    family: SessionFamily
+    session_id: str
+    """As the file says it (cleaned by `safe.name`)."""
+    agent: str
+    """The name its usage and errors are recorded under, e.g. `claude:1a2b3c4d`."""
+    cwd: str | None = None
+    git_branch: str | None = None
+    version: str | None = None
+    """The agent program's version that wrote it (the latest seen)."""
+    models: tuple[str, ...] = ()
+    """Every model it used, in order of first use."""
+    first_ts: float | None = Field(default=None, description="epoch s of its first line")
+    last_ts: float | None = Field(default=None, description="epoch s of its last line")
+
+
+class SessionState(_Frozen):
+    """A real agent's session as its own files tell it, on the row it is shown on."""
+
+    meta: SessionMeta
+    tokens: SessionTokens = SessionTokens()
+    """Everything it used, subagents included, since the first line read (the backfill
+    window bounds what a long-lived session shows after a fresh start)."""
+    cost_today: float | None = Field(
+        default=None, description="USD recorded under `meta.agent` today (set by the cost tick)"
+    )
+    cost_month: float | None = Field(default=None, description="USD this month, likewise")
+    unpriced: int = Field(default=0, description="its usage records this month with no price")
+    state: InferredState | None = None
+    state_since: float | None = Field(default=None, description="epoch s the state began")
+    last_tool: str | None = None
+    """The name of the last tool it called (never its input or output)."""
+    last_error: str | None = None
+    last_error_ts: float | None = None
+    rate_limits: tuple[RateWindow, ...] = ()
+    """The latest of each window (by `window_minutes`), shortest window first."""
+    subagents: int = Field(default=0, description="subagent/sidechain/fork threads rolled in")
+    earlier: tuple[str, ...] = ()
+    """`agent` names of earlier sessions of the same process (e.g. after `/clear`): the row's
+    cost sums them too; the row shows this, the newest."""
+
+
 class AgentSample(_Frozen):
     """One agent at one tick; resources are summed over its whole process tree."""
 
@@ -138,6 +219,11 @@ class AgentSample(_Frozen):
     )
     mcp: tuple[McpServer, ...] = Field(
         default=(), description="its MCP servers (live only: the history does not keep them)"
+    )
+    session: SessionState | None = Field(
+        default=None,
+        description="the agent's session read from its own files (Claude Code, Codex, Gemini "
+        "CLI), joined to this process row; live only",
     )
 
     def uptime(self, now: float) -> float | None:
@@ -186,6 +272,9 @@ class UsageRecord(_Frozen):
     higher than the default five minutes); 0 when not known."""
     cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     request_id: str | None = None
+    session: str | None = None
+    """The session id it belongs to, for usage read from an agent's own files (subagents'
+    usage carries its root session's id); None for reported usage."""
     cost_source: CostSource | None = None
     """Where `cost_usd` came from: the agent, the config's `[prices]` or the built-in table
     when it was recorded (the cost is fixed then and never re-priced); None while not priced
@@ -300,6 +389,18 @@ class TaskChange(_Frozen):
     meta: TaskBoard | None = None
 
 
+class SessionsStatus(_Frozen):
+    """The session file readers at one tick, for the header and `status`."""
+
+    backfill: bool = Field(description="still importing the backfill window")
+    backlog: int = Field(default=0, description="bytes of session files not read yet")
+    files: int = Field(default=0, description="session files followed")
+    sessions: int = Field(default=0, description="sessions known")
+    problems: int = Field(default=0, description="unreadable files, bad or too long lines")
+    last_problem: str | None = None
+    """One line naming the file (and line) of the latest problem."""
+
+
 class Snapshot(_Frozen):
     """One tick of everything, as the sampler produced it."""
 
@@ -320,6 +421,10 @@ class Snapshot(_Frozen):
     tasks: tuple[TaskBoard, ...] = ()
     """The task boards at this tick (the same objects tick after tick until a file changes)."""
     task_changes: tuple[TaskChange, ...] = Field(default=(), exclude=True, repr=False)
+    sessions: SessionsStatus | None = None
+    """The session file readers' progress and problems (None: not reading any)."""
+    session_changes: tuple[SessionMeta, ...] = Field(default=(), exclude=True, repr=False)
+    """Sessions that began or changed since the previous tick: the history stores these."""
     """What changed on the boards since the previous tick: the history stores only these."""
     event_rows: Any = Field(default=None, exclude=True, repr=False)
     """More reported events of this tick, older than those in `events`, as rows for the
