@@ -41,6 +41,11 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         path = home / sub
         path.mkdir(parents=True, mode=0o700)
         monkeypatch.setenv(var, str(path))
+    # Real agents' session files: never the developer's own (tests make their own there).
+    agents = tmp_path / "agent-homes"
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(agents / "claude"))
+    monkeypatch.setenv("CODEX_HOME", str(agents / "codex"))
+    monkeypatch.setenv("GEMINI_CLI_HOME", str(agents / "gemini"))
     return home
 
 

@@ -52,6 +52,10 @@ SPOOL_EVERY = 0.5
 """Seconds between looks at the spool files."""
 FINAL_TICK = 1.0
 """Seconds the last tick at exit may take (it waits for room in the writer's queue)."""
+KEYS_SEEDED = 2 * 86400.0
+"""Seconds of session usage keys the book is seeded with at start: what a crash between an
+offset save and a commit can make the readers read again (a lost offset file re-reads the
+whole window: the history's unique index and the ledger still count it once)."""
 ERRORS_EVERY = 2.0
 """Seconds between counts of open errors (a resolve in any viewer shows within this)."""
 
@@ -320,6 +324,8 @@ class Recorder:
                 tasks.append(asyncio.create_task(self._tail_loop(self.hub), name="spool"))
             if self.settings.tasks:
                 tasks.append(asyncio.create_task(self._watch_tasks(stop), name="tasks"))
+            if self.settings.sessions.enabled:
+                tasks.append(asyncio.create_task(self._read_sessions(), name="sessions"))
             await stop.wait()
         finally:
             for task in tasks:
@@ -327,11 +333,18 @@ class Recorder:
             await asyncio.gather(*tasks, return_exceptions=True)
             if self.server is not None:
                 await self.server.stop_reading()  # replies still waiting for a commit stay
-            if self.hub is not None and self.hub.pending_messages:
-                # Answered "ok" but not yet in a tick: one last tick takes them to the writer.
+            feed = self.sampler.sessions
+            if (self.hub is not None and self.hub.pending_messages) or (
+                feed is not None and queue is not None and not feed.book.idle
+            ):
+                # Answered "ok" (or read from a session file) but not yet in a tick: one last
+                # tick takes them to the writer.
                 self.sampler.take_reports = None
+                self.sampler.final = True
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.sampler.tick(), FINAL_TICK)
+            if feed is not None:
+                await asyncio.to_thread(feed.close)  # offsets saved once all is in a tick
             if unsubscribe is not None:
                 unsubscribe()
             await alerts.close()
@@ -394,6 +407,40 @@ class Recorder:
             watcher.subscribe(fn)
         self.sampler.tasks = watcher
         await watcher.run(stop)
+
+    async def _read_sessions(self) -> None:
+        """Real agents' session files: the backfill, then following them (sessions/feed.py).
+        The history seeds the book first, so totals survive a restart and nothing read again
+        counts twice."""
+        from .cost.builtin import BUILTIN
+        from .sessions.feed import SessionFeed, backfill_since, state_path
+        from .sessions.reader import readers
+
+        cfg = self.settings.sessions
+        since = backfill_since(cfg.backfill_days)
+        state = state_path(self.db) if self.history_off is None else None
+        feed = SessionFeed(
+            self.settings,
+            lambda: readers(state, since),
+            errors_since=time.time() - self.settings.exited_linger,
+        )
+        await asyncio.to_thread(BUILTIN.load)  # the first priced record must not pay for it
+        if self.db.exists():
+            try:
+                seed = await self._read(
+                    functools.partial(
+                        History(self.db).session_seed,
+                        int(since * 1000),
+                        int((time.time() - KEYS_SEEDED) * 1000),
+                    )
+                )
+                feed.book.seed(*seed)
+            except (sqlite3.Error, SchemaError, StoreError) as exc:
+                log.error(
+                    "reading the stored sessions failed (totals start from the files): %s", exc
+                )
+        self.sampler.sessions = feed
+        await feed.run()
 
     async def _read(self, fn: Callable[[], T]) -> T:
         """`fn()` on the history-read thread; its connection is closed before the writer's."""

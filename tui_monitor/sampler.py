@@ -19,14 +19,26 @@ from .config import Settings
 from .cost.ledger import budget_levels
 from .cost.tick import CostTick
 from .ingest.hub import Drained, IngestHub
-from .models import AgentEvent, AgentSample, GpuStatus, HostSample, Snapshot
+from .models import (
+    AgentEvent,
+    AgentSample,
+    ErrorRecord,
+    GpuStatus,
+    HostSample,
+    SessionMeta,
+    Snapshot,
+    UsageRecord,
+)
 
 if TYPE_CHECKING:
+    from .sessions.feed import SessionFeed
     from .tasks.watch import TaskWatcher
 
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Snapshot], Awaitable[None] | None]
+Files = tuple[list[UsageRecord], list[ErrorRecord], tuple[SessionMeta, ...]]
+"""What a tick takes from the session files: usage, errors, sessions that changed."""
 
 
 class Sampler:
@@ -68,6 +80,11 @@ class Sampler:
         has none they wait in the ingest hub, which holds its senders back."""
         self.tasks: TaskWatcher | None = None
         """The task boards, their changes and events since the last tick (set by the recorder)."""
+        self.sessions: SessionFeed | None = None
+        """Real agents' session files: joined to the rows, their usage and errors recorded
+        with the tick (set by the recorder)."""
+        self.final = False
+        """The last tick at exit: it takes every session record still settling."""
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call `fn` with every new snapshot; returns a function that unsubscribes."""
@@ -86,16 +103,26 @@ class Sampler:
         self.seq += 1
         now = datetime.now(UTC)
         reported = None
+        room = self.take_reports is None or self.take_reports()
         if self.ingest is not None:
             agents = self.ingest.apply(agents, now.timestamp())
-            if self.take_reports is None or self.take_reports():
+            if room:
                 reported = self.ingest.drain(self.seq)
+        files: Files | None = None
+        if self.sessions is not None:
+            agents = self.sessions.join(agents, now.timestamp())
+            if room:
+                files = self.sessions.drain(final=self.final)
         try:
-            return await self._finish(now, lag, started, host, gpu_status, agents, events, reported)
+            return await self._finish(
+                now, lag, started, host, gpu_status, agents, events, reported, files
+            )
         except BaseException as exc:
             if reported is not None and self.ingest is not None:
                 # What it took never reaches the writer: no "stored" for it, ever.
                 self.ingest.forget(self.seq, f"tick {self.seq} failed: {type(exc).__name__}")
+            if files is not None and self.sessions is not None:
+                self.sessions.book.undrain(*files)  # the next tick takes them
             raise
 
     async def _finish(
@@ -108,6 +135,7 @@ class Sampler:
         agents: tuple[AgentSample, ...],
         events: tuple[AgentEvent, ...],
         reported: Drained | None,
+        files: Files | None = None,
     ) -> Snapshot:
         if self.unresolved:
             counts = self.unresolved
@@ -126,13 +154,15 @@ class Sampler:
             gpu=gpu_status,
             agents=agents,
             events=(*events, *(reported.events if reported else ()), *task_events),
-            errors=tuple(reported.errors) if reported else (),
-            usage=tuple(reported.usage) if reported else (),
+            errors=(*(reported.errors if reported else ()), *(files[1] if files else ())),
+            usage=(*(reported.usage if reported else ()), *(files[0] if files else ())),
             reported=reported.count if reported else 0,
             event_rows=reported.rows if reported and reported.rows else None,
             ingest=self.ingest.stats() if self.ingest is not None else None,
             tasks=boards,
             task_changes=task_changes,
+            sessions=self.sessions.status() if self.sessions is not None else None,
+            session_changes=files[2] if files else (),
         )
         budgets: list[tuple[str, float]] = []
         if self.cost is not None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from ..models import BudgetState, CostState, Snapshot, UsageRecord
+from ..models import AgentSample, BudgetState, CostState, Snapshot, UsageRecord
 from .budgets import BudgetSettings
-from .ledger import CostSummary, Ledger
+from .ledger import AgentCost, CostSummary, Ledger
 from .prices import PriceTable, priced
 
 
@@ -42,17 +42,42 @@ def cost_state(summary: CostSummary) -> CostState:
 
 def with_cost(snap: Snapshot, summary: CostSummary) -> Snapshot:
     """The snapshot with today's cost (and unpriced records) on each agent that used any,
-    and the totals."""
+    and the totals. A row with a session read from files gets its sessions' cost (recorded
+    under the sessions' own names), its session today's and this month's."""
     spent = summary.agents
-    agents = tuple(
-        a.model_copy(
+    agents = tuple(_agent_cost(a, spent) for a in snap.agents)
+    return snap.model_copy(update={"agents": agents, "cost": cost_state(summary)})
+
+
+def _agent_cost(a: AgentSample, spent: dict[str, AgentCost]) -> AgentSample:
+    s = a.session
+    if s is None:
+        if a.name not in spent:
+            return a
+        return a.model_copy(
             update={"cost": spent[a.name].today.cost, "unpriced": spent[a.name].today.unknown}
         )
-        if a.name in spent
-        else a
-        for a in snap.agents
+    mine = spent.get(s.meta.agent)
+    session = s.model_copy(
+        update={
+            "cost_today": mine.today.cost if mine else None,
+            "cost_month": mine.month.cost if mine else None,
+            "unpriced": mine.month.unknown if mine else 0,
+        }
     )
-    return snap.model_copy(update={"agents": agents, "cost": cost_state(summary)})
+    names = (
+        (s.meta.agent, *s.earlier) if a.source == "session" else (a.name, s.meta.agent, *s.earlier)
+    )
+    costs = [spent[n].today for n in dict.fromkeys(names) if n in spent]
+    if not costs:
+        return a.model_copy(update={"session": session})
+    return a.model_copy(
+        update={
+            "session": session,
+            "cost": sum(c.cost for c in costs),
+            "unpriced": sum(c.unknown for c in costs),
+        }
+    )
 
 
 def cost_at(

@@ -1,0 +1,413 @@
+"""What the session readers found, kept per session: the records become history, the sessions
+become row content.
+
+The readers (claude.py, codex_files.py, gemini_files.py) hand out records in file order, some
+more than once (a response written as several growing lines; a file read again after a lost
+offset file). The book:
+
+- rolls every subagent, sidechain and fork into its root session (`SessionInfo.parent_id`),
+  so usage is recorded under the root's id and `agent` name (`claude:1a2b3c4d`);
+- keeps one usage record per key: a record waits `settle` seconds (of our clock) for a copy
+  that supersedes it before it is handed to the history, and a key already handed out (or
+  seeded from the history) is never handed out again, so re-reading a file never double
+  counts (the history's unique index on (agent, request_id) is the last guard);
+- keeps each session's metadata, token totals, last activity, last tool, last error and
+  rate-limit windows for the rows (join.py) and the agent screen.
+
+Errors older than `errors_since` (the recorder's start less `exited_linger`) update a session's
+last error but are not recorded as open errors: a backfill of a month must not fill the
+errors panel with problems long gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .. import safe
+from ..models import (
+    ErrorRecord,
+    InferredState,
+    RateWindow,
+    SessionFamily,
+    SessionMeta,
+    SessionState,
+    SessionTokens,
+    UsageRecord,
+)
+from .records import (
+    RateLimit,
+    SessionActivity,
+    SessionError,
+    SessionInfo,
+    SessionRecord,
+    SessionUsage,
+    supersedes,
+)
+
+SETTLE = 2.0
+"""Seconds a usage record waits for a larger copy of itself (Claude Code writes a response's
+copies within a second of each other)."""
+KEYS_KEPT = 200_000
+"""Usage keys remembered as handed out (a re-read older than this is caught by the history's
+unique index and the ledger instead)."""
+ERRORS_KEPT = 10_000
+PREFIX: dict[str, str] = {"claude-code": "claude", "codex": "codex", "gemini": "gemini"}
+"""Family -> the program's name, the first part of a session's agent name."""
+_TEXT_MAX = 500
+_CWD_MAX = 1024
+"""As the agent collector cuts a process's cwd, so the two compare equal."""
+
+
+def agent_name(family: SessionFamily, session_id: str) -> str:
+    """The name a session's usage and errors are recorded under: program and a short id.
+
+    Codex ids are UUIDv7, whose first characters are a timestamp shared by sessions started
+    within a minute, so Codex names take the id's last eight characters; the others, random
+    from the start, take the first eight (what `claude --resume` lists).
+    """
+    compact = session_id.replace("-", "")
+    short = compact[-8:] if family == "codex" else compact[:8]
+    return safe.name(f"{PREFIX[family]}:{short or '?'}")
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(slots=True)
+class _Tokens:
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    cache_write_1h: int = 0
+
+    def add(self, u: SessionUsage | SessionTokens, sign: int = 1) -> None:
+        if isinstance(u, SessionUsage):
+            parts = (u.input_tokens, u.output_tokens, u.cache_read_tokens,
+                     u.cache_write_tokens, u.cache_write_1h_tokens)  # fmt: skip
+        else:
+            parts = (u.input, u.output, u.cache_read, u.cache_write, u.cache_write_1h)
+        self.input += sign * parts[0]
+        self.output += sign * parts[1]
+        self.cache_read += sign * parts[2]
+        self.cache_write += sign * parts[3]
+        self.cache_write_1h += sign * parts[4]
+
+    def freeze(self) -> SessionTokens:
+        return SessionTokens(
+            input=self.input,
+            output=self.output,
+            cache_read=self.cache_read,
+            cache_write=self.cache_write,
+            cache_write_1h=self.cache_write_1h,
+        )
+
+
+@dataclass(slots=True)
+class Session:
+    """One root session as the book knows it (mutable; frozen into models when shown)."""
+
+    family: SessionFamily
+    session_id: str
+    agent: str
+    cwd: str | None = None
+    git_branch: str | None = None
+    version: str | None = None
+    models: list[str] = field(default_factory=list)
+    first_ts: float | None = None
+    last_ts: float | None = None
+    tokens: _Tokens = field(default_factory=_Tokens)
+    pending: _Tokens = field(default_factory=_Tokens)
+    """Usage still settling: shown on the row already, not yet recorded."""
+    last_kind: str | None = None
+    """The last activity's kind (user, assistant, tool, turn_end)."""
+    last_tool: str | None = None
+    last_error: str | None = None
+    last_error_ts: float | None = None
+    rate_limits: dict[int | None, RateWindow] = field(default_factory=dict)
+    children: set[str] = field(default_factory=set)
+    state: InferredState | None = None
+    state_since: float | None = None
+
+    def meta(self) -> SessionMeta:
+        return SessionMeta(
+            family=self.family,
+            session_id=self.session_id,
+            agent=self.agent,
+            cwd=self.cwd,
+            git_branch=self.git_branch,
+            version=self.version,
+            models=tuple(self.models),
+            first_ts=self.first_ts,
+            last_ts=self.last_ts,
+        )
+
+    def seen(self, ts: float | None) -> None:
+        if ts is None:
+            return
+        if self.first_ts is None or ts < self.first_ts:
+            self.first_ts = ts
+        if self.last_ts is None or ts > self.last_ts:
+            self.last_ts = ts
+
+    def infer(self, now: float, window: float) -> InferredState:
+        """Working: a line within `window`; waiting: the last turn ended and nothing since;
+        idle: anything else. `state_since` moves when the state changes."""
+        if self.last_kind == "turn_end":
+            state: InferredState = "waiting"
+        elif self.last_ts is not None and self.last_ts >= now - window:
+            state = "working"
+        else:
+            state = "idle"
+        if state != self.state:
+            since = self.last_ts if state != "idle" and self.last_ts is not None else now
+            if state == "idle" and self.last_ts is not None:
+                since = min(now, self.last_ts + window)
+            self.state, self.state_since = state, since
+        return state
+
+    def view(self, now: float, window: float) -> SessionState:
+        tokens = _Tokens()
+        tokens.add(self.tokens.freeze())
+        tokens.add(self.pending.freeze())
+        state = self.infer(now, window)
+        return SessionState(
+            meta=self.meta(),
+            tokens=tokens.freeze(),
+            state=state,
+            state_since=self.state_since,
+            last_tool=self.last_tool,
+            last_error=self.last_error,
+            last_error_ts=self.last_error_ts,
+            rate_limits=tuple(
+                sorted(self.rate_limits.values(), key=lambda w: w.window_minutes or 1 << 30)
+            ),
+            subagents=len(self.children),
+        )
+
+
+@dataclass(slots=True)
+class _Waiting:
+    usage: SessionUsage
+    root: Session
+    since: float
+
+
+class SessionBook:
+    """Records in (`add`, on the loop, from the readers' thread), history out (`drain`),
+    sessions for the rows (`sessions`, join.py). Not thread-safe: use it from the loop.
+
+    Args:
+        errors_since: Errors stamped before this (epoch s) are not recorded as open errors.
+        settle: Seconds a usage record waits for a superseding copy.
+        clock: Our clock (epoch s), for settling.
+    """
+
+    def __init__(
+        self,
+        *,
+        errors_since: float = 0.0,
+        settle: float = SETTLE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sessions: dict[str, Session] = {}
+        """Root sessions by id (ids are UUIDs: unique across families)."""
+        self._parents: dict[str, str] = {}
+        self._waiting: dict[tuple[str, str], _Waiting] = {}
+        self._done: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._errors_seen: OrderedDict[tuple[str, float, str], None] = OrderedDict()
+        self._usage: list[UsageRecord] = []
+        self._errors: list[ErrorRecord] = []
+        self._changed: set[str] = set()
+        self._errors_since = errors_since
+        self._settle = settle
+        self._clock = clock
+        self.records = 0
+        """Records taken in, all kinds."""
+        self.duplicates = 0
+        """Usage records dropped as already counted or superseded."""
+
+    @property
+    def waiting(self) -> int:
+        """Usage records settling or settled but not drained yet (back-pressure for the
+        readers: a backfill must not outrun the writer)."""
+        return len(self._waiting) + len(self._usage)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing taken in is still only here: a reader may save its offsets now."""
+        return not (self._waiting or self._usage or self._errors or self._changed)
+
+    def seed(
+        self,
+        sessions: Iterable[tuple[SessionMeta, SessionTokens]],
+        keys: Iterable[tuple[str, str]],
+    ) -> None:
+        """What the history already holds: sessions with their totals, and the (agent, key)
+        pairs of recent usage, so a file read again after a restart counts nothing twice."""
+        for meta, tokens in sessions:
+            s = self.sessions.get(meta.session_id)
+            if s is None:
+                s = self.sessions[meta.session_id] = Session(
+                    meta.family, meta.session_id, meta.agent
+                )
+            s.cwd, s.git_branch, s.version = meta.cwd, meta.git_branch, meta.version
+            s.models = list(dict.fromkeys([*s.models, *meta.models]))
+            s.seen(meta.first_ts)
+            s.seen(meta.last_ts)
+            s.tokens.add(tokens)
+        for pair in keys:
+            self._remember(pair)
+
+    def add(self, records: Iterable[SessionRecord]) -> None:
+        """Fold a reader's records in, in the order it gave them."""
+        now = self._clock()
+        for r in records:
+            self.records += 1
+            if isinstance(r, SessionInfo):
+                self._info(r)
+                continue
+            s = self._root(r.family, r.session_id)
+            s.seen(r.ts)
+            if isinstance(r, SessionUsage):
+                self._take_usage(s, r, now)
+            elif isinstance(r, SessionActivity):
+                s.last_kind = r.kind
+                if r.kind == "tool" and r.tool:
+                    s.last_tool = safe.name(r.tool)
+            elif isinstance(r, SessionError):
+                self._take_error(s, r)
+            elif isinstance(r, RateLimit):
+                s.rate_limits[r.window_minutes] = RateWindow(
+                    window_minutes=r.window_minutes,
+                    used_percent=r.used_percent,
+                    resets_at=r.resets_at,
+                    ts=r.ts,
+                )
+            self._changed.add(s.session_id)
+
+    def drain(
+        self, *, final: bool = False
+    ) -> tuple[list[UsageRecord], list[ErrorRecord], tuple[SessionMeta, ...]]:
+        """What the next tick records: settled usage (all of it when `final`), new errors and
+        the sessions that changed since the last drain."""
+        cutoff = float("inf") if final else self._clock() - self._settle
+        for key, w in list(self._waiting.items()):
+            if w.since <= cutoff:
+                del self._waiting[key]
+                self._settled(key, w)
+        usage, self._usage = self._usage, []
+        errors, self._errors = self._errors, []
+        changed = tuple(
+            self.sessions[sid].meta() for sid in sorted(self._changed) if sid in self.sessions
+        )
+        self._changed.clear()
+        return usage, errors, changed
+
+    def undrain(
+        self, usage: list[UsageRecord], errors: list[ErrorRecord], metas: tuple[SessionMeta, ...]
+    ) -> None:
+        """Put back what a failed tick took (it never reached the writer)."""
+        self._usage[:0] = usage
+        self._errors[:0] = errors
+        self._changed.update(m.session_id for m in metas)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _root(self, family: SessionFamily, session_id: str) -> Session:
+        sid = session_id
+        for _ in range(32):  # a parent chain, bounded: a loop in the files must not hang us
+            parent = self._parents.get(sid)
+            if parent is None:
+                break
+            sid = parent
+        s = self.sessions.get(sid)
+        if s is None:
+            s = self.sessions[sid] = Session(family, safe.name(sid, 200), agent_name(family, sid))
+            self._changed.add(sid)
+        if sid != session_id:
+            s.children.add(session_id)
+        return s
+
+    def _info(self, r: SessionInfo) -> None:
+        if r.parent_id and r.parent_id != r.session_id:
+            self._parents.setdefault(r.session_id, r.parent_id)
+        s = self._root(r.family, r.session_id)
+        if r.session_id == s.session_id:  # a child's cwd/branch/version are not the root's
+            if r.cwd:
+                s.cwd = safe.clean(r.cwd, _CWD_MAX)
+            if r.git_branch:
+                s.git_branch = safe.name(r.git_branch)
+            if r.version:
+                s.version = safe.name(r.version, 64)
+        s.seen(r.ts)
+        self._changed.add(s.session_id)
+
+    def _take_usage(self, s: Session, u: SessionUsage, now: float) -> None:
+        key = (s.agent, u.key)
+        if key in self._done:
+            self.duplicates += 1
+            return
+        w = self._waiting.get(key)
+        if w is not None:
+            self.duplicates += 1
+            if not supersedes(u, w.usage):
+                return
+            s.pending.add(w.usage, -1)
+            w.usage = u
+        else:
+            self._waiting[key] = _Waiting(u, s, now)
+        s.pending.add(u)
+        model = safe.name(u.model)
+        if model not in s.models:
+            s.models.append(model)
+
+    def _settled(self, key: tuple[str, str], w: _Waiting) -> None:
+        u, s = w.usage, w.root
+        s.pending.add(u, -1)
+        s.tokens.add(u)
+        self._remember(key)
+        self._usage.append(
+            UsageRecord(
+                ts=_dt(u.ts),
+                agent=s.agent,
+                model=safe.name(u.model),
+                input_tokens=u.input_tokens,
+                output_tokens=u.output_tokens,
+                cache_read_tokens=u.cache_read_tokens,
+                cache_write_tokens=u.cache_write_tokens,
+                cache_write_1h_tokens=min(u.cache_write_1h_tokens, u.cache_write_tokens),
+                cost_usd=u.cost_usd,
+                request_id=u.key,
+                session=s.session_id,
+            )
+        )
+
+    def _take_error(self, s: Session, e: SessionError) -> None:
+        message = safe.clean(e.message, _TEXT_MAX)
+        if s.last_error_ts is None or e.ts >= s.last_error_ts:
+            s.last_error, s.last_error_ts = message, e.ts
+        seen = (s.session_id, e.ts, e.error_type)
+        if seen in self._errors_seen or e.ts < self._errors_since:
+            return
+        self._errors_seen[seen] = None
+        if len(self._errors_seen) > ERRORS_KEPT:
+            self._errors_seen.popitem(last=False)
+        self._errors.append(
+            ErrorRecord(
+                ts=_dt(e.ts),
+                agent=s.agent,
+                error_type=safe.name(e.error_type or "error"),
+                message=message,
+            )
+        )
+
+    def _remember(self, key: tuple[str, str]) -> None:
+        self._done[key] = None
+        if len(self._done) > KEYS_KEPT:
+            self._done.popitem(last=False)

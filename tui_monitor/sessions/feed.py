@@ -1,0 +1,172 @@
+"""The recorder's sessions task: readers polled in a thread, records into the book, the book
+into every tick (rows joined, usage and errors to the history).
+
+Backfill: the first polls read the window (`[sessions] backfill_days`, default since the first
+of last month) as fast as the writer takes it: a tick records at most `DRAIN_MAX` usage records
+(pricing them runs on the loop), and the readers wait while `WAITING_MAX` are held. The task
+starts after the first screen and only reads in threads, so it never delays it; the header
+shows the bytes left. Offsets are saved only when everything read is in a tick (`book.idle`):
+a crash reads the last bit again, and the keys make that count nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from ..config import Settings
+from ..models import AgentSample, ErrorRecord, SessionMeta, SessionsStatus, UsageRecord
+from .book import SessionBook
+from .join import join
+
+log = logging.getLogger(__name__)
+
+DRAIN_MAX = 5000
+"""Usage records one tick takes at most (priced on the loop at ~10 µs each)."""
+WAITING_MAX = 50_000
+"""Usage records held in the book before the readers wait for the ticks to take some."""
+PROBLEMS = ("too_long", "refused", "state_errors", "bad_lines", "bad_json", "not_object")
+"""Reader counters that count a problem with a file (the rest count what went right)."""
+
+
+class Reader(Protocol):
+    """What the feed needs of a family's reader (sessions/reader.py has the full protocol)."""
+
+    @property
+    def more(self) -> bool: ...
+    @property
+    def backlog(self) -> int: ...
+
+    counters: dict[str, int]
+    last_problem: str | None
+
+    def poll(self) -> list: ...  # type: ignore[type-arg]
+    def save(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def backfill_since(days: int | None, now: datetime | None = None) -> float:
+    """Epoch seconds the backfill window starts: `days` ago, else the first of last month
+    (local time), so this month's and last month's totals are whole."""
+    now = now or datetime.now().astimezone()
+    if days is not None:
+        return (now - timedelta(days=days)).timestamp()
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (first - timedelta(days=1)).replace(day=1)
+    return last_month.timestamp()
+
+
+class SessionFeed:
+    """Owns the book and the readers of one recorder.
+
+    Args:
+        settings: `[sessions]`, `exited_linger`.
+        open_readers: Makes the readers (called once, in a thread).
+        clock: Epoch seconds.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        open_readers: Callable[[], Sequence[Reader]],
+        *,
+        errors_since: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.book = SessionBook(errors_since=errors_since, clock=clock)
+        self._open = open_readers
+        self._clock = clock
+        self.readers: Sequence[Reader] = ()
+        self.backfill = True
+        """True until every reader has read all it was shown once."""
+        self.polls = 0
+        self._room = asyncio.Event()
+        self._problem: str | None = None
+
+    def join(self, agents: tuple[AgentSample, ...], now: float) -> tuple[AgentSample, ...]:
+        return join(
+            self.book,
+            agents,
+            now,
+            window=self.settings.sessions.working_window,
+            linger=self.settings.exited_linger,
+        )
+
+    def drain(
+        self, *, final: bool = False
+    ) -> tuple[list[UsageRecord], list[ErrorRecord], tuple[SessionMeta, ...]]:
+        usage, errors, metas = self.book.drain(final=final)
+        if len(usage) > DRAIN_MAX and not final:
+            self.book.undrain(usage[DRAIN_MAX:], [], ())
+            usage = usage[:DRAIN_MAX]
+        if self.book.waiting < WAITING_MAX:
+            self._room.set()
+        return usage, errors, metas
+
+    def status(self) -> SessionsStatus:
+        problems = 0
+        last = None
+        for r in self.readers:
+            problems += sum(r.counters.get(k, 0) for k in PROBLEMS)
+            last = r.last_problem or last
+        return SessionsStatus(
+            backfill=self.backfill,
+            backlog=sum(r.backlog for r in self.readers),
+            files=sum(_files(r) for r in self.readers),
+            sessions=len(self.book.sessions),
+            problems=problems,
+            last_problem=last,
+        )
+
+    async def run(self) -> None:
+        """Poll every reader until cancelled; the offsets are saved on the way out."""
+        self.readers = await asyncio.to_thread(self._open)
+        try:
+            while True:
+                more = False
+                for reader in self.readers:
+                    while self.book.waiting >= WAITING_MAX:
+                        self._room.clear()
+                        await self._room.wait()
+                    records = await asyncio.to_thread(reader.poll)
+                    self.book.add(records)
+                    more = more or reader.more
+                self.polls += 1
+                if not more:
+                    self.backfill = False
+                if self.book.idle:
+                    await asyncio.to_thread(self.save)
+                await asyncio.sleep(0.01 if more else self.settings.sessions.poll_every)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.close)
+
+    def save(self) -> None:
+        for reader in self.readers:
+            try:
+                reader.save()
+            except OSError as exc:
+                log.warning("saving session read offsets failed: %s", exc)
+
+    def close(self) -> None:
+        """Save (only when everything read reached a tick) and close the readers."""
+        if self.book.idle:
+            self.save()
+        for reader in self.readers:
+            reader.close()
+
+
+def _files(reader: Reader) -> int:
+    return int(reader.counters.get("files", 0))
+
+
+def state_path(db: Path) -> Path:
+    """Where the readers keep their offsets: beside the database."""
+    return db.with_name(db.name + ".sessions")
