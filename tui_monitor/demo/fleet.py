@@ -232,6 +232,7 @@ def demo_settings(workdir: Path, fleet: Fleet) -> Settings:
     prices = {model: {"input": inp, "output": out} for model, inp, out in MODELS}
     data: dict[str, object] = {
         "presets": {"enabled": False},
+        "sessions": {"enabled": False},  # the demo shows its fleet, not your sessions
         "store": {"path": str(workdir / "history.db")},
         "ingest": {
             "socket": str(fleet.socket),
