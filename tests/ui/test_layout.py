@@ -64,7 +64,7 @@ def test_fitting_takes_narrower_columns_a_wider_one_left_room_for() -> None:
     assert keys == ["name", "status", "pid", "cpu", "mem", "mcp", "errs", "cost", "uptime"]
     everything = fitting(1000, 8)
     assert [c.key for c in everything] == [c.key for c in COLUMNS]
-    empty_last = [c.key for c in fitting(90, 8, frozenset({"cost"}))]
+    empty_last = [c.key for c in fitting(90, 8, frozenset({"cost"}), {"model", "tokens"})]
     assert "cost" not in empty_last and "gpu" in empty_last
 
 
