@@ -21,6 +21,9 @@ from tui_monitor.models import (
 )
 
 NOW = BASE.timestamp()
+CLAUDE_TOKENS = SessionTokens(
+    input=12_000, output=48_000, cache_read=1_150_000, cache_write=90_000, cache_write_1h=30_000
+)
 
 
 def session(
@@ -53,7 +56,10 @@ def session(
         meta=meta,
         tokens=tokens
         or SessionTokens(
-            input=12_000, output=48_000, cache_read=1_150_000, cache_write=90_000,
+            input=12_000,
+            output=48_000,
+            cache_read=1_150_000,
+            cache_write=90_000,
             cache_write_1h=30_000,
         ),  # fmt: skip
         cost_today=cost_today,
