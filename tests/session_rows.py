@@ -24,6 +24,9 @@ NOW = BASE.timestamp()
 CLAUDE_TOKENS = SessionTokens(
     input=12_000, output=48_000, cache_read=1_150_000, cache_write=90_000, cache_write_1h=30_000
 )
+CLAUDE_TOKENS = SessionTokens(
+    input=12_000, output=48_000, cache_read=1_150_000, cache_write=90_000, cache_write_1h=30_000
+)
 
 
 def session(
@@ -54,14 +57,7 @@ def session(
     )
     return SessionState(
         meta=meta,
-        tokens=tokens
-        or SessionTokens(
-            input=12_000,
-            output=48_000,
-            cache_read=1_150_000,
-            cache_write=90_000,
-            cache_write_1h=30_000,
-        ),  # fmt: skip
+        tokens=tokens or CLAUDE_TOKENS,
         cost_today=cost_today,
         cost_month=cost_month,
         unpriced=unpriced,
