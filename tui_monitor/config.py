@@ -317,8 +317,8 @@ class SessionsSettings(BaseModel):
     """Seconds between looks at the session files once the backfill is done."""
 
 
-SORT_KEYS = ("name", "kind", "status", "pid", "cpu", "mem", "gpu", "procs", "mcp", "queue",
-             "msgs", "errs", "cost", "age", "tasks", "uptime")  # fmt: skip
+SORT_KEYS = ("name", "kind", "status", "model", "pid", "cpu", "mem", "gpu", "procs", "mcp",
+             "queue", "msgs", "errs", "tokens", "cost", "age", "tasks", "uptime")  # fmt: skip
 
 
 class UiSettings(BaseModel):

@@ -82,17 +82,27 @@ UNPRICED = "≥"
 so a cell or card cut short on a narrow terminal still shows it."""
 
 
+UNKNOWN_COST = "unknown"
+"""A total of usage none of which has a price: never `$0`, never `≥$0.00`."""
+
+
 def cost(value: float | None, unpriced: int = 0) -> str:
-    """A money total, `≥$0.42` when `unpriced` usage records (no price known) are left out."""
+    """A money total, `≥$0.42` when `unpriced` usage records (no price known) are left out;
+    `unknown` when those are all there is (nothing priced, or priced at nothing)."""
     if not unpriced:
         return usd(value)
-    return UNPRICED + usd(value or 0.0)
+    if not value:
+        return UNKNOWN_COST
+    return UNPRICED + usd(value)
 
 
 def count(n: int) -> str:
-    """Token and message counts: 812, 12.3k, 4.5M."""
+    """Token and message counts: 812, 12.3k, 4.5M, 1.2B (at most six characters below a
+    trillion: a session's cache reads reach billions)."""
     if n < 10_000:
         return str(n)
-    if n < 1_000_000:
+    if n < 999_950:
         return f"{n / 1000:.1f}k"
-    return f"{n / 1_000_000:.1f}M"
+    if n < 999_950_000:
+        return f"{n / 1_000_000:.1f}M"
+    return f"{n / 1_000_000_000:.1f}B"

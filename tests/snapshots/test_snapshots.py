@@ -12,9 +12,21 @@ import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
-from factories import build_app, history, ready, screen_text, snapshot, step, table, wait_until
+from factories import (
+    build_app,
+    event,
+    history,
+    ready,
+    screen_text,
+    snapshot,
+    step,
+    table,
+    wait_until,
+)
+from session_rows import sessions_snapshot
 from textual.pilot import Pilot
 
+from tui_monitor.models import SessionsStatus
 from tui_monitor.source import ScriptedSource
 from tui_monitor.ui.app import MonitorApp
 from tui_monitor.ui.screens.agent import AgentScreen
@@ -104,3 +116,58 @@ def test_empty_state(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
         _machine_free(app)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def _sessions_app() -> tuple[MonitorApp, ScriptedSource]:
+    """Two plain agents, Claude Code and Codex processes joined to their sessions (working,
+    waiting), a session whose process is gone; the header says the readers have problems."""
+    status = SessionsStatus(backfill=False, files=3, sessions=3, problems=2, last_problem="x")
+    events = [
+        event("claude", "tool_call", "Bash", level="debug", ts=-40),
+        event("codex", "turn_ended", "waiting for the user", level="info", ts=-30),
+        event("claude:9f8e7d6c", "api_error", "overloaded_error", level="error", ts=-20),
+    ]
+    snap = sessions_snapshot(1, status=status).model_copy(update={"events": tuple(events)})
+    return build_app([snap])
+
+
+async def _sessions_ready(pilot: Pilot[None]) -> None:
+    app = pilot.app
+    assert isinstance(app, MonitorApp)
+    await ready(pilot, 1)
+    await wait_until(pilot, lambda: table(app).row_count == 5, what="five rows")
+    await pilot.press("m", "m", "m")
+    await pilot.wait_for_scheduled_animations()
+
+
+def test_dashboard_with_sessions(snap_compare: SnapCompare) -> None:
+    """MODEL and TOKENS on the joined rows, `~working` and `~waiting` (inferred), a cost with
+    no price `unknown`, a row with no process in dashes, `sessions: 2 problems` in the header."""
+    app, _ = _sessions_app()
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _sessions_ready(pilot)
+        _machine_free(app)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_agent_screen_session(snap_compare: SnapCompare) -> None:
+    """`enter` on the Codex row: its session's rows above its process's."""
+    app, _ = _sessions_app()
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _sessions_ready(pilot)
+        t = table(app)
+        for _ in range(t.get_row_index("codex") - t.cursor_row):
+            await pilot.press("j")
+        await wait_until(pilot, lambda: t.selected == "codex", what="codex selected")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, AgentScreen), what="agent screen")
+        chart = app.screen.query_one("#agent-chart")
+        await wait_until(pilot, lambda: "last 5m" in str(chart.border_title), what="chart")
+        await wait_until(pilot, lambda: "gpt-5-codex" in screen_text(app), what="session")
+        await pilot.wait_for_scheduled_animations()
+        _machine_free(app)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)

@@ -57,13 +57,14 @@ async def test_80_columns_fit_the_columns_that_fit() -> None:
 
 
 def test_fitting_takes_narrower_columns_a_wider_one_left_room_for() -> None:
-    keys = [c.key for c in fitting(78, 8, frozenset({"gpu", "queue"}), skip=("mcp",))]
-    # Greedy by priority: PROCS (5) does not fit after COST (4), KIND (6) neither, but with
-    # GPU MEM and QUEUE empty and last, COST does.
-    assert keys == ["name", "status", "pid", "cpu", "mem", "errs", "cost", "uptime"]
+    keys = [c.key for c in fitting(78, 8, frozenset({"gpu", "queue"}), {"model", "tokens"})]
+    # Greedy by priority: PROCS (5) does not fit after PID (3), KIND (6) neither, but the
+    # narrow MCP (5) still does; GPU MEM and QUEUE are empty and last (no sessions: no MODEL
+    # or TOKENS columns at all).
+    assert keys == ["name", "status", "pid", "cpu", "mem", "mcp", "errs", "cost", "uptime"]
     everything = fitting(1000, 8)
     assert [c.key for c in everything] == [c.key for c in COLUMNS]
-    empty_last = [c.key for c in fitting(90, 8, frozenset({"cost"}))]
+    empty_last = [c.key for c in fitting(90, 8, frozenset({"cost"}), {"model", "tokens"})]
     assert "cost" not in empty_last and "gpu" in empty_last
 
 

@@ -17,7 +17,8 @@ from .. import fmt, safe
 from ..collect.rules import Matcher
 from ..models import AgentSample, Snapshot
 from ..store.queries import DbInfo
-from ..ui.columns import shown_status
+from ..ui.columns import inferred_state, shown_status
+from ..ui.model_names import newest_model, short_models
 
 STATUS_STYLE = {
     "running": "green",
@@ -96,19 +97,39 @@ def _host_lines(snap: Snapshot, origin: Mapping[str, Any] | None = None) -> Tabl
         grid.add_row("gpu", line)
     if origin is not None:
         grid.add_row("cost", _cost_line(snap))
+    if snap.sessions is not None:
+        grid.add_row("sessions", _sessions_line(snap))
     return grid
+
+
+def _sessions_line(snap: Snapshot) -> Text:
+    """The session file readers: backfill progress, files, problems and the latest one."""
+    s = snap.sessions
+    assert s is not None
+    line = Text(f"{s.sessions} sessions in {s.files} files")
+    if s.backfill:
+        line.append(f"  importing, {fmt.size(s.backlog)} left", style="yellow")
+    if s.problems:
+        line.append(f"  {s.problems} problems", style="yellow")
+        if s.last_problem:
+            line.append(" (latest: ")
+            line.append_text(safe.text(s.last_problem, "yellow", limit=300))
+            line.append(")")
+    return line
 
 
 _COLUMNS = (
     ("NAME", "left"),
     ("KIND", "left"),
     ("STATUS", "left"),
+    ("MODEL", "left"),
     ("PID", "right"),
     ("CPU%", "right"),
     ("MEM", "right"),
     ("GPU MEM", "right"),
     ("PROCS", "right"),
     ("UPTIME", "right"),
+    ("TOKENS", "right"),
     ("COST", "right"),
     ("TASK", "left"),
     ("COMMAND", "left"),
@@ -117,21 +138,41 @@ _WIDE = ("TASK", "COMMAND")
 """Columns that share what is left of the width (cut with an ellipsis); the others never."""
 
 
+_SESSION_COLUMNS = ("MODEL", "TOKENS")
+"""Shown when some agent has a session read from its files (live only: not from history)."""
+
+
+def _status_style(a: AgentSample) -> str:
+    state = inferred_state(a)
+    if state is None:
+        return STATUS_STYLE.get(a.status, "")
+    return "bold yellow" if state == "waiting" else "italic"
+
+
 def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
-    columns = [c for c in _COLUMNS if c[0] != "TASK" or any(a.task for a in agents)]
+    sessions = any(a.session is not None for a in agents)
+    tasks = any(a.task for a in agents)
+    columns = [
+        c
+        for c in _COLUMNS
+        if (c[0] != "TASK" or tasks) and (c[0] not in _SESSION_COLUMNS or sessions)
+    ]
+    models = short_models(m for a in agents if (m := newest_model(a)) is not None)
     rows = [
         (
             safe.name_text(a.name, "bold"),
             safe.name_text(a.kind),
-            safe.name_text(shown_status(a), STATUS_STYLE.get(a.status, "")),
+            safe.name_text(shown_status(a), _status_style(a)),
+            *([_model(a, models)] if sessions else []),
             Text("-" if a.pid is None else str(a.pid)),
             Text("-" if a.cpu_utilization is None else f"{a.cpu_utilization:.1f}"),
             Text(fmt.size(a.ram_used)),
             Text(fmt.size(a.gpu_memory_used)),
-            Text(str(a.procs)),
+            Text(str(a.procs) if a.pid else "-"),
             Text(fmt.duration(a.uptime(now))),
+            *([_tokens(a)] if sessions else []),
             Text(fmt.cost(a.cost, a.unpriced), style="yellow" if a.unpriced else ""),
-            *([safe.text(a.task or "", limit=200)] if len(columns) == len(_COLUMNS) else []),
+            *([safe.text(a.task or "", limit=200)] if tasks else []),
             safe.text(a.cmdline, "dim", limit=200),
         )
         for a in agents
@@ -153,6 +194,15 @@ def agent_table(agents: Sequence[AgentSample], now: float) -> Table:
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def _model(a: AgentSample, models: Mapping[str, str]) -> Text:
+    model = newest_model(a)
+    return Text("-") if model is None else safe.name_text(models.get(model, model), limit=40)
+
+
+def _tokens(a: AgentSample) -> Text:
+    return Text("-" if a.session is None else fmt.count(a.session.tokens.total))
 
 
 PIPE_WIDTH = 240

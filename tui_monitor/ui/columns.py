@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from rich.text import Text
 
 from .. import fmt, safe
-from ..models import AgentSample
+from ..models import AgentSample, InferredState
+from .model_names import newest_model
 
 STATUS_STYLE = {
     "running": "bold green",
@@ -22,13 +23,50 @@ STATUS_STYLE = {
     "stale": "bold magenta",
 }
 STATUS_ORDER = {s: i for i, s in enumerate(STATUS_STYLE)}
+INFERRED = "~"
+"""Marks a state inferred from a real agent's session files (`~waiting`), not measured from
+its process nor reported by the agent."""
+INFERRED_STYLE: dict[InferredState, str] = {
+    "working": "italic green",
+    "waiting": "bold reverse yellow",  # the agent waits for its user: it must stand out
+    "idle": "italic cyan",
+}
+INFERRED_ORDER = {s: i for i, s in enumerate(INFERRED_STYLE)}
+_ALIVE = ("running", "idle", "waiting", "unknown")
+"""Process states that a reported or inferred state may stand in for; the others (stopped,
+zombie, exited, stale) say worse and are shown as they are."""
+
+
+def inferred_state(agent: AgentSample) -> InferredState | None:
+    """Its session's inferred state, where nothing better is known: the agent reports no
+    status and its process does not say worse."""
+    session = agent.session
+    if session is None or session.state is None or agent.reported:
+        return None
+    return session.state if agent.status in _ALIVE else None
 
 
 def shown_status(agent: AgentSample) -> str:
-    """What the agent says it is doing (e.g. "thinking"), unless the process says worse."""
-    if agent.reported and agent.status in ("running", "idle", "waiting", "unknown"):
+    """What the agent says it is doing (e.g. "thinking"), else what its session files say
+    (`~waiting`), unless the process says worse."""
+    if agent.reported and agent.status in _ALIVE:
         return agent.reported
-    return agent.status
+    state = inferred_state(agent)
+    return agent.status if state is None else INFERRED + state
+
+
+def status_style(agent: AgentSample) -> str:
+    state = inferred_state(agent)
+    return STATUS_STYLE.get(agent.status, "") if state is None else INFERRED_STYLE[state]
+
+
+def _status_rank(agent: AgentSample) -> tuple[int, int]:
+    state = inferred_state(agent)
+    return STATUS_ORDER.get(agent.status, 99), -1 if state is None else INFERRED_ORDER[state]
+
+
+def _tokens(agent: AgentSample) -> int | None:
+    return None if agent.session is None else agent.session.tokens.total
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +110,16 @@ COLUMNS: tuple[Column, ...] = (
         0,
         False,
         lambda a, s, n: shown_status(a),
-        lambda a, s, n: STATUS_ORDER.get(a.status, 99),
+        lambda a, s, n: _status_rank(a),
+    ),
+    Column(
+        "model",
+        "MODEL",
+        11,
+        1,
+        False,
+        lambda a, s, n: newest_model(a) or "-",
+        lambda a, s, n: (newest_model(a) or "").lower(),
     ),
     Column(
         "pid",
@@ -156,10 +203,19 @@ COLUMNS: tuple[Column, ...] = (
         lambda a, s, n: a.errors,
     ),
     Column(
+        "tokens",
+        "TOKENS",
+        6,
+        1,
+        True,
+        lambda a, s, n: "-" if a.session is None else fmt.count(a.session.tokens.total),
+        lambda a, s, n: _num(_tokens(a)),
+    ),
+    Column(
         "cost",
         "COST",
         7,
-        4,
+        1,
         True,
         lambda a, s, n: fmt.cost(a.cost, a.unpriced),
         lambda a, s, n: _num(a.cost),
@@ -201,11 +257,14 @@ OPTIONAL: dict[str, Callable[[AgentSample], bool]] = {
     "queue": lambda a: a.queue_depth is not None,
     "cost": lambda a: a.cost is not None,
     "mcp": lambda a: bool(a.mcp),
+    "model": lambda a: a.session is not None,
+    "tokens": lambda a: a.session is not None,
 }
 """Columns that are all `-` until some agent has the figure: they give way to any other."""
-UNSEEN_HIDDEN = frozenset({"mcp"})
+UNSEEN_HIDDEN = frozenset({"mcp", "model", "tokens"})
 """Of those, the ones not shown at all until some agent has the figure: a column of `-` for
-MCP would say "no servers" where the history (attached, replaying) does not keep them."""
+MCP would say "no servers", for MODEL and TOKENS "no session", where the history (attached,
+replaying) does not keep them."""
 
 
 def fitting(
@@ -227,16 +286,27 @@ def fitting(
     return [c for c in COLUMNS if c.key in chosen]
 
 
-def cell(column: Column, agent: AgentSample, stats: AgentStats, now: float) -> Text:
-    """One cell as a Text (never markup): untrusted values were cleaned by the collector."""
+def cell(
+    column: Column,
+    agent: AgentSample,
+    stats: AgentStats,
+    now: float,
+    models: Mapping[str, str] | None = None,
+) -> Text:
+    """One cell as a Text (never markup), every value shown strictly as a name (`models`:
+    the short name of each model, see `model_names.short_models`)."""
     value = column.cell(agent, stats, now)
     style = ""
     if column.key == "status":
-        style = STATUS_STYLE.get(agent.status, "")
+        style = status_style(agent)
     elif column.key == "name":
         style = "bold"
     elif column.key == "errs" and agent.errors:
         style = "bold red"
+    elif column.key == "model" and models is not None:
+        value = models.get(value, value)
+    elif column.key == "cost" and agent.unpriced:
+        style = "yellow"
     # Every cell is a name, a status or a figure: shown strictly, so no two look alike.
     text = safe.name_text(value, style=style, limit=NAME_MAX if column.key == "name" else 64)
     text.overflow = "ellipsis"  # a cell cut at its column's width says so
@@ -250,6 +320,12 @@ def reports_only(agent: AgentSample) -> bool:
     return agent.pid is None and not agent.pids and agent.source == "ingest"
 
 
+def session_only(agent: AgentSample) -> bool:
+    """A real agent's session with no live process to join (its process ended, or is not
+    ours to see): no CPU or memory figures either."""
+    return agent.pid is None and not agent.pids and agent.source == "session"
+
+
 def filter_problem(query: str) -> str | None:
     """Why `query` is not used as a regex (it is then matched as plain text), if it is not."""
     try:
@@ -259,8 +335,14 @@ def filter_problem(query: str) -> str | None:
     return None
 
 
+def _haystack(a: AgentSample) -> tuple[str, ...]:
+    models = () if a.session is None else a.session.meta.models
+    return (a.name, a.kind, a.status, a.reported or "", shown_status(a), *models)
+
+
 def compile_filter(query: str) -> Callable[[AgentSample], bool] | None:
-    """`/` filter: a case-insensitive regex over name, kind and status (plain text if invalid)."""
+    """`/` filter: a case-insensitive regex over name, kind, status (the process's and the
+    one shown) and its session's models (plain text if invalid)."""
     query = query.strip()
     if not query:
         return None
@@ -268,4 +350,4 @@ def compile_filter(query: str) -> Callable[[AgentSample], bool] | None:
         pattern = re.compile(query, re.IGNORECASE)
     except re.error:
         pattern = re.compile(re.escape(query), re.IGNORECASE)
-    return lambda a: any(pattern.search(v) for v in (a.name, a.kind, a.status, a.reported or ""))
+    return lambda a: any(pattern.search(v) for v in _haystack(a))

@@ -34,6 +34,8 @@ class Monitor(Protocol):
     history: History | None
     problem: str | None
     config_path: Path
+    utc: bool
+    """Times in UTC (tests, servers) rather than local time."""
 
     @property
     def snapshot(self) -> Snapshot | None: ...

@@ -21,12 +21,14 @@ from ...collect.mcp import McpMatcher
 from ...collect.tree import process_tree
 from ...cost.tick import month_start_ms
 from ...models import AgentSample, Snapshot
-from ...store.queries import ErrorRow, ModelUsageRow
+from ...store.queries import ErrorRow
 from ...store.writer import resolve_error
 from ...tasks.order import priority_rank
-from ..columns import STATUS_STYLE, reports_only
+from ..columns import STATUS_STYLE, reports_only, session_only
 from ..monitor import Monitor, monitor_of
 from ..proc_tree import recorded, servers_in, tree_view
+from ..session_section import add_session_rows
+from ..usage_table import usage_table
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
@@ -120,6 +122,7 @@ class AgentScreen(Screen[None]):
             self.monitor.clock(snap),
             self.monitor.problem or source.warning,
             ingest=None if source.warning else snap.ingest,
+            sessions=None if source.warning else snap.sessions,
         )
 
     def render_snapshot(self, snap: Snapshot) -> None:
@@ -206,8 +209,10 @@ class AgentScreen(Screen[None]):
             t.add_row(_wrap(safe.name_text(key)), f"{value:g}")
         if a.errors:
             t.add_row("errors", Text(f"{a.errors} open (enter on one: in full)", "bold red"))
-        if reports_only(a):
-            return t  # known only from what it reports: no process to describe
+        if a.session is not None:  # what its own files say: before its process, if any
+            add_session_rows(t, a.session, now, self.monitor.utc)
+        if reports_only(a) or session_only(a):
+            return t  # known only from what it reports or its files: no process to describe
         t.add_row("pids", Text(" ".join(map(str, a.pids)) or "-"))
         t.add_row("uptime", fmt.duration(a.uptime(now)))
         t.add_row("cpu", fmt.percent(a.cpu_utilization))
@@ -248,10 +253,11 @@ class AgentScreen(Screen[None]):
             chart.say("No history database: charts need one (tui-monitor record, or --db).")
             chart.border_title = safe.text(f"{title} (no history)")
             return
-        if agent is not None and reports_only(agent):
+        if agent is not None and (reports_only(agent) or session_only(agent)):
+            why = "it only reports" if reports_only(agent) else "only its session files remain"
             chart.say(
                 Text(
-                    "It has no process of its own (it only reports): no CPU or memory figures "
+                    f"It has no process of its own ({why}): no CPU or memory figures "
                     "to chart. Its reports, events and errors are on the left and below."
                 )
             )
@@ -279,7 +285,7 @@ class AgentScreen(Screen[None]):
             "max": [p[3] / scale for p in series.points],
         }
         unit = "%" if self.metric == "cpu" else "MiB"
-        if agent is None or not reports_only(agent):
+        if agent is None or not (reports_only(agent) or session_only(agent)):
             if any(v is not None for v in lines["avg"]):
                 chart.show(title, xs, lines, unit, span=span.total_seconds())
             else:
@@ -290,37 +296,8 @@ class AgentScreen(Screen[None]):
             log.add(e for _, e in reversed(events))
         self._show_errors(errors)
         box = self.query_one("#usage", Static)
-        box.update(self._usage(models))
+        box.update(usage_table(models))
         box.display = bool(models)
-
-    @staticmethod
-    def _usage(rows: list[ModelUsageRow]) -> Table | str:
-        """Tokens and cost by model this month, as stored when recorded (never re-priced);
-        `≥` where records with no price are left out of the cost."""
-        if not rows:
-            return ""
-        t = Table(title="usage this month", title_justify="left", box=None, pad_edge=False)
-        for col, right in (("MODEL", False), ("REQ", True), ("IN", True), ("OUT", True)):
-            t.add_column(col, justify="right" if right else "left", no_wrap=True)
-        t.add_column("COST", justify="right", no_wrap=True)
-        unpriced = 0
-        for r in rows[:12]:
-            if r.unpriced == r.records:
-                shown = Text("no price", "yellow")
-            else:
-                unpriced += r.unpriced
-                shown = Text(fmt.cost(r.cost, r.unpriced), "yellow" if r.unpriced else "")
-            t.add_row(
-                safe.name_text(r.model, limit=24),
-                str(r.records),
-                fmt.count(r.tokens[0] + r.tokens[2] + r.tokens[3]),
-                fmt.count(r.tokens[1]),
-                shown,
-            )
-        if unpriced:
-            t.caption = f"{fmt.UNPRICED}: leaves out {unpriced} requests with no price ([prices])"
-            t.caption_justify = "left"
-        return t
 
     def _show_errors(self, errors: list[ErrorRow]) -> None:
         box = self.query_one("#errors", OptionList)

@@ -102,7 +102,7 @@ class DashboardScreen(Screen[None]):
             yield Card("Alerts", id="card-alerts")
             yield Card("Tasks", id="card-tasks")
         # Hidden from the start, so the first layout and the first focus are the final ones.
-        box = Input(placeholder="filter: text or regex over name, kind, status", id="filter")
+        box = Input(placeholder="filter: text or regex over name, kind, status, model", id="filter")
         box.display = False
         yield box
         yield AgentTable(id="agents")
@@ -175,6 +175,7 @@ class DashboardScreen(Screen[None]):
             self.monitor.clock(snap),
             self.monitor.problem or warning,
             None if warning else snap.ingest,  # a stopped recorder's counters: room for why
+            None if warning else snap.sessions,
         )
 
     def _fit_table(self) -> None:

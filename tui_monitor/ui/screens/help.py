@@ -21,6 +21,7 @@ EXTRA = (
     ("⏎ on the event log", "its events, each in full"),
     ("click a header", "sort by that column (again: reverse)"),
     ("ctrl+p", "command palette (actions, themes)"),
+    ("~ in STATUS", "inferred from its session files"),
 )
 
 

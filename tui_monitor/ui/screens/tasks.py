@@ -165,6 +165,7 @@ class TasksScreen(Screen[None]):
             self.monitor.clock(snap),
             self.monitor.problem or "",
             snap.ingest,
+            snap.sessions,
         )
 
     def render_tasks(self) -> None:

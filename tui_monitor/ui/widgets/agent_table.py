@@ -25,6 +25,7 @@ from ..columns import (
     cell,
     fitting,
 )
+from ..model_names import newest_model, short_models
 
 CACHE_SIZES = {
     "_cell_render_cache": 1000,
@@ -85,6 +86,8 @@ class AgentTable(DataTable[Text]):
         self._agents: dict[str, AgentSample] = {}
         self._stats: Mapping[str, AgentStats] = {}
         self._now = 0.0
+        self._models: dict[str, str] = {}
+        """Each newest model's name in the MODEL column (short where unambiguous)."""
         self._filter: Callable[[AgentSample], bool] | None = None
         self._selected: str | None = None
         self._present: set[str] = set()
@@ -151,6 +154,8 @@ class AgentTable(DataTable[Text]):
     ) -> None:
         """Show this tick's agents: changed cells only, new rows added, vanished rows removed."""
         self._agents = {a.name: a for a in agents}
+        # Over every agent, not the filtered ones: a filter never changes how a name reads.
+        self._models = short_models(m for a in agents if (m := newest_model(a)) is not None)
         self._stats = stats
         self._now = now
         self._refresh_rows()
@@ -215,7 +220,7 @@ class AgentTable(DataTable[Text]):
         order = [n for n in self._order if n in wanted]  # what the table shows after removals
         for a in shown:
             stats = self._stats.get(a.name, empty)
-            texts = [cell(c, a, stats, self._now) for c in self._columns]
+            texts = [cell(c, a, stats, self._now, self._models) for c in self._columns]
             plain = tuple(f"{t.plain}\0{t.style}" for t in texts)
             old = self._cells.get(a.name)
             if old is None:

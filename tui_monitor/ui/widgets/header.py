@@ -6,8 +6,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ... import safe
-from ...models import IngestStats
+from ... import fmt, safe
+from ...models import IngestStats, SessionsStatus
 
 MODE_STYLE = {
     "live": "bold green",
@@ -21,6 +21,7 @@ class HeaderBar(Static):
     """The clock shows the snapshot's time, so a frozen source gives a frozen header."""
 
     DEFAULT_CSS = "HeaderBar { height: 1; }"
+    _tip: str | None = None
 
     def show(
         self,
@@ -30,6 +31,7 @@ class HeaderBar(Static):
         clock: str,
         note: str = "",
         ingest: IngestStats | None = None,
+        sessions: SessionsStatus | None = None,
     ) -> None:
         text = Text.assemble(
             ("tui-monitor", "bold"),
@@ -46,14 +48,39 @@ class HeaderBar(Static):
         grid = Table.grid(expand=True, padding=(0, 1), collapse_padding=True, pad_edge=False)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         grid.add_column(justify="right", no_wrap=True)
-        right = _ingest(ingest)
+        right = _sessions(sessions)
+        right.append_text(_ingest(ingest))
         right.append(clock, "bold")
         grid.add_row(text, right)
         self.update(grid)
+        # The latest problem's file and line, on hover (the header has room for the count).
+        tip = sessions.last_problem if sessions is not None and sessions.problems else None
+        tip = None if tip is None else f"session files: {safe.clean(tip, 1000)}"
+        if self._tip != tip:
+            self._tip = tip
+            self.tooltip = None if tip is None else Text(tip)  # a Text: never markup
 
 
 def _count(n: int) -> str:
     return f"{n:,}" if n < 100_000 else f"{n / 1000:,.0f}k"
+
+
+def _sessions(status: SessionsStatus | None) -> Text:
+    """Session files: how much is left to import while backfilling; then only problems."""
+    if status is None:
+        return Text()
+    if status.backfill:
+        return Text.assemble(
+            ("sessions: importing ", "dim"), (fmt.size(status.backlog), "bold"), (" left  ", "dim")
+        )
+    if status.problems:
+        problems = "problem" if status.problems == 1 else "problems"
+        return Text.assemble(
+            ("sessions: ", "dim"),
+            (_count(status.problems), "bold yellow"),
+            (f" {problems}  ", "yellow"),
+        )
+    return Text()
 
 
 def _ingest(stats: IngestStats | None) -> Text:
