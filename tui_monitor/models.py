@@ -144,6 +144,8 @@ class SessionMeta(_Frozen):
     """The agent program's version that wrote it (the latest seen)."""
     models: tuple[str, ...] = ()
     """Every model it used, in order of first use."""
+    model: str | None = None
+    """The model of its latest response (`/model` switches back and forth); live only."""
     first_ts: float | None = Field(default=None, description="epoch s of its first line")
     last_ts: float | None = Field(default=None, description="epoch s of its last line")
 

@@ -302,3 +302,22 @@ def test_book_totals_from_real_transcripts_match_an_independent_count(tmp_path: 
     assert summed == expected
     t = book.sessions["s1"].tokens
     assert (t.input, t.output, t.cache_read, t.cache_write, t.cache_write_1h) == expected
+
+
+def test_current_model_follows_the_latest_response() -> None:
+    from tui_monitor.ui.model_names import newest_model
+
+    book = SessionBook(clock=Clock())
+    book.add(
+        [
+            SessionUsage("claude-code", "s", 1.0, "claude-opus-4-6", "a", output_tokens=1),
+            SessionUsage("claude-code", "s", 2.0, "claude-sonnet-4-5", "b", output_tokens=1),
+            SessionUsage("claude-code", "s", 3.0, "claude-opus-4-6", "c", output_tokens=1),
+            SessionUsage("claude-code", "s", 0.5, "claude-haiku-4-5", "d", output_tokens=1),
+        ]
+    )
+    view = book.sessions["s"].view(4.0, 10)
+    assert view.meta.models == ("claude-opus-4-6", "claude-sonnet-4-5", "claude-haiku-4-5")
+    assert view.meta.model == "claude-opus-4-6"
+    sample = AgentSample(name="x", kind="coding", source="session", status="exited", session=view)
+    assert newest_model(sample) == "claude-opus-4-6"

@@ -119,6 +119,8 @@ class Session:
     git_branch: str | None = None
     version: str | None = None
     models: list[str] = field(default_factory=list)
+    model: str | None = None
+    model_ts: float = 0.0
     first_ts: float | None = None
     last_ts: float | None = None
     tokens: _Tokens = field(default_factory=_Tokens)
@@ -143,6 +145,7 @@ class Session:
             git_branch=self.git_branch,
             version=self.version,
             models=tuple(self.models),
+            model=self.model,
             first_ts=self.first_ts,
             last_ts=self.last_ts,
         )
@@ -366,6 +369,8 @@ class SessionBook:
         model = safe.name(u.model)
         if model not in s.models:
             s.models.append(model)
+        if u.ts >= s.model_ts:
+            s.model, s.model_ts = model, u.ts
 
     def _settled(self, key: tuple[str, str], w: _Waiting) -> None:
         u, s = w.usage, w.root

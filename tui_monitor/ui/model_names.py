@@ -21,11 +21,13 @@ _PREFIX = re.compile(r"^claude-(?=[a-z])")
 
 
 def newest_model(agent: AgentSample) -> str | None:
-    """The model its session used most recently began using (the last of `meta.models`)."""
+    """The model of its session's latest response (else the last of `meta.models`)."""
     session = agent.session
-    if session is None or not session.meta.models:
+    if session is None:
         return None
-    return session.meta.models[-1]
+    if session.meta.model:
+        return session.meta.model
+    return session.meta.models[-1] if session.meta.models else None
 
 
 def _forms(model: str) -> list[str]:
