@@ -189,8 +189,7 @@ def kept(before: dict[str, set[tuple[Any, ...]]]) -> dict[str, set[tuple[Any, ..
         "sessions": {
             r
             for r in before["sessions"]
-            if r[2] >= USAGE_CUT
-            or any(u[:2] == r[:2] and u[2] >= USAGE_CUT for u in SESSION_USAGE)
+            if r[2] >= USAGE_CUT or any(u[:2] == r[:2] and u[2] >= USAGE_CUT for u in SESSION_USAGE)
         },
         "reports": {r for r in before["reports"] if r[1] >= RAW_CUT},
         "procsets": {r for r in before["procsets"] if r[1] >= RAW_CUT},
