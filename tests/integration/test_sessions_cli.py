@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -190,6 +191,34 @@ def test_text_has_one_line_per_session_newest_last_and_escapes_hostile_text(db: 
     ]
     assert "claude-\\x1b]0;owned\\x07x\\u2067," in gemini
     assert gemini[-1] == "$0.12"
+
+
+def test_on_a_narrow_terminal_only_cwd_and_models_are_cut(db: Path) -> None:
+    """Figures, times and ids stay whole; CWD and MODELS share what is left, with an ellipsis
+    (a terminal too narrow even for that wraps the lines instead)."""
+    done = tui_monitor("sessions", "--db", str(db), TTY_COMPATIBLE="1", COLUMNS="170")
+    assert done.returncode == 0, done.stderr
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout)  # the table's own styles
+    assert "\x1b" not in shown and "\x07" not in shown
+    lines = shown.splitlines()
+    assert len(lines) == 4 and max(len(line.rstrip()) for line in lines) <= 170
+    gemini = lines[3].split()
+    assert gemini[:2] == ["gemini", GEMINI.session_id] and gemini[-1] == "$0.12"
+    assert any(cell.endswith("…") for cell in gemini)
+    assert lines[2].split()[-5:] == ["15", "1,540", "1,249,567", "2,000", "$0.56"]
+    narrow = tui_monitor("sessions", "--db", str(db), TTY_COMPATIBLE="1", COLUMNS="40")
+    assert [line.split()[-1] for line in re.sub(r"\x1b\[[0-9;]*m", "", narrow.stdout)
+            .splitlines()[1:]] == ["unknown", "$0.56", "$0.12"]  # fmt: skip
+
+
+def test_fit_shares_what_the_figures_leave() -> None:
+    from tui_monitor.cli.sessions import WIDE_MIN, _fit
+
+    natural = {"A": 10, "CWD": 40, "MODELS": 30, "B": 8}
+    assert _fit(natural, 200) == natural  # room for all: nothing cut
+    assert _fit(natural, 10 + 8 + 6 + 50) == {**natural, "CWD": 25, "MODELS": 25}
+    assert _fit({**natural, "MODELS": 5}, 10 + 8 + 6 + 30) == {**natural, "CWD": 25, "MODELS": 5}
+    assert _fit(natural, 20) == {**natural, "CWD": WIDE_MIN, "MODELS": WIDE_MIN}
 
 
 @pytest.mark.parametrize(

@@ -151,6 +151,8 @@ _COLUMNS = (
 )
 _WIDE = ("CWD", "MODELS")
 """Columns cut with an ellipsis to fit a terminal; into a pipe or file nothing is cut."""
+WIDE_MIN = 12
+"""Columns each of them keeps however narrow the terminal (its lines then wrap)."""
 
 
 def _print_table(found: list[SessionSummary]) -> None:
@@ -180,17 +182,35 @@ def _print_table(found: list[SessionSummary]) -> None:
         )
         for s in found
     ]
-    table = Table(box=None, header_style="bold", pad_edge=False, expand=console.is_terminal)
-    for i, (name, justify) in enumerate(_COLUMNS):
-        natural = max([len(name)] + [r[i].cell_len for r in rows])
+    natural = {
+        name: max([len(name)] + [r[i].cell_len for r in rows])
+        for i, (name, _) in enumerate(_COLUMNS)
+    }
+    widths: dict[str, int | None] = dict.fromkeys(natural)
+    if console.is_terminal:
+        widths = _fit(natural, console.width)
+        console.width = max(console.width, sum(w or 0 for w in widths.values()) + 2 * len(widths))
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name, justify in _COLUMNS:
         table.add_column(
             name,
             justify=justify,  # type: ignore[arg-type]
             no_wrap=True,
             overflow="ellipsis",
-            min_width=min(natural, 12) if name in _WIDE else natural,
-            ratio=1 if name in _WIDE else None,
+            width=widths[name],
         )
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+def _fit(natural: dict[str, int], width: int) -> dict[str, int | None]:
+    """Column widths on a terminal `width` wide: every figure, date and id whole; CWD and
+    MODELS share what is left (each at least WIDE_MIN, cut with an ellipsis)."""
+    room = width - 2 * (len(natural) - 1)
+    room -= sum(w for name, w in natural.items() if name not in _WIDE)
+    cwd, models = natural["CWD"], natural["MODELS"]
+    if cwd + models > room:
+        models = min(models, max(WIDE_MIN, room // 2))
+        cwd = min(cwd, max(WIDE_MIN, room - models))
+    return {**natural, "CWD": cwd, "MODELS": models}
