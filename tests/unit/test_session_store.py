@@ -386,6 +386,24 @@ def test_seed_gives_recent_sessions_with_totals_and_recent_keys(tmp_path: Path) 
     assert keys == [k for k, u in firsts.items() if u.ts.timestamp() >= keys_since]
 
 
+def test_seed_skips_a_family_it_does_not_know(tmp_path: Path) -> None:
+    """A family a later tui-monitor adds (no schema change needed) never stops a restart."""
+    path = tmp_path / "h.db"
+    known = meta("known000", last_ts=T0)
+    write(path, [tick(1, [known])])
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO sessions (family, session_id, agent, last_ts) "
+        "VALUES ('cursor', 'x', 'cursor:x', ?)",
+        (int(T0 * 1000),),
+    )
+    conn.commit()
+    conn.close()
+    seeds, _ = History(path).session_seed(0, 0)
+    assert [m.session_id for m, _ in seeds] == ["known000"]
+    assert [s.family for s in History(path).session_summaries()] == ["claude-code", "cursor"]
+
+
 # -- retention ----------------------------------------------------------------------------
 
 

@@ -18,9 +18,9 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from ..models import SessionMeta, SessionTokens
+from ..models import SessionFamily, SessionMeta, SessionTokens
 from . import schema
 from .rows import from_ms
 
@@ -42,6 +42,9 @@ _KEYS = (
     "SELECT agent, request_id FROM usage "
     "WHERE ts >= ? AND session IS NOT NULL AND request_id IS NOT NULL ORDER BY ts, id"
 )
+
+
+_FAMILIES = frozenset(get_args(SessionFamily))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +181,8 @@ class SessionQueries:
             conn.execute("BEGIN")  # one moment for both reads
             rows = conn.execute(_SUMMARY.format(where=where), params).fetchall()
             keys = conn.execute(_KEYS, (keys_since_ms,)).fetchall()
-        seeds = [(_meta(r), _summary(r).tokens) for r in rows]
+        # a family a later tui-monitor reads is no session this one follows
+        seeds = [(_meta(r), _summary(r).tokens) for r in rows if r[0] in _FAMILIES]
         return seeds, [(agent, request_id) for agent, request_id in keys]
 
 
