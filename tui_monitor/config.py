@@ -173,7 +173,8 @@ class RetentionSettings(BaseModel):
     minute_days: float = Field(default=30.0, gt=0, le=CENTURY_DAYS)
     """Per-minute rollups (min/avg/max)."""
     hour_days: float = Field(default=365.0, gt=0, le=CENTURY_DAYS)
-    """Per-hour rollups, and usage records."""
+    """Per-hour rollups, usage records, and sessions (a session stays while any of its usage
+    does)."""
     events_days: float = Field(default=30.0, gt=0, le=CENTURY_DAYS)
     """Events and resolved errors."""
 

@@ -49,6 +49,22 @@ TICK_MS = [
 ]
 EVENT_MS = [EVENTS_CUT - DAY_MS, EVENTS_CUT - 1, EVENTS_CUT, EVENTS_CUT + 1, NOW_MS]
 USAGE_MS = [USAGE_CUT - 1, USAGE_CUT, NOW_MS - 1]
+# sessions (id, agent, last_ts ms) and their usage (session id, agent, ts ms)
+SESSIONS = [
+    ("s-old", "codex:s-old", USAGE_CUT - DAY_MS),  # old, its usage old too: goes
+    ("s-none", "codex:s-none", USAGE_CUT - 1),  # old, no usage at all: goes
+    ("s-edge", "codex:s-edge", USAGE_CUT),  # not older than the cutoff: stays
+    ("s-late", "codex:s-late", USAGE_CUT - 5 * DAY_MS),  # old line, usage kept: stays
+    ("s-other", "codex:s-other", USAGE_CUT - 2),  # its id in usage, under another agent: goes
+    ("s-new", "codex:s-new", NOW_MS),
+]
+SESSION_USAGE = [
+    ("s-old", "codex:s-old", USAGE_CUT - DAY_MS),
+    ("s-late", "codex:s-late", USAGE_CUT - 5 * DAY_MS),
+    ("s-late", "codex:s-late", USAGE_CUT + 5),
+    ("s-other", "claude:s-other", NOW_MS),
+    ("s-new", "codex:s-new", NOW_MS),
+]
 # (ts ms, resolved)
 ERRORS = [
     (EVENTS_CUT - 1, 1),
@@ -105,6 +121,15 @@ def populate(path: Path) -> Writer:
         "INSERT INTO usage (ts, agent, model, input_tokens) VALUES (?, 'a', 'm', 1)",
         [(ms,) for ms in USAGE_MS],
     )
+    # sessions (last line, agent): gone with all their usage, or kept by usage still there
+    conn.executemany(
+        "INSERT INTO sessions (family, session_id, agent, last_ts) VALUES ('codex', ?, ?, ?)",
+        SESSIONS,
+    )
+    conn.executemany(
+        "INSERT INTO usage (ts, agent, model, session) VALUES (?, ?, 'm', ?)",
+        [(ms, agent, sid) for sid, agent, ms in SESSION_USAGE],
+    )
     conn.executemany(
         "INSERT INTO errors (ts, agent, error_type, message, resolved) VALUES (?, 'a', 'E', '', ?)",
         ERRORS,
@@ -137,6 +162,7 @@ def state(conn: sqlite3.Connection) -> dict[str, set[tuple[Any, ...]]]:
         "events": rows(conn, "SELECT id, ts FROM events"),
         "errors": rows(conn, "SELECT id, ts, resolved FROM errors"),
         "usage": rows(conn, "SELECT id, ts FROM usage"),
+        "sessions": rows(conn, "SELECT session_id, agent, last_ts FROM sessions"),
         "reports": rows(conn, "SELECT id, last_ts FROM reports"),
         "procsets": rows(conn, "SELECT id, last_ts FROM procsets"),
         "task_states": rows(conn, "SELECT id, ts FROM task_states"),  # tests/unit/test_task_store
@@ -160,6 +186,11 @@ def kept(before: dict[str, set[tuple[Any, ...]]]) -> dict[str, set[tuple[Any, ..
         "events": {r for r in before["events"] if r[1] >= EVENTS_CUT},
         "errors": {r for r in before["errors"] if r[1] >= EVENTS_CUT or not r[2]},
         "usage": {r for r in before["usage"] if r[1] >= USAGE_CUT},
+        "sessions": {
+            r
+            for r in before["sessions"]
+            if r[2] >= USAGE_CUT or any(u[:2] == r[:2] and u[2] >= USAGE_CUT for u in SESSION_USAGE)
+        },
         "reports": {r for r in before["reports"] if r[1] >= RAW_CUT},
         "procsets": {r for r in before["procsets"] if r[1] >= RAW_CUT},
         **{t: before[t] for t in ("agents", "agent_runs", "series", "task_states")},
@@ -190,7 +221,8 @@ def test_prune_removes_exactly_the_old_rows(store: Writer) -> None:
     assert removed == {
         "ticks": 4, "host_samples": 4, "gpu_samples": 8, "agent_samples": 8, "ingest_stats": 0,
         "minute_rollups": 2 * len(before["series"]), "hour_rollups": 2 * len(before["series"]),
-        "events": 2, "errors": 1, "usage": 1, "reports": 4, "procsets": 1, "task_states": 0,
+        "events": 2, "errors": 1, "usage": 3, "sessions": 3, "reports": 4, "procsets": 1,
+        "task_states": 0,
     }  # fmt: skip
     # trees are written a minute ahead of their ticks: a kept tick never loses its tree
     assert not store.conn.execute(

@@ -23,6 +23,7 @@ from tui_monitor.ui.replay import load_view
 TABLES = {
     "ticks", "host_samples", "gpu_samples", "agents", "agent_runs", "agent_samples", "events",
     "errors", "usage", "series", "rollups", "reports", "ingest_stats", "procsets", "task_states",
+    "sessions",
 }  # fmt: skip
 
 
@@ -250,7 +251,7 @@ def test_migration_6_adds_one_hour_cache_writes_and_keeps_old_rows_readable(
     )
     conn.close()
     store = Writer(path)
-    assert store.migrated_from == 5 and schema.user_version(store.conn) == 6
+    assert store.migrated_from == 5 and schema.user_version(store.conn) == SCHEMA_VERSION
     hour = UsageRecord(
         ts=datetime.fromtimestamp(1_700_000_000.0, UTC), agent="coder", model="claude-x",
         input_tokens=3, cache_write_tokens=800, cache_write_1h_tokens=600, cost_usd=0.01,

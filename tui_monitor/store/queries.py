@@ -33,6 +33,7 @@ from .rows import (
     to_ms,
 )
 from .schema import LEVEL_CODES, RESOLUTIONS
+from .sessions import SessionQueries
 from .writer import AGENT_METRICS, GPU_METRICS, HOST_METRICS
 
 Scope = Literal["host", "agent", "gpu"]
@@ -106,8 +107,9 @@ _SCALE = {("agent", "cpu"): 10.0}
 """Stored value / scale = the value shown (agent CPU is kept in tenths of a percent)."""
 
 
-class History:
-    """Blocking read-only queries on one history file; safe to share between threads."""
+class History(SessionQueries):
+    """Blocking read-only queries on one history file; safe to share between threads (the
+    sessions' queries are in store/sessions.py)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

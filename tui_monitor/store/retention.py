@@ -5,6 +5,9 @@ short BEGIN IMMEDIATE ... COMMIT, so the recorder's writes get in between and no
 a half-pruned tick. `prune_steps` yields after every commit, for a caller that wants to hand
 the connection back to the writer between batches; `prune` runs them all. Agents and their
 runs are kept (a handful of rows each), and so is every unresolved error, however old.
+A session (`sessions`) is kept while any of its usage is, and at least as long as usage is
+(`hour_days` after its last line, even with no usage): a session is never lost while figures of
+it are left; one whose oldest usage has been pruned sums what is left.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ _LIMITED = {
     "(SELECT id FROM errors WHERE resolved != 0 AND ts < ? ORDER BY ts LIMIT ?)",
     "usage": "DELETE FROM usage WHERE id IN "
     "(SELECT id FROM usage WHERE ts < ? ORDER BY ts LIMIT ?)",
+    # sessions whose last line is past the usage cutoff and none of whose usage is left
+    "sessions": "DELETE FROM sessions WHERE (family, session_id) IN "
+    "(SELECT family, session_id FROM sessions s WHERE last_ts < ? AND NOT EXISTS "
+    "(SELECT 1 FROM usage u WHERE u.session = s.session_id AND u.agent = s.agent) "
+    "ORDER BY last_ts LIMIT ?)",
     # reported states no kept tick uses any more (the writer forgets its cache first)
     "reports": "DELETE FROM reports WHERE id IN "
     "(SELECT id FROM reports WHERE last_ts < ? ORDER BY last_ts LIMIT ?)",
@@ -51,6 +59,7 @@ class PruneResult:
     events: int = 0
     errors: int = 0
     usage: int = 0
+    sessions: int = 0
     reports: int = 0
     procsets: int = 0
     task_states: int = 0
@@ -125,6 +134,7 @@ def prune_steps(
         ("events", cut.events_ms),
         ("errors", cut.events_ms),
         ("usage", cut.usage_ms),
+        ("sessions", cut.usage_ms),  # after usage: a session goes with its last usage
         ("reports", cut.raw_ms),
         ("procsets", cut.raw_ms),
     ):

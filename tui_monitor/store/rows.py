@@ -81,7 +81,8 @@ _AGENTS = """
 _EVENTS = "SELECT id, ts, agent, kind, level, message, data FROM events"
 _USAGE = (
     "SELECT id, ts, agent, model, input_tokens, output_tokens, cache_read_tokens, "
-    "cache_write_tokens, cost_usd, request_id, cost_source, cache_write_1h_tokens FROM usage"
+    "cache_write_tokens, cost_usd, request_id, cost_source, cache_write_1h_tokens, session "
+    "FROM usage"
 )
 UNRESOLVED = (
     "SELECT agent, count(*) FROM errors WHERE ts <= ? AND (resolved = 0 OR resolved_ts > ?) "
@@ -238,4 +239,5 @@ def _usage_record(r: Any) -> UsageRecord:
         request_id=r[9],
         cost_source=r[10],
         cache_write_1h_tokens=r[11],
+        session=r[12],
     )

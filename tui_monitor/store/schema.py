@@ -17,7 +17,7 @@ from typing import Literal
 from ..errors import SchemaError, StoreError
 from . import files
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 APPLICATION_ID = 0x544D4F4E
 """`PRAGMA application_id` of our files ("TMON"), so a database of another program is told
 apart from ours before anything is written to it."""
@@ -221,6 +221,25 @@ MIGRATIONS: tuple[str, ...] = (
     # usage.cost_source may now also be 'builtin' (the built-in price table), a TEXT as before
     """
     ALTER TABLE usage ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;  -- 0 before 6
+    """,
+    # 7: real agents' sessions read from their own files (sessions/): one row per root
+    # session, upserted as it changes; its usage rows name it (subagents' under their root)
+    """
+    CREATE TABLE sessions (
+        family TEXT NOT NULL,            -- claude-code | codex | gemini
+        session_id TEXT NOT NULL,
+        agent TEXT NOT NULL,             -- the name its usage is recorded under (usage.agent)
+        cwd TEXT,
+        git_branch TEXT,
+        version TEXT,                    -- of the agent program, the latest seen
+        models TEXT,                     -- JSON list, in order of first use
+        first_ts INTEGER,                -- epoch ms
+        last_ts INTEGER,
+        PRIMARY KEY (family, session_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_last ON sessions(last_ts);
+    ALTER TABLE usage ADD COLUMN session TEXT;         -- sessions.session_id; NULL: reported
+    CREATE INDEX usage_session ON usage(session, agent) WHERE session IS NOT NULL;
     """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

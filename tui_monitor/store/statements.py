@@ -31,9 +31,23 @@ BULK = {
         "INSERT OR IGNORE",
         "usage",
         "ts, agent, model, input_tokens, output_tokens, cache_read_tokens, "
-        "cache_write_tokens, cost_usd, request_id, cost_source, tick, cache_write_1h_tokens",
+        "cache_write_tokens, cost_usd, request_id, cost_source, tick, cache_write_1h_tokens, "
+        "session",
     ),
 }
+# A session as it grows: its span only widens, models add up in order of first use
+# (`tm_models`, the writer's own SQL function), what it says last of cwd, branch and version
+# wins unless it says nothing; the agent name its usage is recorded under never changes.
+SESSION = (
+    "INSERT INTO sessions (family, session_id, agent, cwd, git_branch, version, models, "
+    "first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (family, session_id) DO UPDATE SET "
+    "cwd = coalesce(excluded.cwd, cwd), git_branch = coalesce(excluded.git_branch, git_branch), "
+    "version = coalesce(excluded.version, version), "
+    "models = tm_models(models, excluded.models), "
+    "first_ts = coalesce(min(first_ts, excluded.first_ts), first_ts, excluded.first_ts), "
+    "last_ts = coalesce(max(last_ts, excluded.last_ts), last_ts, excluded.last_ts)"
+)
 NEW_AGENT = (
     "INSERT INTO agents (name, kind, source, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind RETURNING id"

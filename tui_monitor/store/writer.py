@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..models import IngestStats, Snapshot
+from . import sessions
 from . import statements as sql
 from .schema import LEVEL_CODES, RAM_KIND_CODES, STATUS_CODES, connect_rw, immediate, migrate
 from .shared import TREE_AHEAD_MS, ReportKey, SharedRows
@@ -73,6 +74,7 @@ class Writer:
         self.path = path
         self._mutex = threading.Lock()  # one thread at a time on the connection, even on cancel
         self.conn = connect_rw(path)
+        sessions.register(self.conn)
         try:
             self.migrated_from = migrate(self.conn, path)
         except BaseException:
@@ -151,6 +153,7 @@ class Writer:
         hour rollups are folded from the minute ones.
         """
         rows: dict[str, list[tuple[object, ...]]] = {k: [] for k in (*sql.INSERT, *sql.BULK)}
+        session_rows: list[tuple[object, ...]] = []
         agent_rows = rows["agent_samples"]
         seen: dict[int, tuple[int, str, str]] = {}
         used: dict[int, int] = {}
@@ -368,9 +371,11 @@ class Writer:
                     u.cost_source if u.cost_usd is not None else None,
                     tick,
                     u.cache_write_1h_tokens,
+                    u.session,
                 )
                 for u in snap.usage
             ]
+            session_rows += [sessions.row(m) for m in snap.session_changes]
         if minute is not None:
             fold_minute()
         rollups += [(sid, 3600, hour, *acc) for (sid, hour), acc in hours.items()]
@@ -391,6 +396,7 @@ class Writer:
                     self.conn.executemany(single, chunk)
                 else:
                     self.conn.execute(bulk, (payload,))
+        self.conn.executemany(sql.SESSION, session_rows)
         self.conn.executemany(sql.SEEN, [(*last, aid) for aid, last in seen.items()])
         self.conn.executemany(sql.USED_REPORT, [(ms, rid) for rid, ms in used.items()])
         self.conn.executemany(sql.USED_PROCSET, [(ms, pid) for pid, ms in trees.items()])
