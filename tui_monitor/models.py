@@ -423,11 +423,11 @@ class Snapshot(_Frozen):
     tasks: tuple[TaskBoard, ...] = ()
     """The task boards at this tick (the same objects tick after tick until a file changes)."""
     task_changes: tuple[TaskChange, ...] = Field(default=(), exclude=True, repr=False)
+    """What changed on the boards since the previous tick: the history stores only these."""
     sessions: SessionsStatus | None = None
     """The session file readers' progress and problems (None: not reading any)."""
     session_changes: tuple[SessionMeta, ...] = Field(default=(), exclude=True, repr=False)
     """Sessions that began or changed since the previous tick: the history stores these."""
-    """What changed on the boards since the previous tick: the history stores only these."""
     event_rows: Any = Field(default=None, exclude=True, repr=False)
     """More reported events of this tick, older than those in `events`, as rows for the
     events table (a flood's thousands are written, not shown; history has them all)."""

@@ -80,13 +80,16 @@ def sessions(
     each, the most recently active last: tokens by kind and cost (subagents included).
 
     A cost is "unknown" when some of the session's usage had no price when it was recorded.
-    No history yet: a note on stderr and no sessions (exit 0).
+    With no recorder running, the session files are imported into the history first (a note
+    on stderr says so). No history (`[sessions] enabled = false`): no sessions (exit 0).
     """
     import time
 
     from ..store.queries import History
+    from .importer import import_sessions
 
     path = db_path(obj, db)
+    import_sessions(obj.settings(), path)
     found: list[SessionSummary] = []
     if path.exists():
         since_ms = None if since is None else int((time.time() - since) * 1000)
