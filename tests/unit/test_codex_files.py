@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,17 +31,13 @@ from tests.codex_rollouts import (
     expected,
     rollout_name,
 )
+from tests.session_records import fold, read_all, usages
 from tui_monitor.sessions.codex_files import CodexFiles
-from tui_monitor.sessions.reader import SessionReader
 from tui_monitor.sessions.records import (
     SessionInfo,
-    SessionRecord,
-    SessionUsage,
-    supersedes,
 )
 
 T0 = 1_780_000_000.0  # 2026-05-28
-Totals = dict[str, dict[str, int]]
 
 
 @pytest.fixture
@@ -51,38 +47,6 @@ def codex(tmp_path: Path) -> Path:
 
 def dirs(codex: Path) -> list[Path]:
     return [codex / "sessions", codex / "archived_sessions"]
-
-
-def read_all(reader: SessionReader) -> list[SessionRecord]:
-    out: list[SessionRecord] = []
-    while True:
-        got = reader.poll()
-        out += got
-        if not got and not reader.more:
-            return out
-
-
-def fold(records: Iterable[SessionRecord]) -> Totals:
-    """What the consumer does: one usage record per key (the one that supersedes the others),
-    summed per session, in `expected`'s form."""
-    by_key: dict[str, SessionUsage] = {}
-    for r in records:
-        if isinstance(r, SessionUsage):
-            old = by_key.get(r.key)
-            if old is None or supersedes(r, old):
-                by_key[r.key] = r
-    out: Totals = {}
-    for u in by_key.values():
-        t = out.setdefault(u.session_id, dict.fromkeys(("input", "output", "read", "write"), 0))
-        t["input"] += u.input_tokens
-        t["output"] += u.output_tokens
-        t["read"] += u.cache_read_tokens
-        t["write"] += u.cache_write_tokens
-    return out
-
-
-def usages(records: Iterable[SessionRecord]) -> list[SessionUsage]:
-    return [r for r in records if isinstance(r, SessionUsage)]
 
 
 def conversation(shape: Shape, born: float = T0, **kw: object) -> Rollout:

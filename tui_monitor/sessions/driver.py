@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -57,8 +57,12 @@ class Track:
     """The last line number fed (0: none since this run began)."""
     mark: float | None = None
     """The latest time of a step record handed out from this file."""
+    marked: set[str] = field(default_factory=set)
+    """What the step records handed out at `mark` were (`_step`)."""
     floor: float | None = None
-    """`mark` as a previous run saved it: step records up to it were handed out then."""
+    """`mark` as a previous run saved it: step records before it, and those at it that
+    `floored` names, were handed out then."""
+    floored: frozenset[str] = frozenset()
     doc: tuple[int, ...] | None = None
     """A whole document's (dev, ino, size, mtime_ns) when it was last read."""
     gone: float | None = None
@@ -70,13 +74,32 @@ class Track:
         """Whether a record of this file is handed out (see the module's rules)."""
         if isinstance(record, SessionInfo):
             return True
-        if since is not None and record.ts < since:
+        ts = record.ts
+        if since is not None and ts < since:
             return False
         if isinstance(record, _STEPS):
-            if self.floor is not None and record.ts <= self.floor:
+            step = _step(record)
+            floor = self.floor
+            if floor is not None and (ts < floor or (ts == floor and step in self.floored)):
                 return False
-            self.mark = record.ts if self.mark is None else max(self.mark, record.ts)
+            if self.mark is None or ts > self.mark:
+                self.mark, self.marked = ts, {step}
+            elif ts == self.mark:
+                self.marked.add(step)
         return True
+
+    def lower(self) -> None:
+        """What was handed out so far is not handed out again (the file is read anew)."""
+        self.floor, self.floored = self.mark, frozenset(self.marked)
+
+
+def _step(record: SessionActivity | SessionError | RateLimit) -> str:
+    """What tells two step records of the same time apart."""
+    if isinstance(record, SessionActivity):
+        return f"{record.kind}:{record.tool or ''}"
+    if isinstance(record, SessionError):
+        return f"error:{record.error_type}"
+    return f"limit:{record.window_minutes}"
 
 
 class FileDriver:
@@ -212,6 +235,7 @@ class FileDriver:
             extra[path] = {
                 "line": track.number,
                 "mark": track.mark,
+                "marked": sorted(track.marked),
                 "doc": track.doc,
                 "reader": self._parser.export_state(path),
             }
@@ -250,9 +274,12 @@ class FileDriver:
             track = self._tracks[path] = Track()
             saved = (self._saved or {}).pop(path, None)
             if isinstance(saved, dict):
-                mark = saved.get("mark")
+                mark, marked = saved.get("mark"), saved.get("marked")
                 if isinstance(mark, int | float) and mark == mark:
-                    track.floor = track.mark = float(mark)
+                    track.mark = float(mark)
+                    if isinstance(marked, list):
+                        track.marked = {m for m in marked if isinstance(m, str)}
+                    track.lower()
                 doc = saved.get("doc")
                 if isinstance(doc, list) and all(type(n) is int for n in doc):
                     track.doc = tuple(doc)
@@ -270,7 +297,7 @@ class FileDriver:
         self._parser.forget(old)
         if state is not None:
             self._parser.import_state(path, state)
-        track.floor = track.mark
+        track.lower()
         self._tracks[path] = track
         self._own["moved"] += 1
         return track
