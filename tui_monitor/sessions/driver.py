@@ -13,8 +13,10 @@ The backfill window (`since`) is ClaudeReader's rule: files not modified since a
 until they change; lines of the files read are all fed (a cumulative total's baseline, a
 session id), and only the records older than `since` are dropped (`SessionInfo` is kept: the
 latest wins). Step records (activity, errors, rate limits) a previous run already handed out
-are not handed out again when a file is re-read after a restart (a whole document, a message
-written again): each file's latest such time is saved too.
+are not handed out again when a file is re-read after a restart or a rename (a whole
+document, a message written again, a rollout moved to the archive while closed): each file's
+latest such time, and which steps were at it, is saved too. Usage needs no such care: its keys
+make a second copy replace the first.
 """
 
 from __future__ import annotations
