@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .lines import Budget, FollowItem, Line, OpenFile, Problem
 from .offsets import HEAD, OffsetFile, Saved, digest, same_file
@@ -98,6 +99,8 @@ class Follower:
         """The last poll stopped at its budget or left files waiting: poll again soon."""
         self.backlog = 0
         """Bytes of the files shown to the last poll not read yet (a progress figure)."""
+        self.extra: dict[str, Any] = {}
+        """What the caller saved beside the offsets (`save(extra)`), loaded by the first poll."""
         self._active: dict[str, OpenFile] = {}
         self._retired: dict[str, list[OpenFile]] = {}  # renamed away or deleted, drained first
         self._pending: dict[str, Saved] = {}  # offsets of paths not open right now
@@ -167,15 +170,20 @@ class Follower:
         with self._lock:
             return self._reports.say(path, reason, st, error=error, touch=True)
 
-    def save(self) -> None:
-        """Persist the offsets of lines handed out so far; a failure is reported by `poll`."""
+    def save(self, extra: Mapping[str, Any] | None = None) -> None:
+        """Persist the offsets of lines handed out so far; a failure is reported by `poll`.
+
+        Args:
+            extra: What the caller knows of each file (JSON-able, by path), saved in the same
+                atomic write as the offsets, so the two always agree; `extra` after a restart.
+        """
         with self._lock:
             if not self._loaded:
                 return  # nothing read yet: keep the state file as it is
             files = {p: f.saved() for p, f in self._active.items()}
             for p, s in self._pending.items():
                 files.setdefault(p, s)
-            reason = self._state.write(files)
+            reason = self._state.write(files, extra)
             if reason is not None:
                 self.counters["errors"] += 1
                 self._early.append(Problem(str(self._state.path), reason))
@@ -400,6 +408,7 @@ class Follower:
     def _load_state(self, out: list[FollowItem]) -> None:
         try:
             self._pending = self._state.read()
+            self.extra = self._state.extra
         except ValueError as e:
             self.counters["state_errors"] += 1
             reason = f"state file {e}; reading every {self._kind} from the start"

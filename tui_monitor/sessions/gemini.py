@@ -27,7 +27,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +153,26 @@ class GeminiReader:
     def forget(self, path: str) -> None:
         """Drop a file that is gone; what it added stays counted."""
         self._chats.pop(path, None)
+
+    def export_state(self, path: str) -> dict[str, Any] | None:
+        """What a `.jsonl` recording has said so far (its session above all: only the first
+        line names it), to keep beside its offset across restarts."""
+        chat = self._chats.get(path)
+        return None if chat is None else asdict(chat)
+
+    def import_state(self, path: str, state: Any) -> None:
+        """Resume a file where `export_state` left it (unknown or mistyped values ignored)."""
+        chat = self._chats[path] = _Chat()
+        if not isinstance(state, dict):
+            return
+        for name in ("session", "parent", "cwd"):
+            value = state.get(name)
+            setattr(chat, name, text(value, PATH_MAX) if isinstance(value, str) else None)
+        ts = state.get("last_ts")
+        chat.last_ts = float(ts) if isinstance(ts, int | float) and ts == ts else None
+        for name in ("number", "logged"):
+            value = state.get(name)
+            setattr(chat, name, value if type(value) is int and value >= 0 else 0)
 
     # -- records --------------------------------------------------------------------------
 

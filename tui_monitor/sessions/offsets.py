@@ -2,7 +2,9 @@
 
 An offset is kept with the file's identity (st_dev, st_ino), a hash of its first bytes and the
 number of lines before it, so a restart neither re-reads nor skips, a new file that happens to
-reuse an old inode is still read from the start, and a problem can still name its line.
+reuse an old inode is still read from the start, and a problem can still name its line. A
+reader may keep what it knows of each file (`extra`) in the same file, so both are saved in one
+atomic write and can never disagree after a crash.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 HEAD = 256  # bytes hashed to recognise a file again after a restart
 STATE_MAX = 8 << 20
@@ -47,6 +51,11 @@ def same_file(fd: int, st: os.stat_result, saved: Saved) -> bool:
 
 def parse_state(raw: bytes) -> dict[str, Saved]:
     """The offsets of a state file; ValueError (phrased for a person) when it is not one."""
+    return _parse(raw)[0]
+
+
+def _parse(raw: bytes) -> tuple[dict[str, Saved], dict[str, Any]]:
+    """The offsets and the readers' `extra` of a state file (an `extra` that is no object: {})."""
     if len(raw) > STATE_MAX:
         raise ValueError(f"is larger than {STATE_MAX >> 20} MiB")
     try:
@@ -71,7 +80,8 @@ def parse_state(raw: bytes) -> dict[str, Saved]:
         ):
             raise ValueError(f"has a malformed entry for {path!r}")
         result[path] = s
-    return result
+    extra = doc.get("extra")
+    return result, extra if isinstance(extra, dict) else {}
 
 
 class OffsetFile:
@@ -81,6 +91,8 @@ class OffsetFile:
         self.path = None if path is None else Path(path)
         self._written: bytes | None = None
         self._failed: str | None = None
+        self.extra: dict[str, Any] = {}
+        """What the readers kept beside the offsets, as the last `read` found it."""
 
     def read(self) -> dict[str, Saved]:
         """The saved offsets ({} without a file); ValueError says what is wrong with it."""
@@ -96,13 +108,20 @@ class OffsetFile:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise ValueError("is not a regular file")
             raw = fh.read(STATE_MAX + 1)
-        return parse_state(raw)
+        files, self.extra = _parse(raw)
+        return files
 
-    def write(self, files: dict[str, Saved]) -> str | None:
-        """Save `files`; the reason it failed, the first time it fails so (else None)."""
+    def write(self, files: dict[str, Saved], extra: Mapping[str, Any] | None = None) -> str | None:
+        """Save `files` (and `extra`, JSON-able, by path); the reason it failed, the first time
+        it fails so (else None)."""
         if self.path is None:
             return None
-        doc = {"version": 1, "files": {p: asdict(s) for p, s in sorted(files.items())}}
+        doc: dict[str, Any] = {
+            "version": 1,
+            "files": {p: asdict(s) for p, s in sorted(files.items())},
+        }
+        if extra:
+            doc["extra"] = dict(sorted(extra.items()))
         data = json.dumps(doc, separators=(",", ":")).encode()
         if data == self._written:
             return None
