@@ -396,7 +396,6 @@ class SessionsStatus(_Frozen):
 
     backfill: bool = Field(description="still importing the backfill window")
     backlog: int = Field(default=0, description="bytes of session files not read yet")
-    files: int = Field(default=0, description="session files followed")
     sessions: int = Field(default=0, description="sessions known")
     problems: int = Field(default=0, description="unreadable files, bad or too long lines")
     last_problem: str | None = None

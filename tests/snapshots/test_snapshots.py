@@ -121,7 +121,7 @@ def test_empty_state(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 def _sessions_app() -> tuple[MonitorApp, ScriptedSource]:
     """Two plain agents, Claude Code and Codex processes joined to their sessions (working,
     waiting), a session whose process is gone; the header says the readers have problems."""
-    status = SessionsStatus(backfill=False, files=3, sessions=3, problems=2, last_problem="x")
+    status = SessionsStatus(backfill=False, sessions=3, problems=2, last_problem="x")
     events = [
         event("claude", "tool_call", "Bash", level="debug", ts=-40),
         event("codex", "turn_ended", "waiting for the user", level="info", ts=-30),

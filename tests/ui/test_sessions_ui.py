@@ -127,7 +127,7 @@ async def test_the_header_shows_backfill_progress_then_only_problems() -> None:
     problem = "/home/dev/.claude/projects/x/s.jsonl:41: \x1b[31mline over 64 MiB"
     snaps = [
         sessions_snapshot(1, status=SessionsStatus(backfill=True, backlog=12 * 2**20)),
-        sessions_snapshot(2, status=SessionsStatus(backfill=False, files=4, sessions=4)),
+        sessions_snapshot(2, status=SessionsStatus(backfill=False, sessions=4)),
         sessions_snapshot(
             3, status=SessionsStatus(backfill=False, problems=3, last_problem=problem)
         ),

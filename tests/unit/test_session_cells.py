@@ -285,7 +285,7 @@ def test_hostile_session_strings_are_escaped_and_bounded() -> None:
 def test_the_header_shows_the_backfill_then_only_problems() -> None:
     backfill = SessionsStatus(backfill=True, backlog=12 * 2**20, problems=2)
     assert _sessions(backfill).plain == "sessions: importing 12.0 MiB left  "
-    assert _sessions(SessionsStatus(backfill=False, files=9, sessions=4)).plain == ""
+    assert _sessions(SessionsStatus(backfill=False, sessions=4)).plain == ""
     done = SessionsStatus(backfill=False, problems=3, last_problem="x.jsonl:7: bad JSON")
     assert _sessions(done).plain == "sessions: 3 problems  "
     assert _sessions(SessionsStatus(backfill=False, problems=1)).plain == "sessions: 1 problem  "
@@ -310,14 +310,14 @@ def test_status_shows_model_and_tokens_only_with_sessions() -> None:
 
 def test_status_says_the_session_readers_state_and_json_has_the_sessions() -> None:
     status = SessionsStatus(
-        backfill=True, backlog=3 * 2**20, files=12, sessions=5, problems=2,
+        backfill=True, backlog=3 * 2**20, sessions=5, problems=2,
         last_problem="/home/dev/.claude/projects/x/s.jsonl:41: line over 64 MiB",
     )  # fmt: skip
     snap = snapshot(1, session_fleet()).model_copy(update={"sessions": status})
     out = io.StringIO()
     print_status(snap, {"from": "sampled", "note": "test"}, Console(file=out, width=300))
     line = next(ln for ln in out.getvalue().splitlines() if ln.startswith("sessions"))
-    assert "5 sessions in 12 files" in line and "importing, 3.0 MiB left" in line
+    assert "5 sessions  importing" in line and "importing, 3.0 MiB left" in line
     assert "2 problems" in line and "s.jsonl:41: line over 64 MiB" in line
     doc = json.loads(json.dumps(snap.model_dump(mode="json")))  # what `status --json` prints
     codex = next(a for a in doc["agents"] if a["name"] == "codex")

@@ -103,10 +103,10 @@ def _host_lines(snap: Snapshot, origin: Mapping[str, Any] | None = None) -> Tabl
 
 
 def _sessions_line(snap: Snapshot) -> Text:
-    """The session file readers: backfill progress, files, problems and the latest one."""
+    """The session file readers: backfill progress, problems and the latest one."""
     s = snap.sessions
     assert s is not None
-    line = Text(f"{s.sessions} sessions in {s.files} files")
+    line = Text(f"{s.sessions} sessions")
     if s.backfill:
         line.append(f"  importing, {fmt.size(s.backlog)} left", style="yellow")
     if s.problems:

@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
 from ..config import Settings
 from ..models import AgentSample, ErrorRecord, SessionMeta, SessionsStatus, UsageRecord
 from .book import SessionBook
 from .join import join
+from .reader import SessionReader as Reader
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +33,6 @@ WAITING_MAX = 50_000
 """Usage records held in the book before the readers wait for the ticks to take some."""
 PROBLEMS = ("too_long", "refused", "state_errors", "bad_lines", "bad_json", "not_object")
 """Reader counters that count a problem with a file (the rest count what went right)."""
-
-
-class Reader(Protocol):
-    """What the feed needs of a family's reader (sessions/reader.py has the full protocol)."""
-
-    @property
-    def more(self) -> bool: ...
-    @property
-    def backlog(self) -> int: ...
-
-    counters: dict[str, int]
-    last_problem: str | None
-
-    def poll(self) -> list: ...  # type: ignore[type-arg]
-    def save(self) -> None: ...
-    def close(self) -> None: ...
 
 
 def backfill_since(days: int | None, now: datetime | None = None) -> float:
@@ -119,7 +103,6 @@ class SessionFeed:
         return SessionsStatus(
             backfill=self.backfill,
             backlog=sum(r.backlog for r in self.readers),
-            files=sum(_files(r) for r in self.readers),
             sessions=len(self.book.sessions),
             problems=problems,
             last_problem=last,
@@ -161,10 +144,6 @@ class SessionFeed:
             self.save()
         for reader in self.readers:
             reader.close()
-
-
-def _files(reader: Reader) -> int:
-    return int(reader.counters.get("files", 0))
 
 
 def state_path(db: Path) -> Path:
