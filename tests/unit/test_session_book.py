@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.claude_transcripts import Ledger, Transcript
@@ -153,7 +154,9 @@ def test_agent_names() -> None:
     assert agent_name("claude-code", "1a2b3c4d-0000-4000-8000-000000000000") == "claude:1a2b3c4d"
     codex = "0199a1b2-c3d4-7e5f-8a9b-0123456789ab"
     assert agent_name("codex", codex) == "codex:456789ab"
-    assert agent_name("gemini", "\x1b[2J") == "gemini:\\x1b[2J"
+    assert agent_name("gemini", "bad\x1b[2Jsession") == "gemini:bad2Jses"  # letters, digits
+    only_junk = agent_name("gemini", "\x1b[\x07")
+    assert re.fullmatch(r"gemini:[0-9a-f]{8}", only_junk)
 
 
 def row(name: str, pid: int, start: float, cwd: str = "/p", **kw: object) -> AgentSample:

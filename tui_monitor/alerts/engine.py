@@ -248,7 +248,8 @@ def values_from(
         out["cpu", a.name] = 0.0 if exited else a.cpu_utilization
         out["mem", a.name] = 0.0 if exited else a.ram_used
         out["stale", a.name] = a.status == "stale"
-        out["exited", a.name] = exited
+        # A session read from files with no live process never had one we saw go: no alert.
+        out["exited", a.name] = exited and a.source != "session"
     for name in [*names, *unresolved, *error_rate]:
         out["errors", name] = unresolved.get(name, 0)
         out["error_rate", name] = error_rate.get(name, 0.0)

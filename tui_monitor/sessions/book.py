@@ -21,6 +21,8 @@ errors panel with problems long gone.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -58,20 +60,34 @@ ERRORS_KEPT = 10_000
 PREFIX: dict[str, str] = {"claude-code": "claude", "codex": "codex", "gemini": "gemini"}
 """Family -> the program's name, the first part of a session's agent name."""
 _TEXT_MAX = 500
-_CWD_MAX = 1024
-"""As the agent collector cuts a process's cwd, so the two compare equal."""
+_NAME_MAX = 128
+"""As the ingest protocol bounds a model's name."""
+_ID_MAX = 200
+_PATH_MAX = 4096
+CWD_MAX = 1024
+"""As the agent collector cleans and cuts a process's cwd, so the two compare."""
+_ALNUM = re.compile(r"[^0-9A-Za-z]")
 
 
 def agent_name(family: SessionFamily, session_id: str) -> str:
-    """The name a session's usage and errors are recorded under: program and a short id.
+    """The name a session's usage and errors are recorded under: program and a short id,
+    letters and digits only (a hostile id cannot make a name that needs escaping).
 
     Codex ids are UUIDv7, whose first characters are a timestamp shared by sessions started
     within a minute, so Codex names take the id's last eight characters; the others, random
     from the start, take the first eight (what `claude --resume` lists).
     """
-    compact = session_id.replace("-", "")
+    compact = _ALNUM.sub("", session_id)
     short = compact[-8:] if family == "codex" else compact[:8]
-    return safe.name(f"{PREFIX[family]}:{short or '?'}")
+    if not short:
+        short = hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()[:8]
+    return f"{PREFIX[family]}:{short}"
+
+
+def _cut(value: str, limit: int) -> str:
+    """Text from a file is kept as written (the UI and the CLI clean it where they show it),
+    only bounded."""
+    return value[:limit]
 
 
 def _dt(ts: float) -> datetime:
@@ -116,6 +132,8 @@ class Session:
     session_id: str
     agent: str
     cwd: str | None = None
+    place: str = ""
+    """`cwd` as the agent collector shows a process's (cleaned, cut), for the join."""
     git_branch: str | None = None
     version: str | None = None
     models: list[str] = field(default_factory=list)
@@ -260,6 +278,7 @@ class SessionBook:
                     meta.family, meta.session_id, meta.agent
                 )
             s.cwd, s.git_branch, s.version = meta.cwd, meta.git_branch, meta.version
+            s.place = safe.clean(s.cwd, CWD_MAX) if s.cwd else ""
             s.models = list(dict.fromkeys([*s.models, *meta.models]))
             s.seen(meta.first_ts)
             s.seen(meta.last_ts)
@@ -282,7 +301,7 @@ class SessionBook:
             elif isinstance(r, SessionActivity):
                 s.last_kind = r.kind
                 if r.kind == "tool" and r.tool:
-                    s.last_tool = safe.name(r.tool)
+                    s.last_tool = _cut(r.tool, _NAME_MAX)
             elif isinstance(r, SessionError):
                 self._take_error(s, r)
             elif isinstance(r, RateLimit):
@@ -331,7 +350,7 @@ class SessionBook:
             sid = parent
         s = self.sessions.get(sid)
         if s is None:
-            s = self.sessions[sid] = Session(family, safe.name(sid, 200), agent_name(family, sid))
+            s = self.sessions[sid] = Session(family, _cut(sid, _ID_MAX), agent_name(family, sid))
             self._changed.add(sid)
         if sid != session_id:
             s.children.add(session_id)
@@ -343,11 +362,12 @@ class SessionBook:
         s = self._root(r.family, r.session_id)
         if r.session_id == s.session_id:  # a child's cwd/branch/version are not the root's
             if r.cwd:
-                s.cwd = safe.clean(r.cwd, _CWD_MAX)
+                s.cwd = _cut(r.cwd, _PATH_MAX)
+                s.place = safe.clean(s.cwd, CWD_MAX)
             if r.git_branch:
-                s.git_branch = safe.name(r.git_branch)
+                s.git_branch = _cut(r.git_branch, _NAME_MAX)
             if r.version:
-                s.version = safe.name(r.version, 64)
+                s.version = _cut(r.version, _NAME_MAX)
         s.seen(r.ts)
         self._changed.add(s.session_id)
 
@@ -366,7 +386,7 @@ class SessionBook:
         else:
             self._waiting[key] = _Waiting(u, s, now)
         s.pending.add(u)
-        model = safe.name(u.model)
+        model = _cut(u.model, _NAME_MAX) or "unknown"
         if model not in s.models:
             s.models.append(model)
         if u.ts >= s.model_ts:
@@ -381,7 +401,7 @@ class SessionBook:
             UsageRecord(
                 ts=_dt(u.ts),
                 agent=s.agent,
-                model=safe.name(u.model),
+                model=_cut(u.model, _NAME_MAX) or "unknown",
                 input_tokens=u.input_tokens,
                 output_tokens=u.output_tokens,
                 cache_read_tokens=u.cache_read_tokens,
@@ -394,7 +414,7 @@ class SessionBook:
         )
 
     def _take_error(self, s: Session, e: SessionError) -> None:
-        message = safe.clean(e.message, _TEXT_MAX)
+        message = _cut(e.message, _TEXT_MAX)
         if s.last_error_ts is None or e.ts >= s.last_error_ts:
             s.last_error, s.last_error_ts = message, e.ts
         seen = (s.session_id, e.ts, e.error_type)
@@ -407,7 +427,7 @@ class SessionBook:
             ErrorRecord(
                 ts=_dt(e.ts),
                 agent=s.agent,
-                error_type=safe.name(e.error_type or "error"),
+                error_type=_cut(e.error_type, _NAME_MAX) or "error",
                 message=message,
             )
         )

@@ -63,7 +63,7 @@ def assign(sessions: list[Session], rows: tuple[AgentSample, ...]) -> dict[str, 
         group.sort(key=lambda r: r.create_time or 0.0)
     out: dict[str, list[Session]] = defaultdict(list)
     for s in sessions:
-        place = by_place.get((s.family, s.cwd or ""))
+        place = by_place.get((s.family, s.place))
         if not place:
             continue
         writer = _latest_before(place, s.first_ts) or _latest_before(place, s.last_ts)
@@ -94,7 +94,7 @@ def join(
 ) -> tuple[AgentSample, ...]:
     """The rows with their sessions on them, and a row for each recent session that no live
     process writes."""
-    candidates = [s for s in book.sessions.values() if s.cwd]
+    candidates = [s for s in book.sessions.values() if s.place]
     assigned = assign(candidates, rows)
     joined: set[str] = set()
     out: list[AgentSample] = []
@@ -122,7 +122,7 @@ def join(
                 source="session",
                 status="exited",
                 process=PREFIX[s.family],
-                cwd=s.cwd,
+                cwd=s.place or None,
                 session=s.view(now, window),
             )
         )
