@@ -372,3 +372,19 @@ def test_unreadable_directory_and_file_are_said_once(nobody_dir: Path) -> None:
     log = proc.stderr.decode()
     assert log.count(str(closed)) == 1 and log.count(str(locked)) == 1
     assert "Permission denied" in log
+
+
+def test_a_damaged_state_file_costs_only_its_state(codex: Path, tmp_path: Path) -> None:
+    state = tmp_path / "sessions.codex.json"
+    r = conversation(V0_58)
+    path = r.write(codex / "sessions")
+    extra = {"elsewhere": 5, str(path): {"line": "x", "mark": "y", "reader": [1], "doc": {}}}
+    state.write_text(json.dumps({"version": 1, "files": {}, "extra": extra}))
+    with CodexFiles(dirs(codex), state) as reader:
+        assert fold(read_all(reader)) == expected(r.responses)
+        reader.save()
+    assert list(json.loads(state.read_text())["extra"]) == [str(path)]
+    state.write_bytes(b"\x00not json")
+    with CodexFiles(dirs(codex), state) as reader:
+        assert fold(read_all(reader)) == expected(r.responses)  # everything again, same keys
+        assert reader.counters["state_errors"] == 1

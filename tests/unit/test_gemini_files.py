@@ -59,6 +59,7 @@ def test_jsonl_json_and_subagent_recordings_count_each_call_once(tmp_path: Path)
     with GeminiFiles(tmp_dir(tmp_path), max_bytes=2048, max_lines=5) as reader:
         records = read_all(reader)
         assert reader.counters["documents"] == 1
+        assert reader.counters["files"] == 3  # logs.json is not a recording
     assert fold(records) == gemini_expected(new.calls + old.calls + sub.calls)
     infos = {r.session_id: r for r in records if isinstance(r, SessionInfo)}
     assert infos[SUB].parent_id == SID and infos[SID].cwd == "/work/proj"

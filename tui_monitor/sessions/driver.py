@@ -154,7 +154,7 @@ class FileDriver:
         self._tracks: dict[str, Track] = {}
         self._saved: dict[str, Any] | None = None  # the last run's tracks, taken on first sight
         self._vanished: dict[tuple[int, int], str] | None = None  # this poll's, by identity
-        self._own: dict[str, int] = {"resumed": 0, "moved": 0, "reader_errors": 0}
+        self._own: dict[str, int] = {"files": 0, "resumed": 0, "moved": 0, "reader_errors": 0}
         self.last_problem: str | None = None
         """The latest problem, one line naming file (and line): for a status line."""
 
@@ -173,7 +173,8 @@ class FileDriver:
     @property
     def counters(self) -> dict[str, int]:
         """The follower's counters (lines, too_long, vanished, ...), the parser's (bad_json,
-        duplicates, ...; its "errors" as "reader_errors") and the driver's ("resumed": files
+        duplicates, ...; its "errors" as "reader_errors") and the driver's ("files": the
+        family's files the last scan found; "resumed": files
         whose parser state was carried over a restart; "moved": files renamed, their state
         carried to the new name)."""
         out = dict(self._follower.counters)
@@ -205,6 +206,7 @@ class FileDriver:
             Usage keys make a re-read harmless: keep one record per key (`records.supersedes`).
         """
         found = self._scanner.scan(self._say)
+        self._own["files"] = sum(1 for p in found.files if self.mine(p))
         files = {  # only what changed: a quiet tree costs the follower nothing
             p: found.files[p]
             for p in found.changed
@@ -248,9 +250,13 @@ class FileDriver:
 
     # -- for the family's driver ----------------------------------------------------------------
 
+    def mine(self, path: str) -> bool:
+        """Whether a found file is one of the family's (its name alone may not say)."""
+        return True
+
     def followed(self, path: str) -> bool:
         """Whether a found file is read line by line (a family may read some files whole)."""
-        return True
+        return self.mine(path)
 
     def recent(self, st: os.stat_result) -> bool:
         """Whether a file was written within the backfill window (else it waits to change)."""

@@ -99,6 +99,9 @@ class GeminiFiles(FileDriver):
         out.update(self._docs)
         return out
 
+    def mine(self, path: str) -> bool:
+        return in_chats(path)
+
     def followed(self, path: str) -> bool:
         return path.endswith(".jsonl") and in_chats(path)
 
