@@ -102,8 +102,8 @@ def test_files_are_imported_followed_and_never_counted_twice(
             for line in scratch.path.read_bytes().splitlines(keepends=True):
                 f.write(line)
                 f.flush()
-                ticks = rec.ticks()
-                wait_for(lambda: rec.ticks() >= ticks + 4, 30, "a few ticks")
+                then = rec.ticks() + 4
+                wait_for(lambda t=then: rec.ticks() >= t, 30, "a few ticks")
         wait_for(lambda: len(rows(db, "SELECT id FROM usage")) == wanted + 1, 30, "the new one")
     finally:
         assert rec.stop() == 0, rec.stderr_text()
