@@ -324,3 +324,20 @@ def test_current_model_follows_the_latest_response() -> None:
     assert view.meta.model == "claude-opus-4-6"
     sample = AgentSample(name="x", kind="coding", source="session", status="exited", session=view)
     assert newest_model(sample) == "claude-opus-4-6"
+
+
+def test_an_agent_budget_named_for_the_program_covers_its_sessions() -> None:
+    from datetime import UTC, datetime
+
+    from tui_monitor.cost.budgets import BudgetSettings
+    from tui_monitor.models import UsageRecord
+
+    now = datetime.now(UTC)
+    ledger = CostLedger(
+        BudgetSettings(agents={"claude": 10.0, "codex": 10.0}), clock=lambda: now.timestamp()
+    )
+    for agent, cost in (("claude:aaaa", 2.0), ("claude:bbbb", 3.0), ("claude", 1.0),
+                        ("claudette", 50.0), ("codex:cccc", 4.0)):  # fmt: skip
+        ledger.add(UsageRecord(ts=now, agent=agent, model="m", output_tokens=1, cost_usd=cost))
+    spent = {b.name: b.spent for b in ledger.summary(now.timestamp()).budgets}
+    assert spent == {"agent:claude": 6.0, "agent:codex": 4.0}

@@ -22,7 +22,8 @@ class BudgetSettings(BaseModel):
     monthly: USD | None = None
     """USD the whole fleet may spend per calendar month (local time)."""
     agents: dict[str, USD] = Field(default_factory=dict)
-    """Agent name -> USD that agent may spend per local day."""
+    """Agent name -> USD that agent may spend per local day; `claude`, `codex` or `gemini` also
+    covers every session of that program read from its files (`claude:1a2b3c4d`, ...)."""
 
 
 @dataclass(frozen=True, slots=True)

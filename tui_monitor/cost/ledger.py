@@ -277,8 +277,11 @@ class Ledger:
             ("monthly", None, b.monthly, month.cost, fleet_burn, self._month_end),
         ]
         for name, limit in sorted(b.agents.items()):
-            spent = agents[name].today.cost if name in agents else 0.0
-            specs.append((f"agent:{name}", name, limit, spent, burn.get(name, 0.0), self._day_end))
+            # "claude" also covers the Claude Code sessions read from files (`claude:1a2b3c4d`).
+            mine = [a for a in agents if a == name or a.startswith(name + ":")]
+            spent = math.fsum(agents[a].today.cost for a in mine)
+            rate = math.fsum(burn.get(a, 0.0) for a in mine)
+            specs.append((f"agent:{name}", name, limit, spent, rate, self._day_end))
         budgets = tuple(
             budget_status(key, agent, limit, spent, rate, now, end)
             for key, agent, limit, spent, rate, end in specs
