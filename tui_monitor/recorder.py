@@ -197,8 +197,11 @@ class Recorder:
         *,
         sampler: Sampler | None = None,
         on_commit: Callable[[Batch], None] | None = None,
+        prune: bool = True,
     ) -> None:
         self.settings = settings
+        self._prune = prune
+        """Run retention (a short import of session files does not)."""
         self.db = db
         self.sampler = sampler or Sampler(settings)
         self._on_commit = on_commit
@@ -317,7 +320,7 @@ class Recorder:
             await self._listen()
             await self._seed(cost)
             tasks.append(asyncio.create_task(self.sampler.run(stop), name="sampler"))
-            if queue is not None:
+            if queue is not None and self._prune:
                 tasks.append(asyncio.create_task(self._prune_loop(queue), name="retention"))
                 tasks.append(asyncio.create_task(self._errors_loop(), name="errors"))
             if self.hub is not None:

@@ -309,8 +309,12 @@ def test_a_history_from_before_sessions_says_to_upgrade_it(tmp_path: Path) -> No
         conn.executescript(script)
     conn.execute("PRAGMA user_version = 6")
     conn.close()
-    done = tui_monitor("sessions", "--db", str(path))
+    # Reading only (no import: session files switched off), an old history is refused...
+    done = tui_monitor("sessions", "--db", str(path), TUI_MONITOR_SESSIONS__ENABLED="false")
     assert done.returncode == 2
     assert error_lines(done) == [
         f"tui-monitor: {path}: schema 6 is older than 7; run the recorder once to upgrade it"
     ]
+    # ...while the import a `sessions` with no recorder running does is that recorder run.
+    done = tui_monitor("sessions", "--json", "--db", str(path))
+    assert (done.returncode, json.loads(done.stdout)) == (0, []), done.stderr

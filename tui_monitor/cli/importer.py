@@ -15,6 +15,7 @@ import click
 
 from ..config import Settings
 from ..recorder import Recorder, RecorderLock, move_aside_if_corrupt, recorder_pid
+from ..sessions.reader import session_dirs
 
 POLL = 0.1
 
@@ -24,6 +25,8 @@ def import_sessions(settings: Settings, db: Path, *, say: bool = True) -> bool:
     does that itself). True when this call imported."""
     if not settings.sessions.enabled or recorder_pid(db) is not None:
         return False
+    if not db.exists() and not any(d.is_dir() for d in session_dirs()):
+        return False  # nothing to import: create nothing
     quiet = settings.model_copy(
         update={
             "ingest": settings.ingest.model_copy(update={"enabled": False}),
@@ -45,7 +48,7 @@ def import_sessions(settings: Settings, db: Path, *, say: bool = True) -> bool:
             click.echo(f"tui-monitor: {moved}", err=True)
         if say:
             click.echo("importing session files into the history…", err=True)
-        recorder = Recorder(quiet, db)
+        recorder = Recorder(quiet, db, prune=False)
         recorder.open()
         asyncio.run(_until_imported(recorder))
     finally:

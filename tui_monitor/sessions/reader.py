@@ -55,6 +55,11 @@ class SessionReader(Protocol):
         ...
 
 
+def session_dirs(env: Mapping[str, str] | None = None, home: Path | None = None) -> list[Path]:
+    """Every directory the readers look in (existing or not)."""
+    return [*claude_dirs(env, home), *rollout_dirs(env, home), chat_dirs(env, home)]
+
+
 def state_file(state: Path | None, family: str) -> Path | None:
     """A family's own state file beside `state`: `<state>.<family>.json` (None: none)."""
     return None if state is None else state.with_name(f"{state.name}.{family}.json")
