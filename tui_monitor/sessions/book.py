@@ -53,7 +53,7 @@ from .records import (
 SETTLE = 2.0
 """Seconds a usage record waits for a larger copy of itself (Claude Code writes a response's
 copies within a second of each other)."""
-KEYS_KEPT = 200_000
+KEYS_KEPT = 100_000
 """Usage keys remembered as handed out (a re-read older than this is caught by the history's
 unique index and the ledger instead)."""
 ERRORS_KEPT = 10_000

@@ -12,7 +12,6 @@ a crash reads the last bit again, and the keys make that count nothing twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -109,27 +108,24 @@ class SessionFeed:
         )
 
     async def run(self) -> None:
-        """Poll every reader until cancelled; the offsets are saved on the way out."""
+        """Poll every reader until cancelled. The owner calls `close` afterwards, once the
+        last tick has taken what was read (so the offsets saved match the history)."""
         self.readers = await asyncio.to_thread(self._open)
-        try:
-            while True:
-                more = False
-                for reader in self.readers:
-                    while self.book.waiting >= WAITING_MAX:
-                        self._room.clear()
-                        await self._room.wait()
-                    records = await asyncio.to_thread(reader.poll)
-                    self.book.add(records)
-                    more = more or reader.more
-                self.polls += 1
-                if not more:
-                    self.backfill = False
-                if self.book.idle:
-                    await asyncio.to_thread(self.save)
-                await asyncio.sleep(0.01 if more else self.settings.sessions.poll_every)
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.close)
+        while True:
+            more = False
+            for reader in self.readers:
+                while self.book.waiting >= WAITING_MAX:
+                    self._room.clear()
+                    await self._room.wait()
+                records = await asyncio.to_thread(reader.poll)
+                self.book.add(records)
+                more = more or reader.more
+            self.polls += 1
+            if not more:
+                self.backfill = False
+            if self.book.idle:
+                await asyncio.to_thread(self.save)
+            await asyncio.sleep(0.01 if more else self.settings.sessions.poll_every)
 
     def save(self) -> None:
         for reader in self.readers:
