@@ -341,3 +341,22 @@ def test_an_agent_budget_named_for_the_program_covers_its_sessions() -> None:
         ledger.add(UsageRecord(ts=now, agent=agent, model="m", output_tokens=1, cost_usd=cost))
     spent = {b.name: b.spent for b in ledger.summary(now.timestamp()).budgets}
     assert spent == {"agent:claude": 6.0, "agent:codex": 4.0}
+
+
+def test_old_responses_settle_at_their_readers_next_poll_not_after_seconds() -> None:
+    clock = Clock()
+    book = SessionBook(clock=clock)
+    old = clock.t - 3600  # a backfill: the response was finished long ago
+    book.add([usage("s1", "msg:a", 10, ts=old)], source=0)
+    assert book.drain()[0] == []  # its reader may still hand out a larger copy
+    book.add([usage("s1", "msg:b", 5, ts=old)], source=1)  # another reader's poll: no matter
+    assert book.drain()[0] == []
+    book.add([usage("s1", "msg:a", 30, ts=old)], source=0)  # the copy the budget cut off
+    got, _, _ = book.drain()
+    assert [(u.request_id, u.output_tokens) for u in got] == [("msg:a", 30)]
+    # A live one (a line just written) still waits SETTLE seconds for its copies.
+    book.add([usage("s1", "msg:c", 1, ts=clock.t)], source=0)
+    book.add([], source=0)
+    assert [u.request_id for u in book.drain()[0]] == []
+    clock.t += 2.5
+    assert sorted(u.request_id for u in book.drain()[0]) == ["msg:b", "msg:c"]

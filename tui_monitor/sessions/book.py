@@ -22,9 +22,10 @@ errors panel with problems long gone.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +54,10 @@ from .records import (
 SETTLE = 2.0
 """Seconds a usage record waits for a larger copy of itself (Claude Code writes a response's
 copies within a second of each other)."""
+OLD = 60.0
+"""A response whose line is older than this (a backfill) has all its copies written: it is
+settled as soon as its reader's next poll has come in (which holds any copy the previous
+poll's budget cut off), so a backfill does not wait SETTLE seconds per poll."""
 KEYS_KEPT = 100_000
 """Usage keys remembered as handed out (a re-read older than this is caught by the history's
 unique index and the ledger instead)."""
@@ -217,6 +222,10 @@ class _Waiting:
     usage: SessionUsage
     root: Session
     since: float
+    """Our clock when it arrived."""
+    source: int
+    poll: int
+    """The reader it came from and that reader's poll count then."""
 
 
 class SessionBook:
@@ -239,10 +248,16 @@ class SessionBook:
         self.sessions: dict[str, Session] = {}
         """Root sessions by id (ids are UUIDs: unique across families)."""
         self._parents: dict[str, str] = {}
-        self._waiting: dict[tuple[str, str], _Waiting] = {}
-        self._done: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._waiting: dict[int, _Waiting] = {}
+        """Usage settling, by the hash of (agent, key): in arrival order."""
+        self._done: set[int] = set()
+        self._done_order: deque[int] = deque()
+        """Hashes of (agent, key) handed out (64 bits: a false match among 100k is ~1e-9)."""
+        self._polls: dict[int, int] = {}
         self._errors_seen: OrderedDict[tuple[str, float, str], None] = OrderedDict()
-        self._usage: list[UsageRecord] = []
+        self._ready: deque[tuple[SessionUsage, Session]] = deque()
+        """Settled usage, recorded in arrival order as ticks take it."""
+        self._returned: list[UsageRecord] = []
         self._errors: list[ErrorRecord] = []
         self._changed: set[str] = set()
         self._errors_since = errors_since
@@ -257,12 +272,14 @@ class SessionBook:
     def waiting(self) -> int:
         """Usage records settling or settled but not drained yet (back-pressure for the
         readers: a backfill must not outrun the writer)."""
-        return len(self._waiting) + len(self._usage)
+        return len(self._waiting) + len(self._ready) + len(self._returned)
 
     @property
     def idle(self) -> bool:
         """Nothing taken in is still only here: a reader may save its offsets now."""
-        return not (self._waiting or self._usage or self._errors or self._changed)
+        return not (
+            self._waiting or self._ready or self._returned or self._errors or self._changed
+        )
 
     def seed(
         self,
@@ -284,11 +301,12 @@ class SessionBook:
             s.seen(meta.last_ts)
             s.tokens.add(tokens)
         for pair in keys:
-            self._remember(pair)
+            self._remember(hash(pair))
 
-    def add(self, records: Iterable[SessionRecord]) -> None:
-        """Fold a reader's records in, in the order it gave them."""
+    def add(self, records: Iterable[SessionRecord], source: int = 0) -> None:
+        """Fold one poll of reader `source` in, in the order it gave them."""
         now = self._clock()
+        self._polls[source] = poll = self._polls.get(source, 0) + 1
         for r in records:
             self.records += 1
             if isinstance(r, SessionInfo):
@@ -297,7 +315,7 @@ class SessionBook:
             s = self._root(r.family, r.session_id)
             s.seen(r.ts)
             if isinstance(r, SessionUsage):
-                self._take_usage(s, r, now)
+                self._take_usage(s, r, now, source, poll)
             elif isinstance(r, SessionActivity):
                 s.last_kind = r.kind
                 if r.kind == "tool" and r.tool:
@@ -314,16 +332,26 @@ class SessionBook:
             self._changed.add(s.session_id)
 
     def drain(
-        self, *, final: bool = False
+        self, *, final: bool = False, limit: int | None = None
     ) -> tuple[list[UsageRecord], list[ErrorRecord], tuple[SessionMeta, ...]]:
-        """What the next tick records: settled usage (all of it when `final`), new errors and
-        the sessions that changed since the last drain."""
-        cutoff = float("inf") if final else self._clock() - self._settle
-        for key, w in list(self._waiting.items()):
-            if w.since <= cutoff:
-                del self._waiting[key]
-                self._settled(key, w)
-        usage, self._usage = self._usage, []
+        """What the next tick records: settled usage (at most `limit` records unless `final`,
+        which takes all, settled or not), new errors and the sessions that changed since the
+        last drain. Records are made here, so what waits stays small."""
+        now = self._clock()
+        cutoff = float("inf") if final else now - self._settle
+        old = now - OLD
+        while self._waiting:  # in arrival order: the first still settling ends the look
+            key, w = next(iter(self._waiting.items()))
+            if w.since > cutoff and not (
+                w.usage.ts < old and self._polls.get(w.source, 0) > w.poll
+            ):
+                break
+            del self._waiting[key]
+            self._settled(key, w)
+        usage, self._returned = self._returned, []
+        room = len(self._ready) if final or limit is None else max(0, limit - len(usage))
+        for _ in range(min(room, len(self._ready))):
+            usage.append(_record(*self._ready.popleft()))
         errors, self._errors = self._errors, []
         changed = tuple(
             self.sessions[sid].meta() for sid in sorted(self._changed) if sid in self.sessions
@@ -335,7 +363,7 @@ class SessionBook:
         self, usage: list[UsageRecord], errors: list[ErrorRecord], metas: tuple[SessionMeta, ...]
     ) -> None:
         """Put back what a failed tick took (it never reached the writer)."""
-        self._usage[:0] = usage
+        self._returned[:0] = usage
         self._errors[:0] = errors
         self._changed.update(m.session_id for m in metas)
 
@@ -371,8 +399,10 @@ class SessionBook:
         s.seen(r.ts)
         self._changed.add(s.session_id)
 
-    def _take_usage(self, s: Session, u: SessionUsage, now: float) -> None:
-        key = (s.agent, u.key)
+    def _take_usage(
+        self, s: Session, u: SessionUsage, now: float, source: int, poll: int
+    ) -> None:
+        key = hash((s.agent, u.key))
         if key in self._done:
             self.duplicates += 1
             return
@@ -384,7 +414,7 @@ class SessionBook:
             s.pending.add(w.usage, -1)
             w.usage = u
         else:
-            self._waiting[key] = _Waiting(u, s, now)
+            self._waiting[key] = _Waiting(u, s, now, source, poll)
         s.pending.add(u)
         model = _cut(u.model, _NAME_MAX) or "unknown"
         if model not in s.models:
@@ -392,26 +422,11 @@ class SessionBook:
         if u.ts >= s.model_ts:
             s.model, s.model_ts = model, u.ts
 
-    def _settled(self, key: tuple[str, str], w: _Waiting) -> None:
-        u, s = w.usage, w.root
-        s.pending.add(u, -1)
-        s.tokens.add(u)
+    def _settled(self, key: int, w: _Waiting) -> None:
+        w.root.pending.add(w.usage, -1)
+        w.root.tokens.add(w.usage)
         self._remember(key)
-        self._usage.append(
-            UsageRecord(
-                ts=_dt(u.ts),
-                agent=s.agent,
-                model=_cut(u.model, _NAME_MAX) or "unknown",
-                input_tokens=u.input_tokens,
-                output_tokens=u.output_tokens,
-                cache_read_tokens=u.cache_read_tokens,
-                cache_write_tokens=u.cache_write_tokens,
-                cache_write_1h_tokens=min(u.cache_write_1h_tokens, u.cache_write_tokens),
-                cost_usd=u.cost_usd,
-                request_id=u.key,
-                session=s.session_id,
-            )
-        )
+        self._ready.append((w.usage, w.root))
 
     def _take_error(self, s: Session, e: SessionError) -> None:
         message = _cut(e.message, _TEXT_MAX)
@@ -432,7 +447,34 @@ class SessionBook:
             )
         )
 
-    def _remember(self, key: tuple[str, str]) -> None:
-        self._done[key] = None
-        if len(self._done) > KEYS_KEPT:
-            self._done.popitem(last=False)
+    def _remember(self, key: int) -> None:
+        if key in self._done:
+            return
+        self._done.add(key)
+        self._done_order.append(key)
+        if len(self._done_order) > KEYS_KEPT:
+            self._done.discard(self._done_order.popleft())
+
+
+def _record(u: SessionUsage, s: Session) -> UsageRecord:
+    """The history's record of a settled response. Built without validation (about 5 µs a
+    record saved, thousands a tick in a backfill): every figure is made a non-negative int
+    here, and the one-hour part never exceeds the cache writes, as `UsageRecord` requires."""
+    write = max(0, int(u.cache_write_tokens))
+    cost = u.cost_usd
+    if cost is not None and not (cost >= 0 and math.isfinite(cost)):
+        cost = None
+    return UsageRecord.model_construct(
+        ts=_dt(u.ts),
+        agent=s.agent,
+        model=_cut(u.model, _NAME_MAX) or "unknown",
+        input_tokens=max(0, int(u.input_tokens)),
+        output_tokens=max(0, int(u.output_tokens)),
+        cache_read_tokens=max(0, int(u.cache_read_tokens)),
+        cache_write_tokens=write,
+        cache_write_1h_tokens=min(max(0, int(u.cache_write_1h_tokens)), write),
+        cost_usd=cost,
+        request_id=u.key,
+        session=s.session_id,
+        cost_source=None,
+    )

@@ -87,7 +87,8 @@ class ClaudeLines:
         self._say = say
         self._since = since
         self._files: dict[str, _FileInfo] = {}
-        self._copies: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._copies: OrderedDict[int, tuple[int, int]] = OrderedDict()
+        """Response keys (hashed: a tenth of the strings' memory) -> the rank handed out."""
         self._tools: OrderedDict[str, None] = OrderedDict()
         self._infos: dict[str, tuple[str | None, ...]] = {}
         self._bad_said: set[str] = set()
@@ -175,7 +176,7 @@ class ClaudeLines:
             key = f"line:{obj['uuid']}"
         else:
             key = f"at:{item.path}:{item.number}"
-        first = key not in self._copies
+        first = hash(key) not in self._copies
         usage = msg.get("usage")
         grew = first
         if isinstance(usage, dict):
@@ -219,9 +220,9 @@ class ClaudeLines:
         if isinstance(server, dict):
             searches = _int(server.get("web_search_requests"))
         rank = (output, inp + read + write + searches)
-        old = self._copies.get(key)
+        old = self._copies.get(hash(key))
         if old is not None:
-            self._copies.move_to_end(key)
+            self._copies.move_to_end(hash(key))
             if rank <= old:
                 return False  # a repeated or earlier copy
         self._remember(key, rank)
@@ -235,7 +236,7 @@ class ClaudeLines:
         return True
 
     def _remember(self, key: str, rank: tuple[int, int]) -> None:
-        self._copies[key] = rank
+        self._copies[hash(key)] = rank
         if len(self._copies) > _COPIES:
             self._copies.popitem(last=False)
 

@@ -43,7 +43,7 @@ class CodexFiles(FileDriver):
         *,
         since: float | None = None,
         max_line: int = 16 << 20,
-        max_bytes: int = 8 << 20,
+        max_bytes: int = 4 << 20,
         max_lines: int = 20_000,
         max_open: int = 64,
         idle_close: float = 60.0,

@@ -15,8 +15,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from ..config import Settings
 from ..models import AgentSample, ErrorRecord, SessionMeta, SessionsStatus, UsageRecord
@@ -24,11 +26,13 @@ from .book import SessionBook
 from .join import join
 from .reader import SessionReader as Reader
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-DRAIN_MAX = 5000
-"""Usage records one tick takes at most (priced on the loop at ~10 µs each)."""
-WAITING_MAX = 50_000
+DRAIN_MAX = 15_000
+"""Usage records one tick takes at most: made, priced and counted on the loop at about 15 µs
+each (bench/backfill.py), so a backfill tick spends at most ~0.2 s on them."""
+WAITING_MAX = 20_000
 """Usage records held in the book before the readers wait for the ticks to take some."""
 PROBLEMS = ("too_long", "refused", "state_errors", "bad_lines", "bad_json", "not_object")
 """Reader counters that count a problem with a file (the rest count what went right)."""
@@ -71,6 +75,9 @@ class SessionFeed:
         """True until every reader has read all it was shown once."""
         self.polls = 0
         self._room = asyncio.Event()
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="tui-monitor-sessions")
+        """One thread reads every file: the readers are not thread-safe, and one thread's
+        buffers are reused instead of each pool thread keeping its own malloc arena."""
         self._problem: str | None = None
 
     def join(self, agents: tuple[AgentSample, ...], now: float) -> tuple[AgentSample, ...]:
@@ -85,10 +92,7 @@ class SessionFeed:
     def drain(
         self, *, final: bool = False
     ) -> tuple[list[UsageRecord], list[ErrorRecord], tuple[SessionMeta, ...]]:
-        usage, errors, metas = self.book.drain(final=final)
-        if len(usage) > DRAIN_MAX and not final:
-            self.book.undrain(usage[DRAIN_MAX:], [], ())
-            usage = usage[:DRAIN_MAX]
+        usage, errors, metas = self.book.drain(final=final, limit=DRAIN_MAX)
         if self.book.waiting < WAITING_MAX:
             self._room.set()
         return usage, errors, metas
@@ -110,22 +114,25 @@ class SessionFeed:
     async def run(self) -> None:
         """Poll every reader until cancelled. The owner calls `close` afterwards, once the
         last tick has taken what was read (so the offsets saved match the history)."""
-        self.readers = await asyncio.to_thread(self._open)
+        self.readers = await self._in_thread(self._open)
         while True:
             more = False
-            for reader in self.readers:
+            for source, reader in enumerate(self.readers):
                 while self.book.waiting >= WAITING_MAX:
                     self._room.clear()
                     await self._room.wait()
-                records = await asyncio.to_thread(reader.poll)
-                self.book.add(records)
+                records = await self._in_thread(reader.poll)
+                self.book.add(records, source)
                 more = more or reader.more
             self.polls += 1
             if not more:
                 self.backfill = False
             if self.book.idle:
-                await asyncio.to_thread(self.save)
-            await asyncio.sleep(0.01 if more else self.settings.sessions.poll_every)
+                await self._in_thread(self.save)
+            await asyncio.sleep(0 if more else self.settings.sessions.poll_every)
+
+    async def _in_thread(self, fn: Callable[[], T]) -> T:
+        return await asyncio.wrap_future(self._thread.submit(fn))
 
     def save(self) -> None:
         for reader in self.readers:
@@ -140,6 +147,7 @@ class SessionFeed:
             self.save()
         for reader in self.readers:
             reader.close()
+        self._thread.shutdown(wait=True)
 
 
 def state_path(db: Path) -> Path:

@@ -56,7 +56,7 @@ class GeminiFiles(FileDriver):
         since: float | None = None,
         max_document: int = 64 << 20,
         max_line: int = 64 << 20,
-        max_bytes: int = 8 << 20,
+        max_bytes: int = 4 << 20,
         max_lines: int = 20_000,
         max_open: int = 64,
         idle_close: float = 60.0,
