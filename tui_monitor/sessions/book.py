@@ -277,9 +277,7 @@ class SessionBook:
     @property
     def idle(self) -> bool:
         """Nothing taken in is still only here: a reader may save its offsets now."""
-        return not (
-            self._waiting or self._ready or self._returned or self._errors or self._changed
-        )
+        return not (self._waiting or self._ready or self._returned or self._errors or self._changed)
 
     def seed(
         self,
@@ -399,9 +397,7 @@ class SessionBook:
         s.seen(r.ts)
         self._changed.add(s.session_id)
 
-    def _take_usage(
-        self, s: Session, u: SessionUsage, now: float, source: int, poll: int
-    ) -> None:
+    def _take_usage(self, s: Session, u: SessionUsage, now: float, source: int, poll: int) -> None:
         key = hash((s.agent, u.key))
         if key in self._done:
             self.duplicates += 1
