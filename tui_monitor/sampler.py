@@ -25,13 +25,13 @@ from .models import (
     ErrorRecord,
     GpuStatus,
     HostSample,
+    OtlpStatus,
     SessionMeta,
     Snapshot,
     UsageRecord,
 )
 
 if TYPE_CHECKING:
-    from .otlp.receiver import OtlpReceiver
     from .sessions.feed import SessionFeed
     from .tasks.watch import TaskWatcher
 
@@ -84,8 +84,8 @@ class Sampler:
         self.sessions: SessionFeed | None = None
         """Real agents' session files: joined to the rows, their usage and errors recorded
         with the tick (set by the recorder)."""
-        self.otlp: OtlpReceiver | None = None
-        """The OTLP receiver, for its counters in the header (set by the recorder)."""
+        self.otlp_status: Callable[[], OtlpStatus] | None = None
+        """The OTLP receiver's counters, for the header (set by the recorder)."""
         self.final = False
         """The last tick at exit: it takes every session record still settling."""
 
@@ -165,7 +165,7 @@ class Sampler:
             reported=reported.count if reported else 0,
             event_rows=reported.rows if reported and reported.rows else None,
             ingest=self.ingest.stats() if self.ingest is not None else None,
-            otlp=self.otlp.status() if self.otlp is not None else None,
+            otlp=self.otlp_status() if self.otlp_status is not None else None,
             tasks=boards,
             task_changes=task_changes,
             sessions=self.sessions.status() if self.sessions is not None else None,

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from ..config import Settings
+from ..models import OtlpStatus
 from ..sessions.book import SessionBook
 
 if TYPE_CHECKING:
-    from ..sampler import Sampler
+    from ..sessions.feed import SessionFeed
     from .receiver import OtlpReceiver
-else:
-    OtlpReceiver = object
 
 
-async def start_otlp(settings: Settings, sampler: Sampler) -> OtlpReceiver | None:
+class Holder(Protocol):
+    """What the receiver needs of the sampler (not imported: the sampler is above us)."""
+
+    sessions: SessionFeed | None
+    otlp_status: Callable[[], OtlpStatus] | None
+
+
+async def start_otlp(settings: Settings, sampler: Holder) -> OtlpReceiver | None:
     """The receiver, listening (or off, with the reason, for the header); None when
     `[otlp] enabled = false`.
 
@@ -28,11 +35,11 @@ async def start_otlp(settings: Settings, sampler: Sampler) -> OtlpReceiver | Non
         return None
     # protobuf and the OTLP messages take ~0.1 s to import: not on the loop's time
     await asyncio.to_thread(importlib.import_module, "tui_monitor.otlp.receiver")
-    from ..sessions.feed import SessionFeed
+    from ..sessions.feed import SessionFeed as Feed
     from .receiver import OtlpReceiver as Receiver
 
     if not settings.sessions.enabled and sampler.sessions is None:
-        feed = SessionFeed(settings, tuple)
+        feed = Feed(settings, tuple)
         feed.backfill = False
         sampler.sessions = feed
 
@@ -40,6 +47,6 @@ async def start_otlp(settings: Settings, sampler: Sampler) -> OtlpReceiver | Non
         return sampler.sessions.book if sampler.sessions is not None else None
 
     receiver = Receiver(cfg, cfg.token_path(settings.ingest.socket_path()), book)
-    sampler.otlp = receiver
+    sampler.otlp_status = receiver.status
     await receiver.start()
     return receiver
