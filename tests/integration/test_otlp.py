@@ -59,18 +59,41 @@ def claude_env(port: int, token: str) -> dict[str, str]:
 def api_request_json(sid: str, seq: int, tokens: tuple[int, int], cost: str) -> bytes:
     """An OTLP JSON body as Claude Code's http/json exporter writes one: hex trace ids,
     int64s as strings, attribute values as strings."""
-    attrs = {"session.id": sid, "event.name": "api_request", "event.sequence": str(seq),
-             "model": "claude-sonnet-4-5", "input_tokens": str(tokens[0]),
-             "output_tokens": str(tokens[1]), "cost_usd": cost}  # fmt: skip
-    doc = {"resourceLogs": [{"resource": {"attributes": [
-        {"key": "service.name", "value": {"stringValue": "claude-code"}}]},
-        "scopeLogs": [{"logRecords": [{
-            "timeUnixNano": str(1_800_000_000_000_000_000 + seq),
-            "severityNumber": "SEVERITY_NUMBER_INFO",
-            "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
-            "body": {"stringValue": "claude_code.api_request"},
-            "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attrs.items()],
-        }]}]}]}  # fmt: skip
+    attrs = {
+        "session.id": sid,
+        "event.name": "api_request",
+        "event.sequence": str(seq),
+        "model": "claude-sonnet-4-5",
+        "input_tokens": str(tokens[0]),
+        "output_tokens": str(tokens[1]),
+        "cost_usd": cost,
+    }
+    doc = {
+        "resourceLogs": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]
+                },
+                "scopeLogs": [
+                    {
+                        "logRecords": [
+                            {
+                                "timeUnixNano": str(1_800_000_000_000_000_000 + seq),
+                                "severityNumber": "SEVERITY_NUMBER_INFO",
+                                "traceId": "5b8efff798038103d269b633813fc60c",
+                                "spanId": "eee19b7ec3c1b174",
+                                "body": {"stringValue": "claude_code.api_request"},
+                                "attributes": [
+                                    {"key": k, "value": {"stringValue": v}}
+                                    for k, v in attrs.items()
+                                ],
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
     return json.dumps(doc).encode()
 
 
@@ -127,7 +150,7 @@ def test_sdk_events_and_metrics_land_in_sqlite(recorder) -> None:  # type: ignor
                     "attempt": 1,
                 },
             },
-        ],  # fmt: skip
+        ],
         "metrics": [
             {"name": "claude_code.cost.usage", "value": 0.0608, "attrs": {"model": "m"}},
             {"name": "claude_code.lines_of_code.count", "value": 12, "attrs": {"type": "added"}},
@@ -137,27 +160,40 @@ def test_sdk_events_and_metrics_land_in_sqlite(recorder) -> None:  # type: ignor
     env = claude_env(port, token) | {"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"}
     done = subprocess.run(
         [sys.executable, str(AGENTS / "otlp_emitter.py"), json.dumps(plan)],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     agent = f"claude:{sid.replace('-', '')[:8]}"
     wait_for(lambda: len(rows(rec.db, "SELECT 1 FROM usage")) == 2, what="two usage rows")
-    got = rows(rec.db, "SELECT agent, model, input_tokens, output_tokens, cache_read_tokens, "
-               "cache_write_tokens, cost_usd, session FROM usage ORDER BY input_tokens DESC")  # fmt: skip
-    assert got == [(agent, "claude-sonnet-4-5", i, o, r, w, float(c), sid)
-                   for i, o, r, w, c in requests]  # fmt: skip
+    got = rows(
+        rec.db,
+        "SELECT agent, model, input_tokens, output_tokens, cache_read_tokens, "
+        "cache_write_tokens, cost_usd, session FROM usage ORDER BY input_tokens DESC",
+    )
+    assert got == [
+        (agent, "claude-sonnet-4-5", i, o, r, w, float(c), sid) for i, o, r, w, c in requests
+    ]
     wait_for(lambda: rows(rec.db, "SELECT 1 FROM errors"), what="the api error")
     assert rows(rec.db, "SELECT agent, error_type, message FROM errors") == [
         (agent, "api_error 529", "Overloaded")
     ]
     wait_for(lambda: rows(rec.db, "SELECT 1 FROM events WHERE kind = 'tool_result'"))
-    events = rows(rec.db, "SELECT agent, kind, message, data FROM events WHERE agent = ?"
-                  .replace("?", f"'{agent}'"))  # fmt: skip
+    events = rows(
+        rec.db,
+        "SELECT agent, kind, message, data FROM events WHERE agent = ?".replace("?", f"'{agent}'"),
+    )
     kinds = {e[1] for e in events}
     assert {"user_prompt", "tool_result"} <= kinds
     assert "SECRET" not in json.dumps(events)
-    wait_for(lambda: any("cost_usd" in (m[0] or "") for m in rows(rec.db, "SELECT metrics FROM reports")),
-             what="the session's metrics on its row")  # fmt: skip
+    wait_for(
+        lambda: any(
+            "cost_usd" in (m[0] or "") for m in rows(rec.db, "SELECT metrics FROM reports")
+        ),
+        what="the session's metrics on its row",
+    )
     metrics = [json.loads(m[0]) for m in rows(rec.db, "SELECT metrics FROM reports") if m[0]]
     last = metrics[-1]
     assert last["cost_usd"] == pytest.approx(0.0608)
@@ -190,15 +226,20 @@ def test_refusals_then_valid_requests_still_stored(recorder) -> None:  # type: i
     second = gzip.compress(api_request_json(sid, 2, (200, 20), "0.002"))
     assert post(port, "/v1/logs", second, js | auth | {"Content-Encoding": "gzip"})[0] == 200
     third = json_format.Parse(
-        api_request_json(sid, 3, (300, 30), "0.003").replace(b"5b8efff798038103d269b633813fc60c", b""),
-        logs_service_pb2.ExportLogsServiceRequest(), ignore_unknown_fields=True,
-    ).SerializeToString()  # fmt: skip
+        api_request_json(sid, 3, (300, 30), "0.003").replace(
+            b"5b8efff798038103d269b633813fc60c", b""
+        ),
+        logs_service_pb2.ExportLogsServiceRequest(),
+        ignore_unknown_fields=True,
+    ).SerializeToString()
     assert post(port, "/v1/logs", third, pb | auth)[0] == 200
     assert post(port, "/v1/traces", b"", pb | auth)[0] == 200
     wait_for(lambda: len(rows(rec.db, "SELECT 1 FROM usage")) == 3, what="three usage rows")
     assert sorted(rows(rec.db, "SELECT input_tokens, output_tokens, cost_usd FROM usage")) == [
-        (100, 10, 0.001), (200, 20, 0.002), (300, 30, 0.003)
-    ]  # fmt: skip
+        (100, 10, 0.001),
+        (200, 20, 0.002),
+        (300, 30, 0.003),
+    ]
     # the same record again (an exporter's retry) counts nothing twice
     assert post(port, "/v1/logs", body, js | auth)[0] == 200
     assert len(rows(rec.db, "SELECT 1 FROM usage")) == 3
