@@ -233,6 +233,74 @@ class IngestSettings(BaseModel):
         return self.socket.expanduser() if self.socket else default_socket_path()
 
 
+def split_listen(listen: str) -> tuple[str, int]:
+    """`host:port` (`[v6]:port` for IPv6) -> (host, port); ValueError with the reason."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{listen!r}: must be host:port with a port from 1 to 65535")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host:
+        raise ValueError(f"{listen!r}: names no host (use 127.0.0.1)")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address or `localhost` (names are not resolved here)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class OtlpSettings(BaseModel):
+    """The OTLP/HTTP receiver: Claude Code, Codex and Gemini CLI export their telemetry to
+    it natively (otlp/). Every request needs the bearer token in `token_file`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Listen for OTLP/HTTP (logs, metrics, traces) while recording."""
+    listen: str = "127.0.0.1:4318"
+    """host:port. A loopback address unless `allow_remote` is set."""
+    allow_remote: bool = False
+    """Accept a `listen` address other machines can reach (they still need the token)."""
+    token_file: Path | None = None
+    """The bearer token, made on first start, 0600 (default: otlp.token beside the ingest
+    socket, in the runtime dir)."""
+    max_body: int = Field(default=4 * 2**20, ge=1024, le=256 * 2**20)
+    """Bytes a request body may hold once decompressed; a larger one gets 413."""
+    max_connections: int = Field(default=64, ge=1, le=4096)
+    """Clients connected at once; more are closed at once."""
+    idle_timeout: float = Field(default=60.0, ge=1.0, le=DAY)
+    """Seconds a connection may wait between requests (or within one) before it is closed."""
+
+    @field_validator("listen")
+    @classmethod
+    def _valid_listen(cls, v: str) -> str:
+        split_listen(v)
+        return v
+
+    @model_validator(mode="after")
+    def _loopback_unless_allowed(self) -> OtlpSettings:
+        host, _ = split_listen(self.listen)
+        if not self.allow_remote and not is_loopback(host):
+            raise ValueError(
+                f"listen {self.listen!r} is not a loopback address: set allow_remote = true "
+                "to accept telemetry from other machines"
+            )
+        return self
+
+    def address(self) -> tuple[str, int]:
+        return split_listen(self.listen)
+
+    def token_path(self, socket: Path) -> Path:
+        return self.token_file.expanduser() if self.token_file else socket.parent / "otlp.token"
+
+
 TASK_FOLDER_RE = re.compile(r"^[^/\\\x00]+(/[^/\\\x00]+)*$")
 
 
@@ -354,6 +422,7 @@ class FileSettings(BaseModel):
     store: StoreSettings = Field(default_factory=StoreSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    otlp: OtlpSettings = Field(default_factory=OtlpSettings)
     prices: PriceTable = Field(default_factory=PriceTable)
     """USD per million tokens by model name or glob, for usage reported without cost_usd; they
     override the built-in table."""

@@ -305,6 +305,19 @@ class IngestStats(_Frozen):
     """The socket path, or why there is none."""
 
 
+class OtlpStatus(_Frozen):
+    """The OTLP/HTTP receiver's counters since the recorder started (otlp/)."""
+
+    listening: str | None = None
+    """`host:port`, or `off: <reason>` when it could not listen."""
+    requests: int = 0
+    records: int = 0
+    """Log records and metric data points taken in (traces: spans counted, not stored)."""
+    rejected: int = 0
+    """Requests refused (no or wrong token, malformed, too large, busy) and records dropped."""
+    last_rejection: str | None = None
+
+
 class BudgetState(_Frozen):
     """One configured budget: how much is spent and when it runs out at the current burn."""
 
@@ -418,6 +431,8 @@ class Snapshot(_Frozen):
     usage: tuple[UsageRecord, ...] = ()
     reported: int = Field(default=0, description="ingest messages folded into this tick")
     ingest: IngestStats | None = None
+    otlp: OtlpStatus | None = None
+    """The OTLP receiver (None: not enabled)."""
     cost: CostState | None = None
     tasks: tuple[TaskBoard, ...] = ()
     """The task boards at this tick (the same objects tick after tick until a file changes)."""

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .aio import wait_set
 from .alerts.tick import AlertTick
@@ -37,6 +37,7 @@ from .ingest.server import IngestServer
 from .ingest.spool import ensure_spool_dir
 from .ingest.tail import Tailer, TailProblem
 from .models import Snapshot, TaskBoard
+from .otlp.start import start_otlp
 from .sampler import Sampler
 from .store import files
 from .store.queries import History
@@ -44,6 +45,9 @@ from .store.queue import WriteQueue
 from .store.retention import prune_steps
 from .store.schema import APPLICATION_ID
 from .store.writer import Batch, Writer
+
+if TYPE_CHECKING:
+    from .otlp.receiver import OtlpReceiver
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -214,6 +218,7 @@ class Recorder:
         self.pruned_at: float | None = None
         self.hub: IngestHub | None = None
         self.server: IngestServer | None = None
+        self.otlp: OtlpReceiver | None = None
         self._recount = asyncio.Event()
         self._reads = ThreadPoolExecutor(1, thread_name_prefix="tui-monitor-history")
         """The recorder's own reads of the history (one run's), so shutdown can wait for them."""
@@ -318,6 +323,7 @@ class Recorder:
         writing = asyncio.create_task(queue.run(), name="writer") if queue is not None else None
         try:
             await self._listen()
+            self.otlp = await start_otlp(self.settings, self.sampler)
             await self._seed(cost)
             tasks.append(asyncio.create_task(self.sampler.run(stop), name="sampler"))
             if queue is not None and self._prune:
@@ -334,6 +340,8 @@ class Recorder:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.otlp is not None:
+                await self.otlp.close()  # what it answered "ok" is in the book: the last tick
             if self.server is not None:
                 await self.server.stop_reading()  # replies still waiting for a commit stay
             feed = self.sampler.sessions

@@ -25,6 +25,7 @@ from .models import (
     ErrorRecord,
     GpuStatus,
     HostSample,
+    OtlpStatus,
     SessionMeta,
     Snapshot,
     UsageRecord,
@@ -83,6 +84,8 @@ class Sampler:
         self.sessions: SessionFeed | None = None
         """Real agents' session files: joined to the rows, their usage and errors recorded
         with the tick (set by the recorder)."""
+        self.otlp_status: Callable[[], OtlpStatus] | None = None
+        """The OTLP receiver's counters, for the header (set by the recorder)."""
         self.final = False
         """The last tick at exit: it takes every session record still settling."""
 
@@ -109,10 +112,13 @@ class Sampler:
             if room:
                 reported = self.ingest.drain(self.seq)
         files: Files | None = None
+        told: list[AgentEvent] = []
         if self.sessions is not None:
             agents = self.sessions.join(agents, now.timestamp())
             if room:
                 files = self.sessions.drain(final=self.final)
+                told = self.sessions.book.take_events()
+                events = (*events, *told)
         try:
             return await self._finish(
                 now, lag, started, host, gpu_status, agents, events, reported, files
@@ -122,7 +128,7 @@ class Sampler:
                 # What it took never reaches the writer: no "stored" for it, ever.
                 self.ingest.forget(self.seq, f"tick {self.seq} failed: {type(exc).__name__}")
             if files is not None and self.sessions is not None:
-                self.sessions.book.undrain(*files)  # the next tick takes them
+                self.sessions.book.undrain(*files, told)  # the next tick takes them
             raise
 
     async def _finish(
@@ -159,6 +165,7 @@ class Sampler:
             reported=reported.count if reported else 0,
             event_rows=reported.rows if reported and reported.rows else None,
             ingest=self.ingest.stats() if self.ingest is not None else None,
+            otlp=self.otlp_status() if self.otlp_status is not None else None,
             tasks=boards,
             task_changes=task_changes,
             sessions=self.sessions.status() if self.sessions is not None else None,

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 
 from .. import safe
 from ..models import (
+    AgentEvent,
     ErrorRecord,
     InferredState,
     RateWindow,
@@ -45,11 +46,14 @@ from .records import (
     RateLimit,
     SessionActivity,
     SessionError,
+    SessionEvent,
     SessionInfo,
+    SessionMetric,
     SessionRecord,
     SessionUsage,
     supersedes,
 )
+from .telemetry import Telemetry, event_record, usage_source
 
 SETTLE = 2.0
 """Seconds a usage record waits for a larger copy of itself (Claude Code writes a response's
@@ -158,6 +162,14 @@ class Session:
     children: set[str] = field(default_factory=set)
     state: InferredState | None = None
     state_since: float | None = None
+    usage_source: str | None = None
+    """"files" or "otlp": the one source this session's usage is counted from
+    (telemetry.py)."""
+    telemetry: Telemetry | None = None
+    """The session's own metrics (OTLP), for its row."""
+
+    def metrics(self) -> dict[str, float]:
+        return self.telemetry.metrics() if self.telemetry is not None else {}
 
     def meta(self) -> SessionMeta:
         return SessionMeta(
@@ -259,6 +271,7 @@ class SessionBook:
         """Settled usage, recorded in arrival order as ticks take it."""
         self._returned: list[UsageRecord] = []
         self._errors: list[ErrorRecord] = []
+        self._events: list[AgentEvent] = []
         self._changed: set[str] = set()
         self._errors_since = errors_since
         self._settle = settle
@@ -267,6 +280,9 @@ class SessionBook:
         """Records taken in, all kinds."""
         self.duplicates = 0
         """Usage records dropped as already counted or superseded."""
+        self.overlap = 0
+        """Usage records dropped because the session's usage comes from the other source
+        (files or OTLP; telemetry.py)."""
 
     @property
     def waiting(self) -> int:
@@ -277,7 +293,14 @@ class SessionBook:
     @property
     def idle(self) -> bool:
         """Nothing taken in is still only here: a reader may save its offsets now."""
-        return not (self._waiting or self._ready or self._returned or self._errors or self._changed)
+        return not (
+            self._waiting
+            or self._ready
+            or self._returned
+            or self._errors
+            or self._events
+            or self._changed
+        )
 
     def seed(
         self,
@@ -298,8 +321,12 @@ class SessionBook:
             s.seen(meta.first_ts)
             s.seen(meta.last_ts)
             s.tokens.add(tokens)
+        by_agent = {s.agent: s for s in self.sessions.values()}
         for pair in keys:
             self._remember(hash(pair))
+            s = by_agent.get(pair[0])
+            if s is not None and s.usage_source is None:
+                s.usage_source = usage_source(pair[1])
 
     def add(self, records: Iterable[SessionRecord], source: int = 0) -> None:
         """Fold one poll of reader `source` in, in the order it gave them."""
@@ -320,6 +347,12 @@ class SessionBook:
                     s.last_tool = _cut(r.tool, _NAME_MAX)
             elif isinstance(r, SessionError):
                 self._take_error(s, r)
+            elif isinstance(r, SessionMetric):
+                if s.telemetry is None:
+                    s.telemetry = Telemetry()
+                s.telemetry.take(r)
+            elif isinstance(r, SessionEvent):
+                self._events.append(event_record(s.agent, r))
             elif isinstance(r, RateLimit):
                 s.rate_limits[r.window_minutes] = RateWindow(
                     window_minutes=r.window_minutes,
@@ -357,10 +390,20 @@ class SessionBook:
         self._changed.clear()
         return usage, errors, changed
 
+    def take_events(self) -> list[AgentEvent]:
+        """Events since the last call (OTLP's tool results, decisions, prompts)."""
+        events, self._events = self._events, []
+        return events
+
     def undrain(
-        self, usage: list[UsageRecord], errors: list[ErrorRecord], metas: tuple[SessionMeta, ...]
+        self,
+        usage: list[UsageRecord],
+        errors: list[ErrorRecord],
+        metas: tuple[SessionMeta, ...],
+        events: list[AgentEvent] | None = None,
     ) -> None:
         """Put back what a failed tick took (it never reached the writer)."""
+        self._events[:0] = events or []
         self._returned[:0] = usage
         self._errors[:0] = errors
         self._changed.update(m.session_id for m in metas)
@@ -398,6 +441,12 @@ class SessionBook:
         self._changed.add(s.session_id)
 
     def _take_usage(self, s: Session, u: SessionUsage, now: float, source: int, poll: int) -> None:
+        origin = usage_source(u.key)
+        if s.usage_source is None:
+            s.usage_source = origin
+        elif s.usage_source != origin:
+            self.overlap += 1
+            return
         key = hash((s.agent, u.key))
         if key in self._done:
             self.duplicates += 1

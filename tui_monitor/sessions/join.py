@@ -108,7 +108,10 @@ def join(
         view = newest.view(now, window)
         if len(found) > 1:
             view = view.model_copy(update={"earlier": tuple(s.agent for s in found[1:])})
-        out.append(row.model_copy(update={"session": view}))
+        update: dict[str, object] = {"session": view}
+        if newest.telemetry is not None:
+            update["metrics"] = {**row.metrics, **newest.metrics()}
+        out.append(row.model_copy(update=update))
     names = {row.name for row in rows}
     for s in book.sessions.values():
         if s.session_id in joined or s.last_ts is None or s.last_ts < now - linger:
@@ -124,6 +127,7 @@ def join(
                 process=PREFIX[s.family],
                 cwd=s.place or None,
                 session=s.view(now, window),
+                metrics=s.metrics(),
             )
         )
     return tuple(out)

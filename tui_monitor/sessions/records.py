@@ -96,6 +96,35 @@ class RateLimit:
     """Epoch seconds, when the file says."""
 
 
+@dataclass(frozen=True, slots=True)
+class SessionMetric:
+    """One data point of an agent's own metric (OTLP: Claude Code's `claude_code.cost.usage`,
+    ...), shown on the session's row as `AgentSample.metrics[name]` (the sum of its series)."""
+
+    family: Family
+    session_id: str
+    ts: float
+    name: str
+    series: str
+    """The data point's other attributes, so cumulative series of one name add up."""
+    value: float
+    delta: bool
+    """A delta point adds to its series (once per end time); a cumulative one replaces it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """Something the agent did that the history keeps as an event (a tool's result or the
+    user's decision on it, a prompt's length): names and outcomes only, never content."""
+
+    family: Family
+    session_id: str
+    ts: float
+    kind: str
+    message: str
+    data: tuple[tuple[str, str | int | float | bool], ...] = ()
+
+
 def supersedes(new: SessionUsage, old: SessionUsage) -> bool:
     """Whether `new` replaces `old`, a record with the same key: a reader may hand out a
     response again as it learns more (Claude Code writes one response as several lines whose
@@ -105,4 +134,12 @@ def supersedes(new: SessionUsage, old: SessionUsage) -> bool:
     return new.rank > old.rank
 
 
-SessionRecord = SessionInfo | SessionUsage | SessionActivity | SessionError | RateLimit
+SessionRecord = (
+    SessionInfo
+    | SessionUsage
+    | SessionActivity
+    | SessionError
+    | RateLimit
+    | SessionMetric
+    | SessionEvent
+)

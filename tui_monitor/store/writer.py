@@ -298,7 +298,9 @@ class Writer:
                         new_run = (*key, a.process, a.cmdline, a.cwd, a.user)
                         run = self._id(self._runs, key, sql.NEW_RUN, new_run)
                 report = heartbeat = None
-                if a.heartbeat is not None or a.reported is not None or a.task is not None:
+                if (
+                    a.heartbeat is not None or a.reported is not None or a.task is not None
+                ) or a.metrics:  # an agent's own metrics (OTLP) with no report of its own
                     metrics = json.dumps(a.metrics, sort_keys=True) if a.metrics else None
                     rkey = (a.reported, a.task, metrics)
                     report = shared.reports.get(rkey) or shared.report_id(rkey, ms)

@@ -123,6 +123,7 @@ class AgentScreen(Screen[None]):
             self.monitor.problem or source.warning,
             ingest=None if source.warning else snap.ingest,
             sessions=None if source.warning else snap.sessions,
+            otlp=None if source.warning else snap.otlp,
         )
 
     def render_snapshot(self, snap: Snapshot) -> None:

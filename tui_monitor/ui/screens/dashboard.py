@@ -176,6 +176,7 @@ class DashboardScreen(Screen[None]):
             self.monitor.problem or warning,
             None if warning else snap.ingest,  # a stopped recorder's counters: room for why
             None if warning else snap.sessions,
+            None if warning else snap.otlp,
         )
 
     def _fit_table(self) -> None:

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ... import fmt, safe
-from ...models import IngestStats, SessionsStatus
+from ...models import IngestStats, OtlpStatus, SessionsStatus
 
 MODE_STYLE = {
     "live": "bold green",
@@ -32,6 +32,7 @@ class HeaderBar(Static):
         note: str = "",
         ingest: IngestStats | None = None,
         sessions: SessionsStatus | None = None,
+        otlp: OtlpStatus | None = None,
     ) -> None:
         text = Text.assemble(
             ("tui-monitor", "bold"),
@@ -50,6 +51,7 @@ class HeaderBar(Static):
         grid.add_column(justify="right", no_wrap=True)
         right = _sessions(sessions)
         right.append_text(_ingest(ingest))
+        right.append_text(_otlp(otlp))
         right.append(clock, "bold")
         grid.add_row(text, right)
         self.update(grid)
@@ -81,6 +83,20 @@ def _sessions(status: SessionsStatus | None) -> Text:
             (f" {problems}  ", "yellow"),
         )
     return Text()
+
+
+def _otlp(status: OtlpStatus | None) -> Text:
+    """Agents' telemetry: records in and requests refused; why it is off when it is."""
+    if status is None or status.listening is None:
+        return Text()
+    if status.listening.startswith("off"):
+        return Text(f"otlp {safe.clean(status.listening, 80)}  ", "yellow")
+    text = Text.assemble(("otlp ", "dim"), (_count(status.records), "bold"), (" in ", "dim"))
+    if status.rejected:
+        text.append(_count(status.rejected), "bold yellow")
+        text.append(" rejected ", "yellow")
+    text.append(" ")
+    return text
 
 
 def _ingest(stats: IngestStats | None) -> Text:

@@ -1,0 +1,189 @@
+"""The recorder's OTLP/HTTP receiver: checks, decodes and maps in a thread, then adds the
+records to the session book, where files' records go (sessions/book.py).
+
+Answers follow the OTLP/HTTP spec: 200 with an Export*ServiceResponse (partial_success names
+what was dropped and why), 400 for a malformed body, 401 without the token, 404/405 for other
+paths and methods, 413 past `max_body` (decompressed), 415 for other content types or
+encodings, 503 with Retry-After while the book is full or not open yet (exporters retry it).
+A flood costs the loop only the adding, in slices: decoding runs on one thread, at most
+`DECODING` requests wait for it, and a full book turns senders away instead of growing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import OtlpSettings
+from ..errors import ServerError
+from ..models import OtlpStatus
+from ..sessions.book import SessionBook
+from ..sessions.records import SessionRecord
+from . import wire
+from .events import map_logs
+from .http import HttpServer, Reply, Request
+from .metrics import count_spans, map_metrics
+from .token import load_token
+
+log = logging.getLogger(__name__)
+
+WAITING_MAX = 50_000
+"""Usage records the book may hold before senders are told to come back (as the readers
+wait: sessions/feed.py)."""
+SLICE = 1000
+"""Records added to the book between yields to the loop."""
+DECODING = 4
+"""Requests decoded at once (each holds its body)."""
+_GRPC = {400: 3, 401: 16, 404: 12, 405: 12, 413: 8, 415: 3, 503: 14}
+"""HTTP status -> the google.rpc code of its Status body."""
+
+
+@dataclass(slots=True)
+class Mapped:
+    records: list[SessionRecord]
+    taken: int
+    rejected: int
+    reason: str
+
+
+def decode(signal: wire.Signal, body: bytes, as_json: bool) -> Mapped:
+    """Body -> records (in a thread: protobuf parsing and mapping are the expensive part)."""
+    message = wire.parse(signal, body, as_json=as_json)
+    if signal == "logs":
+        logs = map_logs(message)
+        return Mapped(logs.records, logs.taken, logs.rejected, logs.reason)
+    if signal == "metrics":
+        points = map_metrics(message)
+        return Mapped(list(points.records), points.taken, points.rejected, points.reason)
+    return Mapped([], count_spans(message), 0, "")
+
+
+class OtlpReceiver:
+    """Owns the server, the token and the counters of one recorder.
+
+    Args:
+        settings: `[otlp]`.
+        token_path: The token file (`OtlpSettings.token_path`).
+        book: The session book once it is open (None before: senders are told to retry).
+    """
+
+    def __init__(self, settings: OtlpSettings, token_path: Path,
+                 book: Callable[[], SessionBook | None]) -> None:  # fmt: skip
+        self.settings = settings
+        self.token_path = token_path
+        self._book = book
+        self._token = b""
+        self.listening: str | None = None
+        self.requests = 0
+        self.records = 0
+        self.rejected = 0
+        self.last_rejection: str | None = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="tui-monitor-otlp")
+        self._decoding = asyncio.Semaphore(DECODING)
+        host, port = settings.address()
+        self.server = HttpServer(
+            host, port, self.gate, self.handle, self.fail,
+            max_connections=settings.max_connections, max_body=settings.max_body,
+            idle_timeout=settings.idle_timeout,
+        )  # fmt: skip
+
+    async def start(self) -> None:
+        """Listen; a problem (port in use, unsafe token file) leaves it off, with the reason
+        in `listening` for the header, and never stops the recorder."""
+        try:
+            self._token = (await asyncio.to_thread(load_token, self.token_path)).encode()
+            await self.server.start()
+        except (ServerError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.listening = f"off: {reason}"
+            log.error("otlp receiver on %s: %s", self.settings.listen, reason)
+            return
+        host = self.server.host
+        host = f"[{host}]" if ":" in host else host
+        self.listening = f"{host}:{self.server.port}"
+
+    async def close(self) -> None:
+        await self.server.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def status(self) -> OtlpStatus:
+        return OtlpStatus(
+            listening=self.listening,
+            requests=self.requests,
+            records=self.records,
+            rejected=self.rejected,
+            last_rejection=self.last_rejection,
+        )
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _refuse(self, why: str) -> None:
+        self.rejected += 1
+        self.last_rejection = why[:200]
+
+    def fail(self, request: Request | None, status: int, reason: str) -> Reply:
+        """A refusal in the request's encoding (protobuf unless it asked for JSON)."""
+        self._refuse(f"{status}: {reason}")
+        as_json = request is not None and _media(request) == wire.JSON
+        return Reply(
+            status,
+            wire.failure(_GRPC.get(status, 2), reason, as_json=as_json),
+            wire.JSON if as_json else wire.PROTOBUF,
+        )
+
+    def gate(self, request: Request) -> Reply | None:
+        """What is refused before its body is read: path, method, token, type, encoding."""
+        self.requests += 1
+        if request.path not in wire.PATHS:
+            return self.fail(request, 404, f"no such endpoint {request.path[:100]!r}")
+        if request.method != "POST":
+            reply = self.fail(request, 405, "only POST")
+            reply.headers.append(("allow", "POST"))
+            return reply
+        given = request.headers.get("authorization", "").encode("latin-1")
+        if not hmac.compare_digest(given, b"Bearer " + self._token):
+            reply = self.fail(request, 401, "missing or wrong bearer token")
+            reply.headers.append(("www-authenticate", "Bearer"))
+            return reply
+        if _media(request) not in (wire.PROTOBUF, wire.JSON):
+            return self.fail(request, 415, f"content type must be {wire.PROTOBUF} or {wire.JSON}")
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("identity", "gzip"):
+            return self.fail(request, 415, f"content encoding {encoding[:40]!r} (gzip only)")
+        return None
+
+    async def handle(self, request: Request) -> Reply:
+        signal = wire.PATHS[request.path]
+        as_json = _media(request) == wire.JSON
+        book = self._book()
+        if book is None or book.waiting >= WAITING_MAX:
+            reply = self.fail(request, 503, "busy: the recorder is catching up, retry")
+            reply.headers.append(("retry-after", "1"))
+            return reply
+        async with self._decoding:
+            loop = asyncio.get_running_loop()
+            try:
+                mapped = await loop.run_in_executor(
+                    self._pool, decode, signal, request.body, as_json
+                )
+            except wire.Malformed as exc:
+                return self.fail(request, 400, str(exc))
+        for i in range(0, len(mapped.records), SLICE):
+            book.add(mapped.records[i : i + SLICE])
+            if i + SLICE < len(mapped.records):
+                await asyncio.sleep(0)
+        self.records += mapped.taken
+        if mapped.rejected:
+            self._refuse(mapped.reason)
+            self.rejected += mapped.rejected - 1
+        body = wire.answer(signal, mapped.rejected, mapped.reason, as_json=as_json)
+        return Reply(200, body, wire.JSON if as_json else wire.PROTOBUF)
+
+
+def _media(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
