@@ -384,6 +384,10 @@ class SessionsSettings(BaseModel):
     """A session that wrote a line within this many seconds is inferred to be working."""
     poll_every: float = Field(default=1.0, ge=0.1, le=60.0)
     """Seconds between looks at the session files once the backfill is done."""
+    settle: float = Field(default=2.0, ge=0.0, le=600.0)
+    """Seconds a response's usage waits for a later, larger copy of it before it is recorded
+    (Claude Code writes a response as several lines as it streams; lines older than a minute
+    are complete and wait only for the reader's next look)."""
 
 
 SORT_KEYS = ("name", "kind", "status", "model", "pid", "cpu", "mem", "gpu", "procs", "mcp",

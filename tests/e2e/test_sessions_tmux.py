@@ -114,7 +114,9 @@ def _watch(tmp_path: Path, project: Path, pid: int, tmux: Tmux) -> None:
     tmux.keys("/")
     tmux.wait_text("filter: text or regex")
     tmux.type("~waiting")  # the status shown: only the joined row
-    tmux.keys("Enter")
+    tmux.wait_for(lambda s: "claude:bad2Jses" not in s, "the filter leaving one row")
+    tmux.keys("Enter")  # leaves the filter box, the row selected
+    tmux.wait_text("╭─ claude CPU %", "/ Filter")
     tmux.keys("Enter")
     detail = tmux.wait_text("esc Back", "4f1c2d3e-aaaa-4bbb-8ccc-", "claude:4f1c2d3e", timeout=20)
     assert re.search(rf"│tokens\s+input\s+{totals[0]:,}\s", detail), detail

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.slow
 PRICES = """
 [sessions]
 poll_every = 0.2
+settle = 5.0
 [prices."claude-sonnet-4-5*"]
 input = 3.0
 output = 15.0
@@ -96,13 +97,13 @@ def test_files_are_imported_followed_and_never_counted_twice(
         # Followed: a response appended now is recorded too, once, its last copy, though its
         # copies arrive a few ticks apart (as Claude Code streams them).
         scratch = Transcript(tmp_path / "scratch.jsonl", "s1", cwd=str(project), ledger=truth,
-                             start=parent.ts)  # fmt: skip
+                             start=time.time())  # fmt: skip
         scratch.response("m-new", output=1234, copies=3)
         with parent.path.open("ab") as f:
             for line in scratch.path.read_bytes().splitlines(keepends=True):
                 f.write(line)
                 f.flush()
-                then = rec.ticks() + 4
+                then = rec.ticks() + 2  # 0.4 s: well inside the 5 s settle set above
                 wait_for(lambda t=then: rec.ticks() >= t, 30, "a few ticks")
         wait_for(lambda: len(rows(db, "SELECT id FROM usage")) == wanted + 1, 30, "the new one")
     finally:

@@ -6,6 +6,7 @@ memory."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import sqlite3
 import threading
@@ -126,12 +127,22 @@ def test_seeded_from_aggregates_equals_fed_row_by_row(tmp_path: Path, seed: int)
     # After the seed both go on alike: a re-sent request is refused, a new one counted.
     again = UsageRecord(
         ts=datetime.fromtimestamp(NOW, UTC), agent="a1", model="mixed", input_tokens=7,
-        request_id=next(r for a, r in by_row._seen_order if a == "a1"),
+        request_id=_newest_request(db, "a1"),
     )  # fmt: skip
     assert by_row.add(again) is seeded.add(again) is False
     new = again.model_copy(update={"request_id": "brand-new"})
     assert by_row.add(new) is seeded.add(new) is True
     same(by_row.summary(), seeded.summary())
+
+
+def _newest_request(db: Path, agent: str) -> str:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        (found,) = conn.execute(
+            "SELECT request_id FROM usage WHERE agent = ? AND request_id IS NOT NULL "
+            "ORDER BY ts DESC LIMIT 1",
+            (agent,),
+        ).fetchone()
+    return str(found)
 
 
 def test_pairs_past_max_keys_are_summed_alike(tmp_path: Path) -> None:

@@ -67,7 +67,9 @@ class SessionFeed:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.book = SessionBook(errors_since=errors_since, clock=clock)
+        self.book = SessionBook(
+            errors_since=errors_since, settle=settings.sessions.settle, clock=clock
+        )
         self._open = open_readers
         self._clock = clock
         self.readers: Sequence[Reader] = ()
