@@ -99,7 +99,14 @@ async def test_live_the_row_counts_the_servers_and_the_screen_labels_them(
         found = busy.search(text)
         assert found is not None and float(found.group(2)) >= 60
         assert re.search(rf"chain\s+{sh}\s+2\s+\d+\.\d%", text), text
-        # the tree labels each server where it starts: sh for the chain, not its python
+        # the tree labels each server where it starts: sh for the chain, not its python (the
+        # tree loads in a worker of its own: wait for it)
+        labels = (rf"{fake}\s+└ python mcp:fake ", rf"{sh}\s+└ sh mcp:chain ",
+                  rf"{chain}\s+└ mcp-server-chain ")  # fmt: skip
+        await wait_until(
+            pilot, lambda: all(re.search(p, screen_text(app)) for p in labels), 15, "the tree"
+        )
+        text = screen_text(app)
         assert re.search(rf"{fake}\s+└ python mcp:fake ", text), text
         assert re.search(rf"{sh}\s+└ sh mcp:chain ", text), text
         assert re.search(rf"{chain}\s+└ mcp-server-chain ", text), text
