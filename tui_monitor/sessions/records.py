@@ -125,6 +125,35 @@ class SessionEvent:
     data: tuple[tuple[str, str | int | float | bool], ...] = ()
 
 
+LiveState = Literal["working", "needs_input", "idle", "error", "ended"]
+"""The one status vocabulary for real agents, said live by hooks or OTLP: `working` (a prompt
+submitted, a tool used, an API request), `needs_input` (blocked on the user: a permission
+request, a question, an elicitation dialog), `idle` (the turn finished), `error` (the turn
+failed: rate limit, overload, auth, billing...), `ended` (the session ended)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSignal:
+    """A live, exact statement of what a session is doing, from a hook or an OTLP event.
+
+    The book keeps the newest signal per session (by `ts`; an older one arriving late changes
+    nothing); it outranks what files infer until it ages out (sessions/book.py)."""
+
+    family: Family
+    session_id: str
+    ts: float
+    """Epoch seconds: when the agent said it (hooks carry no time: when we received it)."""
+    state: LiveState
+    source: Literal["hook", "otlp"]
+    event: str
+    """The agent's own name for what happened (`PermissionRequest`, `Stop`, `api_request`)."""
+    reason: str | None = None
+    """Why, in a word: for needs_input `permission`, `question` or `elicitation`; for error
+    the failure's kind (`rate_limit`, `overloaded`, `authentication`, `billing`, ...)."""
+    tool: str | None = None
+    """The tool (or MCP server) it concerns, by name only."""
+
+
 def supersedes(new: SessionUsage, old: SessionUsage) -> bool:
     """Whether `new` replaces `old`, a record with the same key: a reader may hand out a
     response again as it learns more (Claude Code writes one response as several lines whose
@@ -142,4 +171,5 @@ SessionRecord = (
     | RateLimit
     | SessionMetric
     | SessionEvent
+    | SessionSignal
 )
