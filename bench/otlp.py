@@ -6,7 +6,11 @@ per second from the first post to the last usage row committed, with every recor
 the usage table (nothing lost). Then the recorder's CPU over IDLE seconds with the receiver
 listening and nobody sending, against the same recorder with `[otlp] enabled = false`.
 
-    .venv/bin/python bench/otlp.py [--records 50000] [--senders 4] [--write]
+With `--ui` the receiver is the dashboard's own: `tui-monitor --db` runs in a detached tmux
+pane (120x40), recording in-process, so the records share the loop with the UI as they do for
+a person who opened the dashboard with no recorder running.
+
+    .venv/bin/python bench/otlp.py [--records 50000] [--senders 4] [--ui] [--write]
 """
 
 from __future__ import annotations
@@ -64,7 +68,26 @@ def body(sid: str, start: int, n: int) -> bytes:
     return req.SerializeToString()
 
 
-def start(tmp: Path, otlp: bool) -> tuple[subprocess.Popen[bytes], int, Path]:
+class Running:
+    """The recorder under test: a `tui-monitor record` child, or a dashboard in tmux."""
+
+    def __init__(self, proc: subprocess.Popen[bytes] | None, pid: int, tmux: str | None) -> None:
+        self.proc, self.pid, self.tmux = proc, pid, tmux
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(30)
+            return
+        assert self.tmux is not None
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p = psutil.Process(self.pid)
+            p.terminate()
+            p.wait(30)
+        subprocess.run(["tmux", "-L", self.tmux, "kill-server"], check=False)
+
+
+def start(tmp: Path, otlp: bool, ui: bool = False) -> tuple[Running, int, Path]:
     port = free_port()
     cfg = tmp / f"config-{otlp}.toml"
     cfg.write_text(
@@ -74,18 +97,35 @@ def start(tmp: Path, otlp: bool) -> tuple[subprocess.Popen[bytes], int, Path]:
     )
     db = tmp / f"h-{otlp}.db"
     env = {"TUI_MONITOR_CONFIG": str(cfg), "PATH": "/usr/bin:/bin", "HOME": str(tmp)}
-    proc = subprocess.Popen(
-        [str(EXE), "record", "--db", str(db)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    if ui:
+        sock = f"tm-bench-{uuid.uuid4().hex[:8]}"
+        assigns = [f"{k}={v}" for k, v in env.items()]
+        subprocess.run(
+            ["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y",
+             "40", "env", "-i", *assigns, "TERM=xterm-256color", str(EXE), "--db", str(db)],
+            check=True,
+        )  # fmt: skip
+        pid = int(
+            subprocess.run(
+                ["tmux", "-L", sock, "display", "-p", "#{pane_pid}"],
+                check=True, capture_output=True, text=True,
+            ).stdout
+        )  # fmt: skip
+        running = Running(None, pid, sock)
+    else:
+        proc = subprocess.Popen(
+            [str(EXE), "record", "--db", str(db)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        running = Running(proc, proc.pid, None)
     token = tmp / "otlp.token"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (db.exists() and (token.exists() or not otlp)):
         time.sleep(0.05)
     time.sleep(1.0)  # its first ticks
-    return proc, port, db
+    return running, port, db
 
 
 def usage_rows(db: Path) -> int:
@@ -93,8 +133,8 @@ def usage_rows(db: Path) -> int:
         return int(c.execute("SELECT count(*) FROM usage").fetchone()[0])
 
 
-def idle_cpu(proc: subprocess.Popen[bytes]) -> float:
-    p = psutil.Process(proc.pid)
+def idle_cpu(running: Running) -> float:
+    p = psutil.Process(running.pid)
     before = sum(p.cpu_times()[:2])
     time.sleep(IDLE)
     return (sum(p.cpu_times()[:2]) - before) / IDLE * 100
@@ -104,11 +144,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=50_000)
     ap.add_argument("--senders", type=int, default=4)
+    ap.add_argument("--ui", action="store_true", help="the dashboard's own recorder, in tmux")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="tm-otlp-") as d:
         tmp = Path(d)
-        proc, port, db = start(tmp, True)
+        proc, port, db = start(tmp, True, args.ui)
         token = (tmp / "otlp.token").read_text().strip()
         cpu_on = idle_cpu(proc)
         per = args.records // args.senders
@@ -143,22 +184,26 @@ def main() -> None:
             time.sleep(0.05)
         stored = usage_rows(db)
         elapsed = time.monotonic() - t0
-        proc.terminate()
-        proc.wait(30)
-        off, _, _ = start(tmp, False)
+        proc.stop()
+        off, _, _ = start(tmp, False, args.ui)
         cpu_off = idle_cpu(off)
-        off.terminate()
-        off.wait(30)
+        off.stop()
+    where = (
+        "the dashboard's in-process recorder (UI open, tmux 120x40)"
+        if args.ui
+        else ("a headless `tui-monitor record`")
+    )
     text = (
-        f"## otlp: {total:,} Claude Code api_request records over OTLP/HTTP into SQLite\n\n"
+        f"## otlp: {total:,} Claude Code api_request records over OTLP/HTTP into SQLite, "
+        f"{where}\n\n"
         f"Machine: {machine()}\n\nCommand: `{command()}`\n\n"
         f"| figure | value |\n|---|---|\n"
         f"| records stored / sent | {stored:,} / {total:,} |\n"
         f"| records/s, first post to last row committed | {total / elapsed:,.0f} |\n"
         f"| seconds posting ({args.senders} senders, {BATCH} a request) | {sent:.2f} |\n"
         f"| 503 answers (retried) | {retries[0]} |\n"
-        f"| idle recorder CPU, receiver listening | {cpu_on:.2f}% |\n"
-        f"| idle recorder CPU, `[otlp] enabled = false` | {cpu_off:.2f}% |\n"
+        f"| idle CPU over {IDLE:.0f} s, receiver listening | {cpu_on:.2f}% |\n"
+        f"| idle CPU over {IDLE:.0f} s, `[otlp] enabled = false` | {cpu_off:.2f}% |\n"
     )
     publish(text, args.write)
 
