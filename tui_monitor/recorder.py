@@ -40,6 +40,7 @@ from .models import Snapshot, TaskBoard
 from .otlp.start import start_otlp
 from .sampler import Sampler
 from .store import files
+from .store.live import LiveWriter
 from .store.queries import History
 from .store.queue import WriteQueue
 from .store.retention import prune_steps
@@ -315,6 +316,8 @@ class Recorder:
             if first is not None:
                 await queue.put(first)
         unsubscribe = self.sampler.subscribe(queue.put) if queue is not None else None
+        live = LiveWriter(self.db) if queue is not None else None
+        unsubscribe_live = self.sampler.subscribe(live) if live is not None else None
         if queue is not None:
             self.sampler.take_reports = queue.has_room
         cost = self.sampler.cost = CostTick(self.settings.prices, self.settings.budgets)
@@ -358,6 +361,9 @@ class Recorder:
                 await asyncio.to_thread(feed.close)  # offsets saved once all is in a tick
             if unsubscribe is not None:
                 unsubscribe()
+            if live is not None and unsubscribe_live is not None:
+                unsubscribe_live()
+                live.close()
             await alerts.close()
             if queue is not None and writing is not None:
                 await queue.close()  # the writer empties its queue, then returns

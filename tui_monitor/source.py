@@ -27,6 +27,7 @@ from .errors import AlreadyRecording, SchemaError, StoreError
 from .models import Snapshot, TaskBoard
 from .recorder import Recorder, RecorderLock, move_aside_if_corrupt, recorder_pid
 from .store.frames import Followed, follow
+from .store.live import Live, read_live, with_live
 from .store.queries import History
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,9 @@ class AttachedSource(SnapshotSource):
         """Epoch s since when no recorder runs (its last tick), while none does."""
         self._gone_at: float | None = None
         """Monotonic s when this source found the lock free."""
+        self._live: Live | None = None
+        self._live_ts = 0.0
+        """The recorder's newest live parts shown (and their tick's epoch s)."""
 
     @property
     def detail(self) -> str:
@@ -174,13 +178,15 @@ class AttachedSource(SnapshotSource):
             return f"no tick from the recorder for {fmt.duration(now - self._newest)}"
         return ""
 
-    def _look(self) -> tuple[int | None, Followed]:
+    def _look(self) -> tuple[int | None, Followed, Live | None]:
         """The recorder's pid (None: nobody records), then what it stored: the lock first,
-        so a recorder that stopped after this look has all its ticks read by the next."""
+        so a recorder that stopped after this look has all its ticks read by the next. Then
+        its newest tick's live parts (store/live.py), if newer than what was shown."""
         pid = recorder_pid(self.path)
-        return pid, follow(self.path, self._seen, month_start_ms())
+        found = follow(self.path, self._seen, month_start_ms())
+        return pid, found, read_live(self.path, pid, self._live_ts)
 
-    def _snapshots(self, found: Followed) -> list[Snapshot]:
+    def _snapshots(self, found: Followed, live: Live | None = None) -> list[Snapshot]:
         for record in found.usage:
             self.ledger.add(record)
         snaps = list(found.ticks)
@@ -190,7 +196,12 @@ class AttachedSource(SnapshotSource):
         self._seen = found.seen
         if not snaps:
             return []
+        live = live or self._live
+        if live is not None and snaps[-1].ts.timestamp() - live.ts < 3 * self.interval + 1:
+            snaps[-1] = with_live(snaps[-1], live)
         snaps[-1] = snaps[-1].model_copy(update={"events": tuple(found.events)})
+        if live is not None and live.ts > self._live_ts:
+            self._live, self._live_ts = live, live.ts
         self._newest = snaps[-1].ts.timestamp()
         return [with_cost(s, self.ledger.summary(s.ts.timestamp())) for s in snaps]
 
@@ -204,8 +215,8 @@ class AttachedSource(SnapshotSource):
         """Show what the recorder stores until it stops (and this source may take over)."""
         while not stop.is_set():
             try:
-                pid, found = await asyncio.to_thread(self._look)
-                for snap in self._snapshots(found):
+                pid, found, live = await asyncio.to_thread(self._look)
+                for snap in self._snapshots(found, live):
                     emit(snap)
             except (sqlite3.Error, SchemaError, OSError) as exc:
                 self.errors += 1
@@ -298,6 +309,7 @@ def recorded_snapshot(db: Path, budgets: BudgetSettings | None = None) -> Snapsh
     if not found.ticks:
         return None
     snap = found.ticks[-1].model_copy(update={"events": tuple(found.events)})
+    snap = with_live(snap, read_live(db, recorder_pid(db), 0.0))
     return cost_at(snap, found.usage, budgets)
 
 

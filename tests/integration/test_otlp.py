@@ -19,7 +19,7 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 
-from tests.recorders import rows, start_recorder, wait_for, write_config
+from tests.recorders import rows, run, start_recorder, wait_for, write_config
 
 AGENTS = Path(__file__).parent.parent / "agents"
 pytestmark = pytest.mark.slow
@@ -260,3 +260,41 @@ def test_port_in_use_recorder_runs_and_says_otlp_off(tmp_path: Path, short_dir: 
             wait_for(lambda: rec.ticks() > start + 2, what="ticks go on")
         finally:
             assert rec.stop() == 0
+
+
+def status_json(db: Path) -> dict:  # type: ignore[type-arg]
+    out = run("status", "--json", "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    doc: dict = json.loads(out.stdout)  # type: ignore[type-arg]
+    return doc
+
+
+def test_status_of_a_running_recorder_has_its_receiver_and_sessions(recorder) -> None:  # type: ignore[no-untyped-def]
+    """`status --json` reads the recorder's newest tick from the history, and what the history
+    does not keep per tick (the receiver's counters, each session's tokens) from the live
+    file the recorder rewrites every tick (store/live.py)."""
+    rec, port, token = recorder
+    sid = str(uuid.uuid4())
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    assert post(port, "/v1/logs", api_request_json(sid, 1, (100, 10), "0.001"), auth)[0] == 200
+    assert post(port, "/v1/logs", b"{", auth)[0] == 400
+    wait_for(lambda: rows(rec.db, "SELECT 1 FROM usage"), what="the usage row")
+    live = rec.db.with_name(rec.db.name + ".live.json")
+    assert oct(live.stat().st_mode & 0o777) == "0o600"
+    agent = f"claude:{sid.replace('-', '')[:8]}"
+
+    def shown() -> dict | None:  # type: ignore[type-arg]
+        doc = status_json(rec.db)
+        row = next((a for a in doc["agents"] if a["name"] == agent), None)
+        return doc if row is not None and row["session"] is not None else None
+
+    wait_for(shown, what="the session's row in status --json")
+    doc = shown()
+    assert doc is not None and doc["source"]["from"] == "recorder"
+    assert doc["otlp"]["listening"] == f"127.0.0.1:{port}"
+    assert doc["otlp"]["records"] == 1 and doc["otlp"]["rejected"] == 1
+    row = next(a for a in doc["agents"] if a["name"] == agent)
+    assert row["session"]["meta"]["session_id"] == sid
+    assert row["session"]["tokens"]["input"] == 100 and row["session"]["tokens"]["output"] == 10
+    assert rec.stop() == 0
+    assert not live.exists()  # a stopped recorder's last tick is not shown as live

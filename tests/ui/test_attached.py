@@ -306,3 +306,58 @@ async def test_attached_and_replayed_agent_screens_show_the_process_tree(
             assert not any(u.search(text) for u in unnamed)  # here they are known
     finally:
         assert rec.stop() == 0, rec.stderr_text()
+
+
+async def test_an_attached_dashboard_shows_the_recorders_sessions_and_receiver(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    """What the history does not keep per tick (a session's tokens on its row, the OTLP
+    counters) comes to attached dashboards through the recorder's live file."""
+    import json
+    import socket
+    import urllib.request
+    import uuid
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sock = short_dir / "ingest.sock"
+    config = Path(os.environ["TUI_MONITOR_CONFIG"])
+    extra = f'[sessions]\nenabled = false\n[otlp]\nlisten = "127.0.0.1:{port}"\n'
+    write_config(config, sock, interval=0.2, flush=0.1, extra=extra)
+    settings = load_settings(config)
+    db = tmp_path / "history.db"
+    rec = start_recorder(db, sock, tmp_path / "recorder.log")
+    try:
+        token = (short_dir / "otlp.token").read_text().strip()
+        sid = str(uuid.uuid4())
+        attrs = {"session.id": sid, "model": "claude-sonnet-4-5", "input_tokens": "4321",
+                 "output_tokens": "1234", "cost_usd": "0.25"}  # fmt: skip
+        body = {"resourceLogs": [{"resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "claude-code"}}]},
+            "scopeLogs": [{"logRecords": [{
+                "timeUnixNano": str(time.time_ns()),
+                "body": {"stringValue": "claude_code.api_request"},
+                "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attrs.items()],
+            }]}]}]}  # fmt: skip
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/logs",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+        agent = f"claude:{sid.replace('-', '')[:8]}"
+        async with dashboards(settings, db, 1, size=(160, 30)) as ((app, pilot),):
+            assert isinstance(app.source, AttachedSource)
+
+            def row_tokens() -> int | None:
+                snap = app.snapshot
+                row = next((a for a in snap.agents if a.name == agent), None) if snap else None
+                return None if row is None or row.session is None else row.session.tokens.total
+
+            await wait_until(pilot, lambda: row_tokens() == 5555, 15, "the session's tokens")
+            await wait_until(pilot, lambda: "otlp 1 in" in screen_text(app), 15, "otlp counters")
+            assert agent in screen_text(app)
+    finally:
+        assert rec.stop() == 0, rec.stderr_text()
