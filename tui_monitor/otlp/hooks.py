@@ -168,19 +168,18 @@ def _notification(doc: dict[str, Any]) -> Said | None:
     `message` says which ("Claude needs your permission to use Bash", "Claude is waiting for
     your input")."""
     kind = doc.get("notification_type")
+    message = doc.get("message")
+    head = message[:500] if isinstance(message, str) else ""
+    found = _PERMISSION_TEXT.search(head)
     if kind == "permission_prompt":
-        return ("needs_input", "permission", _text(doc, "tool_name"))
+        tool = _text(doc, "tool_name") or (found.group("tool") if found else None)
+        return ("needs_input", "permission", tool)
     if kind == "elicitation_dialog":
         return ("needs_input", "elicitation", _text(doc, "mcp_server_name", "server_name"))
     if kind == "idle_prompt":
         return ("idle", None, None)
     if isinstance(kind, str) and kind:
         return "info"  # auth_success and later kinds: not a state
-    message = doc.get("message")
-    if not isinstance(message, str):
-        return "info"
-    head = message[:500]
-    found = _PERMISSION_TEXT.search(head)
     if found:
         return ("needs_input", "permission", found.group("tool"))
     if _WAITING_TEXT.search(head):
