@@ -271,6 +271,11 @@ class OtlpSettings(BaseModel):
     token_file: Path | None = None
     """The bearer token, made on first start, 0600 (default: otlp.token beside the ingest
     socket, in the runtime dir)."""
+    hooks_token_file: Path | None = None
+    """The bearer token of `POST /hooks/...` (the OTLP token is taken there too), made on
+    first start, 0600 (default: hooks.token in the data dir). Kept apart from `token_file`,
+    which lives in the runtime dir and is made anew after a reboot, because `tui-monitor
+    integrate` writes it into agents' hook settings, which must go on working."""
     max_body: int = Field(default=4 * 2**20, ge=1024, le=256 * 2**20)
     """Bytes a request body may hold once decompressed; a larger one gets 413."""
     max_connections: int = Field(default=64, ge=1, le=4096)
@@ -299,6 +304,13 @@ class OtlpSettings(BaseModel):
 
     def token_path(self, socket: Path) -> Path:
         return self.token_file.expanduser() if self.token_file else socket.parent / "otlp.token"
+
+    def hooks_token_path(self) -> Path:
+        return (
+            self.hooks_token_file.expanduser()
+            if self.hooks_token_file
+            else data_dir() / "hooks.token"
+        )
 
 
 TASK_FOLDER_RE = re.compile(r"^[^/\\\x00]+(/[^/\\\x00]+)*$")

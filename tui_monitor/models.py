@@ -316,6 +316,10 @@ class OtlpStatus(_Frozen):
     rejected: int = 0
     """Requests refused (no or wrong token, malformed, too large, busy) and records dropped."""
     last_rejection: str | None = None
+    hooks: int = 0
+    """Hook payloads taken (`POST /hooks/...`, otlp/hooks.py)."""
+    hooks_unknown: int = 0
+    """Hook payloads of events we do not map: answered, counted, ignored."""
 
 
 class BudgetState(_Frozen):

@@ -35,6 +35,8 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes = b""
+    max_body: int | None = None
+    """The gate may lower the server's body limit for this request (hooks are small)."""
 
 
 @dataclass(slots=True)
@@ -196,11 +198,12 @@ class HttpServer:
         length = headers.get("content-length", "")
         encoding = headers.get("content-encoding", "identity").strip().lower()
         gzip = encoding == "gzip"
-        if length.isdigit() and int(length) > self.max_body + (GZIP_SLACK if gzip else 0):
-            reply = self._fail(request, 413, f"body over {self.max_body} bytes")
+        limit = min(request.max_body or self.max_body, self.max_body)
+        if length.isdigit() and int(length) > limit + (GZIP_SLACK if gzip else 0):
+            reply = self._fail(request, 413, f"body over {limit} bytes")
             reply.close = True
             return reply
-        body = Body(self.max_body, gzip)
+        body = Body(limit, gzip)
         try:
             while True:
                 part = await self._next(conn, reader)
@@ -212,7 +215,7 @@ class HttpServer:
                     raise BadBody("the request ended without its body")
             request.body = body.done()
         except TooLarge:
-            reply = self._fail(request, 413, f"body over {self.max_body} bytes once decompressed")
+            reply = self._fail(request, 413, f"body over {limit} bytes once decompressed")
             reply.close = True  # the rest is never read (nor inflated)
             return reply
         except BadBody as exc:

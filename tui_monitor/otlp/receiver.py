@@ -5,6 +5,8 @@ Answers follow the OTLP/HTTP spec: 200 with an Export*ServiceResponse (partial_s
 what was dropped and why), 400 for a malformed body, 401 without the token, 404/405 for other
 paths and methods, 413 past `max_body` (decompressed), 415 for other content types or
 encodings, 503 with Retry-After while the book is full or not open yet (exporters retry it).
+Hooks (`POST /hooks/<family>`, hooks.py) share the server: JSON only, `HOOK_MAX_BODY`, and a
+200 with an empty body, which every agent reads as "no decision".
 A flood costs the loop only the adding, in slices: decoding runs on one thread, at most
 `DECODING` requests wait for it, and a full book turns senders away instead of growing.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from ..sessions.book import SessionBook
 from ..sessions.records import SessionRecord
 from . import wire
 from .events import map_logs
+from .hooks import FAMILIES, BadHook, map_hook, parse
 from .http import HttpServer, Reply, Request
 from .metrics import count_spans, map_metrics
 from .token import load_token
@@ -39,6 +43,10 @@ SLICE = 1000
 """Records added to the book between yields to the loop."""
 DECODING = 4
 """Requests decoded at once (each holds its body)."""
+HOOKS = "/hooks/"
+HOOK_MAX_BODY = 256 * 1024
+"""Bytes a hook payload may hold: names and states are all we take; a tool's input or output
+that makes one larger loses only that event's signal (413), the next one says it again."""
 _GRPC = {400: 3, 401: 16, 404: 12, 405: 12, 413: 8, 415: 3, 503: 14}
 """HTTP status -> the google.rpc code of its Status body."""
 
@@ -73,11 +81,16 @@ class OtlpReceiver:
     """
 
     def __init__(self, settings: OtlpSettings, token_path: Path,
-                 book: Callable[[], SessionBook | None]) -> None:  # fmt: skip
+                 book: Callable[[], SessionBook | None],
+                 hooks_token_path: Path | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.token_path = token_path
+        self.hooks_token_path = hooks_token_path
         self._book = book
         self._token = b""
+        self._hooks_token: bytes | None = None
+        self.hooks = 0
+        self.hooks_unknown = 0
         self.listening: str | None = None
         self.requests = 0
         self.records = 0
@@ -97,6 +110,9 @@ class OtlpReceiver:
         in `listening` for the header, and never stops the recorder."""
         try:
             self._token = (await asyncio.to_thread(load_token, self.token_path)).encode()
+            if self.hooks_token_path is not None:
+                hooks = await asyncio.to_thread(load_token, self.hooks_token_path)
+                self._hooks_token = hooks.encode()
             await self.server.start()
         except (ServerError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -118,6 +134,8 @@ class OtlpReceiver:
             records=self.records,
             rejected=self.rejected,
             last_rejection=self.last_rejection,
+            hooks=self.hooks,
+            hooks_unknown=self.hooks_unknown,
         )
 
     # -- requests ------------------------------------------------------------------------
@@ -139,17 +157,27 @@ class OtlpReceiver:
     def gate(self, request: Request) -> Reply | None:
         """What is refused before its body is read: path, method, token, type, encoding."""
         self.requests += 1
-        if request.path not in wire.PATHS:
+        hook = request.path.startswith(HOOKS)
+        if hook and request.path[len(HOOKS) :] not in FAMILIES:
+            return self.fail(request, 404, f"no hooks for {request.path[len(HOOKS) :][:40]!r}")
+        if not hook and request.path not in wire.PATHS:
             return self.fail(request, 404, f"no such endpoint {request.path[:100]!r}")
         if request.method != "POST":
             reply = self.fail(request, 405, "only POST")
             reply.headers.append(("allow", "POST"))
             return reply
         given = request.headers.get("authorization", "").encode("latin-1")
-        if not hmac.compare_digest(given, b"Bearer " + self._token):
+        ok = hmac.compare_digest(given, b"Bearer " + self._token)
+        if hook and self._hooks_token is not None:
+            ok = hmac.compare_digest(given, b"Bearer " + self._hooks_token) or ok
+        if not ok:
             reply = self.fail(request, 401, "missing or wrong bearer token")
             reply.headers.append(("www-authenticate", "Bearer"))
             return reply
+        if hook:
+            if _media(request) != wire.JSON:
+                return self.fail(request, 415, f"a hook's content type must be {wire.JSON}")
+            request.max_body = HOOK_MAX_BODY
         if _media(request) not in (wire.PROTOBUF, wire.JSON):
             return self.fail(request, 415, f"content type must be {wire.PROTOBUF} or {wire.JSON}")
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
@@ -158,6 +186,8 @@ class OtlpReceiver:
         return None
 
     async def handle(self, request: Request) -> Reply:
+        if request.path.startswith(HOOKS):
+            return self._hook(request)
         signal = wire.PATHS[request.path]
         as_json = _media(request) == wire.JSON
         book = self._book()
@@ -183,6 +213,26 @@ class OtlpReceiver:
             self.rejected += mapped.rejected - 1
         body = wire.answer(signal, mapped.rejected, mapped.reason, as_json=as_json)
         return Reply(200, body, wire.JSON if as_json else wire.PROTOBUF)
+
+    def _hook(self, request: Request) -> Reply:
+        """Parsed on the loop, not the decoding thread: a payload is at most HOOK_MAX_BODY
+        (a millisecond or two), and an agent waiting on its hook must not queue behind a
+        flood of OTLP batches."""
+        book = self._book()
+        if book is None:
+            return self.fail(request, 503, "the recorder is starting, retry")
+        try:
+            mapped = map_hook(
+                FAMILIES[request.path[len(HOOKS) :]], parse(request.body), time.time()
+            )
+        except BadHook as exc:
+            return self.fail(request, 400, str(exc))
+        if not mapped.known:
+            self.hooks_unknown += 1
+        else:
+            book.add(mapped.records)
+            self.hooks += 1
+        return Reply(200, b"", wire.JSON)
 
 
 def _media(request: Request) -> str:

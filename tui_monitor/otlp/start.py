@@ -46,7 +46,8 @@ async def start_otlp(settings: Settings, sampler: Holder) -> OtlpReceiver | None
     def book() -> SessionBook | None:
         return sampler.sessions.book if sampler.sessions is not None else None
 
-    receiver = Receiver(cfg, cfg.token_path(settings.ingest.socket_path()), book)
+    socket = settings.ingest.socket_path()
+    receiver = Receiver(cfg, cfg.token_path(socket), book, cfg.hooks_token_path())
     sampler.otlp_status = receiver.status
     await receiver.start()
     return receiver

@@ -50,6 +50,7 @@ from .records import (
     SessionInfo,
     SessionMetric,
     SessionRecord,
+    SessionSignal,
     SessionUsage,
     supersedes,
 )
@@ -167,6 +168,8 @@ class Session:
     (telemetry.py)."""
     telemetry: Telemetry | None = None
     """The session's own metrics (OTLP), for its row."""
+    signal: SessionSignal | None = None
+    """The newest live statement of its state (a hook or OTLP; records.py)."""
 
     def metrics(self) -> dict[str, float]:
         return self.telemetry.metrics() if self.telemetry is not None else {}
@@ -353,6 +356,9 @@ class SessionBook:
                 s.telemetry.take(r)
             elif isinstance(r, SessionEvent):
                 self._events.append(event_record(s.agent, r))
+            elif isinstance(r, SessionSignal):
+                if s.signal is None or r.ts >= s.signal.ts:
+                    s.signal = r
             elif isinstance(r, RateLimit):
                 s.rate_limits[r.window_minutes] = RateWindow(
                     window_minutes=r.window_minutes,
