@@ -119,3 +119,24 @@ def test_unreadable_settings_exit_2() -> None:
     done = run("integrate", "claude-code", "--agent-version", "2.1.80")
     assert done.returncode == 2 and "cannot read it" in done.stderr
     assert path.is_dir() and list(path.iterdir()) == []
+
+
+def test_output_cut_short_still_writes_the_whole_change() -> None:
+    """`integrate ... | head -1`: the pipe closes after the diff's first line; the change is
+    written before anything is printed, so it is never lost behind an exit status of 0."""
+    path = claude_file()
+    path.write_text(json.dumps(USER_SETTINGS))
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        [*tui_monitor(), "integrate", "claude-code", "--agent-version", "2.1.80"],
+        stdout=write, stderr=subprocess.PIPE, env=os.environ.copy(), stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(write)
+    os.close(read)  # nobody reads: its first write fails with EPIPE
+    _, err = proc.communicate(timeout=60)
+    doc = json.loads(path.read_text())
+    assert (
+        "StopFailure" in doc["hooks"]
+        and doc["hooks"]["Stop"][0] == USER_SETTINGS["hooks"]["Stop"][0]
+    ), err  # type: ignore[index]
+    assert b"Traceback" not in err

@@ -108,6 +108,10 @@ def integrate(obj: Context, agent: str, dry_run: bool, uninstall: bool,
             entries = edit.codex_entries(url, token_file)
     path = settings_file or (_claude_settings() if agent == "claude-code" else _codex_hooks())
     change = edit.plan(path, endpoint, entries, private=agent == "claude-code")
+    was = _mode(path)
+    # written before anything is printed: output cut short (`| head`) must not leave the
+    # change half done behind an exit status of 0
+    backup = edit.write(change) if change.changed and not dry_run else None
     if not change.changed:
         click.echo(f"{path}: no change ({'none of ours' if uninstall else 'ours are there'})")
     else:
@@ -119,9 +123,7 @@ def integrate(obj: Context, agent: str, dry_run: bool, uninstall: bool,
     if dry_run:
         click.echo("dry run: nothing written")
         return
-    was = _mode(path)
     if change.changed:
-        backup = edit.write(change)
         if backup is not None:
             click.echo(f"backed up the old file to {backup}")
         if change.after is None:
