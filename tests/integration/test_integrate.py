@@ -140,3 +140,21 @@ def test_output_cut_short_still_writes_the_whole_change() -> None:
         and doc["hooks"]["Stop"][0] == USER_SETTINGS["hooks"]["Stop"][0]
     ), err  # type: ignore[index]
     assert b"Traceback" not in err
+
+
+def test_uninstall_gives_back_the_users_own_layout_byte_for_byte() -> None:
+    """A file written by hand (one line, its own key order) comes back as it was, from the
+    backup integrate made, when the settings in it are the same; edited since, the settings
+    are kept and re-rendered."""
+    path = claude_file()
+    original = '{"model":"opus",  "hooks":{"Stop":[{"hooks":[{"type":"command","command":"x"}]}]}}'
+    path.write_text(original)
+    assert run("integrate", "claude-code", "--agent-version", "2.1.80").returncode == 0
+    assert run("integrate", "claude-code", "--uninstall").returncode == 0
+    assert path.read_text() == original
+    assert run("integrate", "claude-code", "--agent-version", "2.1.80").returncode == 0
+    doc = json.loads(path.read_text())
+    doc["model"] = "sonnet"  # the user changes a setting while our hooks are in
+    path.write_text(json.dumps(doc))
+    assert run("integrate", "claude-code", "--uninstall").returncode == 0
+    assert json.loads(path.read_text()) == json.loads(original) | {"model": "sonnet"}

@@ -20,6 +20,7 @@ keys from hook entries when it rewrites the file (anthropics/claude-code#88113).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shlex
@@ -237,7 +238,28 @@ def plan(path: Path, endpoint: str, entries: dict[str, dict[str, Any]] | None,
         return Change(path, before, None, private)
     if doc == original and before is not None:
         return Change(path, before, before, private)  # the same settings: the user's layout
+    if entries is None:
+        kept = _backup_holding(path, doc)
+        if kept is not None:  # uninstall: the user's own file, byte for byte, as it was
+            return Change(path, before, kept, private)
     return Change(path, before, render(doc, before), private)
+
+
+def _backup_holding(path: Path, doc: dict[str, Any]) -> str | None:
+    """The text of the newest backup `write` made of `path` whose settings are `doc`."""
+    target = path.resolve() if path.is_symlink() else path
+    try:
+        backups = sorted(target.parent.glob(f"{glob.escape(target.name)}.bak-*"), reverse=True)
+    except OSError:
+        return None
+    for backup in backups[:20]:
+        try:
+            text = backup.read_text(encoding="utf-8")
+            if json.loads(text) == doc:
+                return text
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def write(change: Change) -> Path | None:
