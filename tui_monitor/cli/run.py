@@ -24,11 +24,6 @@ import click
 from ..errors import ServerError, TuiMonitorError
 from .context import Context, pass_ctx
 
-COMM = b"tui-monitor-run"
-"""Our process name until the exec (15 bytes, the kernel's limit): the agent's program name
-then differs from it, so the collector looks at the process again and finds the name, even
-when we and the agent run under the same interpreter (`python -m tui_monitor run -- python
-agent.py`: both would be `python`)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
@@ -114,7 +109,6 @@ def launch(argv: list[str], env: dict[str, str]) -> NoReturn:
     """Become `argv` (PATH searched as a shell would), with `env`; LaunchFailed if it cannot."""
     sys.stdout.flush()
     sys.stderr.flush()
-    _rename(COMM)
     # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec:
     # the agent gets them as a shell would have left them (subprocess does the same).
     ignored = (signal.SIGPIPE, signal.SIGXFSZ)
@@ -126,11 +120,3 @@ def launch(argv: list[str], env: dict[str, str]) -> NoReturn:
             signal.signal(sig, handler)
         found = shutil.which(argv[0], path=env.get("PATH", os.defpath)) is not None
         raise LaunchFailed(argv[0], exc, found) from None
-
-
-def _rename(comm: bytes) -> None:
-    try:
-        with open("/proc/self/comm", "wb", buffering=0) as f:
-            f.write(comm)
-    except OSError:
-        pass  # not Linux: nothing there caches process names

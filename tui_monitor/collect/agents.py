@@ -25,7 +25,7 @@ from ..config import Settings
 from ..models import AgentEvent, AgentSample, AgentStatus, EventLevel
 from . import proctable
 from .claims import ClaimMatchers, Claims
-from .launched import LaunchedMatchers, launched_name
+from .launched import LaunchedMatchers, is_run, launched_name
 from .mcp import McpMatcher, is_launcher
 from .mcp_servers import agent_servers
 from .memory import PssMeter, tree_memory
@@ -48,6 +48,8 @@ class _Proc:
     """(MCP server name, whether it only launches another): read once, if in an agent's tree."""
     launched: str | None = None
     """The name `tui-monitor run` gave it (its environment's), over any rule's match."""
+    again: bool = False
+    """Read it again next tick: `tui-monitor run` before its exec (launched.is_run)."""
 
 
 @dataclass(slots=True)
@@ -146,7 +148,8 @@ class AgentCollector:
             if (m.rule is None or m.rule.pidfile is None) and m.matches(facts):
                 match = i
                 break
-        return _Proc(st.name, facts, match, launched=self._launched_name(pid))
+        launched = self._launched_name(pid)
+        return _Proc(st.name, facts, match, launched=launched, again=is_run(facts.argv))
 
     def _matches(self, table: dict[int, ProcStat]) -> dict[int, int]:
         kthreadd = table.get(2)
@@ -157,7 +160,7 @@ class AgentCollector:
         for pid, st in table.items():
             key = (pid, st.start)
             proc = self._procs.get(key)
-            if proc is None or proc.comm != st.name:  # new instance, or it exec'd
+            if proc is None or proc.comm != st.name or proc.again:  # new, or it exec'd
                 kernel = has_kthreads and (pid == 2 or st.ppid == 2)
                 proc = self._identify(pid, st, kernel)
             procs[key] = proc

@@ -7,6 +7,11 @@ started later names it all the same. The environment is read once per process in
 command line is), only for processes of our own user, and only that one variable is kept:
 environments hold secrets, so the rest is never stored or shown.
 
+Until it execs, `run` itself is a process whose program name may be the agent's too (both
+`python` in `python -m tui_monitor run -- python agent.py`), and the collector reads a process
+again only when its name changes: so `is_run` marks it, to be read again every tick until the
+exec.
+
 Children inherit the variable, so the agent's whole tree carries the name and stays one row
 (the collector makes a process a root only where its name differs from its parent's). A name
 that is not one `run` would accept (`valid_name`) is ignored, as a hostile one would be.
@@ -15,7 +20,7 @@ that is not one `run` would accept (`valid_name`) is ignored, as a hostile one w
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from .. import safe
 from ..client import AGENT_ENV
@@ -40,6 +45,18 @@ def valid_name(name: str) -> bool:
         and safe.name(name) == name
         and base_name(name) == name
     )
+
+
+_OURS = frozenset({"tui-monitor", "tui_monitor"})
+
+
+def is_run(argv: Sequence[str]) -> bool:
+    """Whether a command line is `tui-monitor run` (the console script or `-m tui_monitor`)
+    that has not exec'd its agent yet. A false positive only costs reading it every tick."""
+    for i, arg in enumerate(argv[:4]):  # the interpreter, maybe -m, then the script or module
+        if os.path.basename(arg) in _OURS:
+            return "run" in argv[i + 1 :]
+    return False
 
 
 def launched_name(pid: int, uid: int | None = None) -> str | None:
