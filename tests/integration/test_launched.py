@@ -47,7 +47,7 @@ def test_a_named_process_and_its_tree_are_one_row_from_the_first_tick(
     name = unique("planner")
     monkeypatch.setenv(AGENT_ENV, name)
     spawner = spawn_agent("spawner")  # two children, which inherit the name
-    agents, events = AgentCollector(settings()).collect()
+    agents, _ = AgentCollector(settings()).collect()
     row = by_pid(agents, spawner.pid)
     assert (row.name, row.source, row.kind) == (name, "run", "custom")
     assert row.procs == 3 and len(row.pids) == 3

@@ -84,7 +84,7 @@ def run(obj: Context, name: str | None, command: tuple[str, ...]) -> None:
     tui-monitor run --name worker -- python worker.py
     """
     from ..collect.launched import valid_name
-    from ..otlp.wiring import receiver_of, wire
+    from ..otlp.wiring import family_of, receiver_of, wire
 
     if not command:
         raise click.UsageError("no command to run: tui-monitor run [--name NAME] -- COMMAND")
@@ -96,11 +96,12 @@ def run(obj: Context, name: str | None, command: tuple[str, ...]) -> None:
             "(e.g. reviewer, claude-api)"
         )
     settings = obj.settings()
-    try:
-        receiver = receiver_of(settings)
-    except ServerError as exc:  # the agent still starts: only its telemetry stays home
-        click.echo(f"tui-monitor: run: telemetry not wired: {exc}", err=True)
-        receiver = None
+    receiver = None
+    if family_of(command[0]) is not None:  # only these send telemetry: the token is theirs
+        try:
+            receiver = receiver_of(settings)
+        except ServerError as exc:  # the agent still starts: only its telemetry stays home
+            click.echo(f"tui-monitor: run: telemetry not wired: {exc}", err=True)
     argv, env = wire(command, os.environ, name, receiver)
     launch(argv, env)
 
