@@ -115,3 +115,16 @@ def test_emit_reports_under_the_name_run_gave() -> None:
     )
     assert done.returncode == 1  # it got as far as the socket: --agent came from the name
     assert "no tui-monitor recorder is listening" in done.stderr
+
+
+def test_a_config_error_stops_a_telemetry_agent_before_it_starts(tmp_path: Path) -> None:
+    Path(os.environ["TUI_MONITOR_CONFIG"]).write_text("[otlp]\nlisten = 'nowhere'\n")
+    claude = tmp_path / "bin" / "claude"
+    claude.parent.mkdir()
+    claude.write_text("#!/bin/sh\necho started\n")
+    claude.chmod(0o755)
+    done = run("--", "claude", env={"PATH": f"{claude.parent}:{os.defpath}"})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("tui-monitor: config error:")
+    other = run("--", "sh", "-c", "echo started")  # needs nothing from the config
+    assert (other.returncode, other.stdout) == (0, "started\n")

@@ -15,6 +15,7 @@ from tui_monitor.client import AGENT_ENV, Reporter
 from tui_monitor.collect.launched import is_run, name_in, valid_name
 from tui_monitor.config import IngestSettings, OtlpSettings, Settings
 from tui_monitor.errors import ServerError
+from tui_monitor.models import AgentSample
 from tui_monitor.otlp.wiring import (
     Receiver,
     codex_overrides,
@@ -24,6 +25,7 @@ from tui_monitor.otlp.wiring import (
     resource_attributes,
     wire,
 )
+from tui_monitor.sessions.join import family_of as row_family
 
 RECEIVER = Receiver("http://127.0.0.1:4318", "tok-EN_123")
 USER = {"PATH": "/usr/bin", "HOME": "/home/u", "OTEL_RESOURCE_ATTRIBUTES": "team=infra,x=1"}
@@ -210,3 +212,17 @@ def test_reporter_takes_its_name_from_run(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv(AGENT_ENV)
     with pytest.raises(ValueError, match="TUI_MONITOR_AGENT"):
         Reporter(register=False)
+
+
+def test_a_row_run_named_is_still_of_its_agents_family() -> None:
+    """Its name is no longer `claude`, so its sessions join it by what it runs."""
+
+    def row(process: str, cmdline: str) -> AgentSample:
+        return AgentSample(name="reviewer", kind="coding", source="run", status="idle",
+                           pid=1, process=process, cmdline=cmdline)  # fmt: skip
+
+    assert row_family(row("node", "node /usr/local/bin/claude --resume")) == "claude-code"
+    assert row_family(row("bun", "bun /home/u/.bun/bin/codex")) == "codex"
+    assert row_family(row("claude", "claude")) == "claude-code"
+    assert row_family(row("vim", "vim claude")) is None
+    assert row_family(row("node", "node server.js")) is None

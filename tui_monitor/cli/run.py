@@ -95,9 +95,9 @@ def run(obj: Context, name: str | None, command: tuple[str, ...]) -> None:
             f"--name {name!r}: 1-128 visible characters, no spaces, not ending in #N "
             "(e.g. reviewer, claude-api)"
         )
-    settings = obj.settings()
     receiver = None
-    if family_of(command[0]) is not None:  # only these send telemetry: the token is theirs
+    if family_of(command[0]) is not None:  # only these send telemetry: the config is theirs
+        settings = obj.settings()  # a config error stops here (exit 2), before the agent
         try:
             receiver = receiver_of(settings)
         except ServerError as exc:  # the agent still starts: only its telemetry stays home
