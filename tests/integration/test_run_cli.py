@@ -128,3 +128,9 @@ def test_a_config_error_stops_a_telemetry_agent_before_it_starts(tmp_path: Path)
     assert done.stderr.startswith("tui-monitor: config error:")
     other = run("--", "sh", "-c", "echo started")  # needs nothing from the config
     assert (other.returncode, other.stdout) == (0, "started\n")
+
+
+def test_a_hostile_missing_command_is_shown_inert() -> None:
+    done = run("--", "agent\x1b]0;owned\x07")
+    assert done.returncode == 127
+    assert done.stderr == "tui-monitor: run: agent\\x1b]0;owned\\x07: command not found\n"

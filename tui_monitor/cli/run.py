@@ -41,6 +41,8 @@ class LaunchFailed(TuiMonitorError):
     prefix = "run: "
 
     def __init__(self, program: str, exc: OSError, found: bool) -> None:
+        from ..safe import clean
+
         missing = isinstance(exc, FileNotFoundError) and not found
         if missing:
             why = "command not found" if "/" not in program else "no such file"
@@ -48,7 +50,7 @@ class LaunchFailed(TuiMonitorError):
             why = "bad interpreter (the program its #! line names does not exist)"
         else:
             why = exc.strerror or str(exc)
-        super().__init__(f"{program}: {why}")
+        super().__init__(f"{clean(program, 200)}: {why}")
         self.exit_code = 127 if missing else 126
 
 
