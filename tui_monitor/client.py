@@ -31,13 +31,18 @@ from pathlib import Path
 from types import TracebackType
 
 __all__ = [
+    "AGENT_ENV",
     "MAX_LINE_BYTES",
     "ClientError",
     "Reporter",
+    "default_agent",
     "default_socket_path",
     "send",
 ]
 
+AGENT_ENV = "TUI_MONITOR_AGENT"
+"""The agent's name, set by `tui-monitor run --name NAME`: the default of `Reporter`'s `agent`
+(and of `emit --agent`), and how the recorder names the process `run` started."""
 MAX_LINE_BYTES = 64 * 1024
 """The longest line the protocol allows, its newline included."""
 
@@ -75,6 +80,11 @@ def default_socket_path() -> Path:
     if runtime:
         return Path(runtime) / "tui-monitor" / "ingest.sock"
     return Path("/tmp") / f"tui-monitor-{os.getuid()}" / "ingest.sock"
+
+
+def default_agent() -> str | None:
+    """$TUI_MONITOR_AGENT (the name `tui-monitor run` gave this process), if set."""
+    return os.environ.get(AGENT_ENV) or None
 
 
 class ClientError(Exception):
@@ -227,7 +237,8 @@ class Reporter:
     wire, the automatic register lines and re-sends after a reconnect included.
 
     Args:
-        agent: the agent's name, as the table shows it.
+        agent: the agent's name, as the table shows it (default: $TUI_MONITOR_AGENT, set
+            by `tui-monitor run --name NAME`; ValueError when neither names one).
         path: the recorder's socket (default: `default_socket_path()`).
         kind: the kind every (re-)registration announces.
         buffer: messages held while the recorder is away or slow.
@@ -240,7 +251,7 @@ class Reporter:
 
     def __init__(
         self,
-        agent: str,
+        agent: str | None = None,
         *,
         path: Path | None = None,
         kind: str | None = None,
@@ -250,7 +261,10 @@ class Reporter:
     ) -> None:
         if buffer < 1:
             raise ValueError("buffer must hold at least one message")
-        self.agent = agent
+        agent = agent or default_agent()
+        if not agent:
+            raise ValueError(f"no agent name: pass one, or set ${AGENT_ENV} (tui-monitor run)")
+        self.agent: str = agent
         self.path = path if path is not None else default_socket_path()
         self._stored = stored
         self._window_size = WINDOW_STORED if stored else WINDOW

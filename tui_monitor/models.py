@@ -17,9 +17,10 @@ AgentStatus = Literal[
 """What an agent is doing: derived from its root process state and tree CPU; `unknown`
 while its CPU% is (a first sample has nothing to compare with)."""
 
-AgentSource = Literal["config", "preset", "ingest", "session"]
-"""How a row was found: a `[[agents]]` rule, a built-in preset, the ingest protocol, or (for
-"session") a real agent's session file with no live process to join (sessions/book.py)."""
+AgentSource = Literal["config", "preset", "ingest", "session", "run"]
+"""How a row was found: a `[[agents]]` rule, a built-in preset, the ingest protocol, (for
+"session") a real agent's session file with no live process to join (sessions/book.py), or
+(for "run") the name `tui-monitor run --name` gave the process (collect/launched.py)."""
 EventLevel = Literal["debug", "info", "warning", "error", "critical"]
 LifecycleKind = Literal["started", "exited", "restarted", "status_changed"]
 CostSource = Literal["agent", "prices", "builtin"]

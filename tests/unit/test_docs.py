@@ -162,6 +162,8 @@ def _resolve(words: list[str]) -> tuple[list[click.Command], list[str]]:
     path: list[click.Command] = [cli]
     options: list[str] = []
     for word in words:
+        if word == "--":
+            break  # what follows is another program's command line (`run -- codex --model`)
         word = word.strip("[]")
         if re.fullmatch(r"--?[A-Za-z][\w-]*", word):
             options.append(word)
@@ -192,7 +194,7 @@ def test_readme_commands_and_options_exist(readme: str) -> None:
                 known.update(p.opts, p.secondary_opts)
         for option in options:
             assert option in known, f"{command!r}: {option} is not an option of it"
-    for name in ("demo", "record", "emit", "status", "agents", "db info", "config path"):
+    for name in ("demo", "record", "emit", "run", "status", "agents", "db info", "config path"):
         assert name in seen, f"the README never shows `tui-monitor {name}`"
 
 

@@ -387,10 +387,11 @@ from .demo import demo  # noqa: E402
 from .emit import emit  # noqa: E402
 from .export import export  # noqa: E402
 from .integrate import integrate  # noqa: E402
+from .run import run  # noqa: E402
 from .sessions import sessions  # noqa: E402
 from .tasks import tasks  # noqa: E402
 
-for command in (config, db, demo, emit, export, integrate, sessions, tasks):
+for command in (config, db, demo, emit, export, integrate, run, sessions, tasks):
     cli.add_command(command)
 
 if __name__ == "__main__":

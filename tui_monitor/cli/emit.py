@@ -26,7 +26,13 @@ class EmitFailed(click.ClickException):
 
 
 @click.command()
-@click.option("--agent", required=True, help="The agent the message is about.")
+@click.option(
+    "--agent",
+    required=True,
+    envvar="TUI_MONITOR_AGENT",
+    help="The agent the message is about (default: $TUI_MONITOR_AGENT, which "
+    "`tui-monitor run --name NAME` sets).",
+)
 @click.option(
     "--type",
     "type_",

@@ -25,6 +25,7 @@ from ..config import Settings
 from ..models import AgentEvent, AgentSample, AgentStatus, EventLevel
 from . import proctable
 from .claims import ClaimMatchers, Claims
+from .launched import LaunchedMatchers, is_run, launched_name
 from .mcp import McpMatcher, is_launcher
 from .mcp_servers import agent_servers
 from .memory import PssMeter, tree_memory
@@ -45,6 +46,10 @@ class _Proc:
     match: int | None
     mcp: tuple[str | None, bool] | None = None
     """(MCP server name, whether it only launches another): read once, if in an agent's tree."""
+    launched: str | None = None
+    """The name `tui-monitor run` gave it (its environment's), over any rule's match."""
+    again: bool = False
+    """Read it again next tick: `tui-monitor run` before its exec (launched.is_run)."""
 
 
 @dataclass(slots=True)
@@ -88,6 +93,7 @@ class AgentCollector:
         scan: Callable[[], dict[int, ProcStat]] = proctable.scan,
         clock: Callable[[], float] = proctable.since_boot,
         pss: PssMeter | bool = True,
+        launched: Callable[[int], str | None] = launched_name,
     ) -> None:
         self.settings = settings
         self.pss = PssMeter() if pss is True else pss or None
@@ -103,6 +109,9 @@ class AgentCollector:
         self._gone: dict[str, _Agent] = {}  # exited agents still shown, by name
         self._indices: dict[str, set[int]] = {}
         self._claims = ClaimMatchers(self.matchers)
+        self._launched_name = launched
+        self._launched = LaunchedMatchers()
+        self._named: dict[int, str] = {}
         self._prev_t: float | None = None
         self._first = True
 
@@ -133,27 +142,32 @@ class AgentCollector:
             return _Proc(st.name, None, None)
         facts = self._facts(pid, st)
         match = None
-        if facts is not None:
-            for i, m in enumerate(self.matchers):
-                if (m.rule is None or m.rule.pidfile is None) and m.matches(facts):
-                    match = i
-                    break
-        return _Proc(st.name, facts, match)
+        if facts is None:
+            return _Proc(st.name, None, None)
+        for i, m in enumerate(self.matchers):
+            if (m.rule is None or m.rule.pidfile is None) and m.matches(facts):
+                match = i
+                break
+        launched = self._launched_name(pid)
+        return _Proc(st.name, facts, match, launched=launched, again=is_run(facts.argv))
 
     def _matches(self, table: dict[int, ProcStat]) -> dict[int, int]:
         kthreadd = table.get(2)
         has_kthreads = kthreadd is not None and kthreadd.name == b"kthreadd"
         procs: dict[Key, _Proc] = {}
         matched: dict[int, int] = {}
+        self._named = {}
         for pid, st in table.items():
             key = (pid, st.start)
             proc = self._procs.get(key)
-            if proc is None or proc.comm != st.name:  # new instance, or it exec'd
+            if proc is None or proc.comm != st.name or proc.again:  # new, or it exec'd
                 kernel = has_kthreads and (pid == 2 or st.ppid == 2)
                 proc = self._identify(pid, st, kernel)
             procs[key] = proc
             if proc.match is not None:
                 matched[pid] = proc.match
+            if proc.launched is not None:
+                self._named[pid] = proc.launched
         self._procs = procs
         # Pidfiles can be written or rewritten at any time: check their targets every tick.
         for i, m in enumerate(self.matchers):
@@ -216,7 +230,10 @@ class AgentCollector:
         self._boot = proctable.boot_time()  # follows wall-clock steps
         table = self._scan()
         matched = self._matches(table)
-        matchers = self._claims.apply(table, self._known, matched, claims or {}, self._boot)
+        matchers = self._launched.apply(self.matchers, matched, self._named)
+        matchers = self._claims.apply(
+            table, self._known, matched, claims or {}, self._boot, matchers, self._launched.names
+        )
         trees = self._owners(table, matched)
         events: list[AgentEvent] = []
         roots: dict[Key, tuple[int, Matcher]] = {}

@@ -42,14 +42,19 @@ class ClaimMatchers:
         matched: dict[int, int],
         claims: Claims,
         boot: float,
+        base: list[Matcher] | None = None,
+        named: frozenset[str] = frozenset(),
     ) -> list[Matcher]:
         """Set `matched[pid]` for every honoured claim; the matchers those indices refer to.
         `known((pid, start))`: whether that process could be identified (not a kernel
-        thread, not us)."""
-        matchers = list(self.matchers)
+        thread, not us). `base`: the matchers so far (default: the rules' and presets');
+        `named`: names `tui-monitor run` gave live processes, theirs as a rule's are."""
+        matchers = list(self.matchers if base is None else base)
         for name, (pid, since) in sorted(claims.items(), key=lambda c: c[1][1]):  # newest wins
             st = table.get(pid)
-            if st is None or not known((pid, st.start)) or base_name(name) in self._reserved:
+            if st is None or not known((pid, st.start)):
+                continue
+            if base_name(name) in self._reserved or name in named:
                 continue
             if boot + st.start > since + SLACK:
                 continue  # started after it was reported: the pid was reused

@@ -3,7 +3,8 @@
 The rule (README, "Sessions on process rows"):
 
 1. A process row is of a family when its program is `claude`, `codex` or `gemini` (its
-   executable or the row's preset name), or its command line runs the family's npm package.
+   executable or the row's preset name), or its command line runs the family's npm package,
+   or an interpreter runs a script of that name (`node /usr/bin/claude`).
 2. A session joins a live process row of its family whose cwd is the session's cwd: of those
    that started before the session's first line (one second of slack for clock rounding), the
    one that started last. So with several agents in one directory each session goes to the
@@ -20,6 +21,7 @@ The rule (README, "Sessions on process rows"):
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 
 from ..models import AgentSample, SessionFamily
@@ -27,6 +29,7 @@ from .book import PREFIX, Session, SessionBook
 
 SLACK = 1.0
 _PROGRAMS: dict[str, SessionFamily] = {v: k for k, v in PREFIX.items()}  # type: ignore[misc]
+_INTERPRETERS = re.compile(r"(node|nodejs|bun|deno|python[0-9.]*)$")
 _PACKAGES: tuple[tuple[str, SessionFamily], ...] = (
     ("@anthropic-ai/claude-code", "claude-code"),
     ("@openai/codex", "codex"),
@@ -45,6 +48,11 @@ def family_of(row: AgentSample) -> SessionFamily | None:
     for package, family in _PACKAGES:
         if package in row.cmdline:
             return family
+    # An interpreter running the agent's script by the program's name (`node /usr/bin/claude`,
+    # what its #! line makes): on a row `tui-monitor run` named, nothing else says it.
+    words = row.cmdline.split(maxsplit=2)
+    if len(words) > 1 and _INTERPRETERS.match(os.path.basename(words[0])):
+        return _PROGRAMS.get(os.path.basename(words[1]))
     return None
 
 
