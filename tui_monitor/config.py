@@ -404,6 +404,9 @@ class UiSettings(BaseModel):
     rewrites, the table every tick; name keeps it still."""
     sort_reverse: bool = False
     """Start with the sort reversed (largest first)."""
+    read_only: bool = False
+    """Turn actions off: `t` (go to the agent's tmux pane) and `K` (signal its process tree)
+    say "read-only" instead (the dashboard's --read-only does the same)."""
 
 
 class FileSettings(BaseModel):

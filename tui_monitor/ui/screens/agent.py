@@ -34,6 +34,7 @@ from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
 from ..widgets.task_column import PRIORITY_STYLE
+from .actions import go_to_terminal, signal_agent
 from .detail import DetailScreen, error_detail
 
 RANGES = {
@@ -69,7 +70,9 @@ class AgentScreen(Screen[None]):
         Binding(
             "r", "resolve", "Resolve", id="agent.resolve", tooltip="Resolve the selected error"
         ),
-        Binding("t", "tasks", "Tasks", id="agent.tasks", tooltip="This agent's task board"),
+        Binding("T", "tasks", "Tasks", id="agent.tasks", tooltip="This agent's task board"),
+        Binding("t", "terminal", "Terminal", id="agent.terminal", tooltip="Its tmux pane"),
+        Binding("K", "signal", "Signal", id="agent.signal", tooltip="Signal its process tree"),
     ]
 
     def __init__(self, name: str) -> None:
@@ -160,7 +163,7 @@ class AgentScreen(Screen[None]):
         order = {"assigned": 0, "inbox": 1, "done": 2, "archive": 3}
         cards.sort(key=lambda bc: order[bc[1].column])
         working = sum(1 for _, c in cards if c.column == "assigned")
-        lines = [Text(f"tasks: {working} assigned, {len(cards)} in all (t: board)", "bold")]
+        lines = [Text(f"tasks: {working} assigned, {len(cards)} in all (T: board)", "bold")]
         for _, c in cards[:TASKS_SHOWN]:
             line = Text.assemble(
                 (f"{c.column:<9}", "dim"),
@@ -180,11 +183,17 @@ class AgentScreen(Screen[None]):
         box.update(Group(*lines))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`t` exists only with task boards: hidden from the footer and help without."""
+        """`T` exists only with task boards: hidden from the footer and help without."""
         return action != "tasks" or bool(self.monitor.settings.tasks)
 
     def action_tasks(self) -> None:
         self.monitor.open_tasks(self.agent_name)
+
+    def action_terminal(self) -> None:
+        go_to_terminal(self, self.agent_name)
+
+    def action_signal(self) -> None:
+        signal_agent(self, self.agent_name)
 
     def _details(self, a: AgentSample | None, now: float) -> Table:
         """Every field in full: long values wrap (the pane scrolls: tab to it, then ↑ ↓)."""
