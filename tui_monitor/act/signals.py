@@ -71,7 +71,7 @@ class Outcome:
     alive: list[int] = field(default_factory=list)
     denied: list[int] = field(default_factory=list)
     gone: list[int] = field(default_factory=list)
-    """Already gone (or the pid reused) before the signal reached it."""
+    """Already gone (exited, a zombie, or the pid reused) before the signal reached it."""
 
     @property
     def ok(self) -> bool:
@@ -196,6 +196,9 @@ def send(
         proc = member.proc
         if proc.pid in (0, 1, os.getpid()):
             continue  # tree_of refused these already; never, whatever changed since
+        if _ended(proc):  # exited since (a zombie too: its parent has yet to reap it)
+            outcome.gone.append(proc.pid)
+            continue
         try:
             proc.send_signal(sig)  # psutil checks first that the pid is still this process
         except psutil.NoSuchProcess:
