@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from ... import fmt, safe
 from ...collect.mcp import McpMatcher
+from ...act.tmux import terminal_of
 from ...collect.tree import process_tree
 from ...cost.tick import month_start_ms
 from ...models import AgentSample, Snapshot
@@ -83,6 +84,8 @@ class AgentScreen(Screen[None]):
         self._ticks = 0
         self._reported: tuple[float | None, int] | None = None
         self._errors: dict[str, ErrorRow] = {}
+        self._tty: str | None = None
+        """The root's terminal, read with its tree (live only: replay shows none)."""
 
     @property
     def monitor(self) -> Monitor:
@@ -224,6 +227,8 @@ class AgentScreen(Screen[None]):
         if reports_only(a) or session_only(a):
             return t  # known only from what it reports or its files: no process to describe
         t.add_row("pids", Text(" ".join(map(str, a.pids)) or "-"))
+        if not self.monitor.replaying:
+            t.add_row("tty", safe.text(self._tty or "none", "" if self._tty else "dim"))
         t.add_row("uptime", fmt.duration(a.uptime(now)))
         t.add_row("cpu", fmt.percent(a.cpu_utilization))
         measured = {"pss": " PSS", "rss": " RSS"}.get(a.ram_kind or "", "")
@@ -243,6 +248,11 @@ class AgentScreen(Screen[None]):
         settings = self.monitor.settings.mcp
         matcher = McpMatcher(settings) if settings.enabled else None
         nodes = await asyncio.to_thread(process_tree, agent.pids, matcher)
+        tty = None if agent.pid is None else await asyncio.to_thread(terminal_of, agent.pid)
+        if tty != self._tty and self.monitor.snapshot is not None:
+            self._tty = tty  # `t` goes to its tmux pane
+            now = self.monitor.snapshot.ts.timestamp()
+            self.query_one("#details", Static).update(self._details(agent, now))
         if not nodes:
             tree = tree_view(recorded(agent), True, agent.mcp, True)
         else:
