@@ -17,8 +17,8 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ... import fmt, safe
-from ...collect.mcp import McpMatcher
 from ...act.tmux import terminal_of
+from ...collect.mcp import McpMatcher
 from ...collect.tree import process_tree
 from ...cost.tick import month_start_ms
 from ...models import AgentSample, Snapshot
