@@ -439,7 +439,7 @@ class FileSettings(BaseModel):
     """Binding id -> keys, e.g. {"dashboard.filter" = "f", "app.quit" = "q,ctrl+q"}."""
     agents: list[AgentRule] = Field(default_factory=list)
     tasks: list[TaskBoardSettings] = Field(default_factory=list)
-    """Task boards: directories of YAML task files shown live (the Tasks screen, `t`)."""
+    """Task boards: directories of YAML task files shown live (the Tasks screen, `T`)."""
 
     @field_validator("tasks")
     @classmethod
