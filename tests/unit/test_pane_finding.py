@@ -2,7 +2,7 @@
 
 The "server" is a real process named tmux (a symlink to python) listening on a real Unix
 socket, with a shell (the pane's process) that runs a real agent under it; only the server's
-answer to `list-panes` is ours. The real tmux is in tests/integration/test_act_tmux.py."""
+answer to `list-panes` is ours. The real tmux is in tests/integration/test_tmux_switch.py."""
 
 from __future__ import annotations
 
