@@ -1,9 +1,10 @@
 """End to end: `t` and `K` in the installed `tui-monitor`, itself running inside tmux.
 
 The monitor runs in window 0 of a private tmux server (-L); a stand-in agent runs in window 1
-under a shell, as a person's agent would. `t` on its row makes window 1 the active one (tmux
-itself says so); `K` shows the tree, `t` in the confirmation sends TERM, and the stand-in's
-whole tree (a root, two children, two grandchildren) is gone.
+under a shell, as a person's agent would. Its agent screen shows the pane's TTY, and `t`
+there makes window 1 the active one (tmux itself says so). `K` shows the tree, `t` in the
+confirmation sends TERM, and the stand-in's whole tree (a root, two children, two
+grandchildren) is gone.
 """
 
 from __future__ import annotations
@@ -59,13 +60,17 @@ def agent_in_window(tmux: Tmux, tag: str) -> int:
     return kids[0].pid
 
 
-def test_t_switches_to_the_window_the_agent_runs_in(tmp_path: Path, tmux: Tmux) -> None:
+def test_t_on_the_agent_screen_switches_to_the_window_the_agent_runs_in(
+    tmp_path: Path, tmux: Tmux
+) -> None:
     tag = f"tuimon-act-{uuid.uuid4().hex[:10]}"
     start_monitor(tmp_path, tmux, tag)
     pid = agent_in_window(tmux, tag)
     shell = psutil.Process(pid).ppid()  # its argv holds the tag too: the agent's root
     tmux.wait_text(NAME, str(shell), timeout=20)
     assert tmux.display("#{window_index}") == "0"
+    tmux.keys("Enter")  # the agent screen: its TTY is the pane's
+    tmux.wait_text(f"tty {tmux.tmux('display', '-p', '-t', 'e2e:1', '#{pane_tty}').strip()}")
     tmux.keys("t")
     deadline = time.monotonic() + 10
     while tmux.display("#{window_index}") != "1":

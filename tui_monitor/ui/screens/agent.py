@@ -226,9 +226,10 @@ class AgentScreen(Screen[None]):
             add_session_rows(t, a.session, now, self.monitor.utc)
         if reports_only(a) or session_only(a):
             return t  # known only from what it reports or its files: no process to describe
-        t.add_row("pids", Text(" ".join(map(str, a.pids)) or "-"))
-        if not self.monitor.replaying:
-            t.add_row("tty", safe.text(self._tty or "none", "" if self._tty else "dim"))
+        pids = Text(" ".join(map(str, a.pids)) or "-")
+        if self._tty and not self.monitor.replaying:  # on the pids' row: no line is spare here
+            pids.append_text(safe.text(f"  tty {self._tty}", "dim"))
+        t.add_row("pids", pids)
         t.add_row("uptime", fmt.duration(a.uptime(now)))
         t.add_row("cpu", fmt.percent(a.cpu_utilization))
         measured = {"pss": " PSS", "rss": " RSS"}.get(a.ram_kind or "", "")
