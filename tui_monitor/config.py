@@ -416,6 +416,9 @@ class UiSettings(BaseModel):
     rewrites, the table every tick; name keeps it still."""
     sort_reverse: bool = False
     """Start with the sort reversed (largest first)."""
+    read_only: bool = False
+    """Turn actions off: `t` (go to the agent's tmux pane) and `K` (signal its process tree)
+    say "read-only" instead (the dashboard's --read-only does the same)."""
 
 
 class FileSettings(BaseModel):
@@ -448,7 +451,7 @@ class FileSettings(BaseModel):
     """Binding id -> keys, e.g. {"dashboard.filter" = "f", "app.quit" = "q,ctrl+q"}."""
     agents: list[AgentRule] = Field(default_factory=list)
     tasks: list[TaskBoardSettings] = Field(default_factory=list)
-    """Task boards: directories of YAML task files shown live (the Tasks screen, `t`)."""
+    """Task boards: directories of YAML task files shown live (the Tasks screen, `T`)."""
 
     @field_validator("tasks")
     @classmethod

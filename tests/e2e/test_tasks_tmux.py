@@ -1,6 +1,6 @@
 """End to end: the installed `tui-monitor` in tmux, with a task board whose files move.
 
-A person opens the board (`t`), watches a card move as its file moves, resizes the terminal
+A person opens the board (`T`), watches a card move as its file moves, resizes the terminal
 to 80x24 (the columns become tabs) and leaves; every step is read off the screen.
 """
 
@@ -58,7 +58,7 @@ def test_the_board_follows_a_moving_file_in_a_real_terminal(tmp_path: Path, tmux
     env |= {"TERM": "xterm-256color", "TUI_MONITOR_CONFIG": str(config)}
     tmux.start([str(EXE)], env, (120, 36))
     tmux.wait_text("Tasks 0 wip", "⚠1 25›0›0", timeout=20)
-    tmux.keys("t")
+    tmux.keys("T")
     screen = tmux.wait_text("Inbox 25 ⚠1 !3", "Assigned 0")
     assert column_of(screen, "T-01") == "Inbox"
     os.renames(root / "inbox/T-01.yaml", root / "assigned/coder/T-01.yaml")

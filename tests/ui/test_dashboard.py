@@ -499,7 +499,8 @@ async def test_empty_state_shows_the_config_path_and_the_demo(
 
 
 async def test_help_lists_the_keys_and_escape_closes_it() -> None:
-    async with running([snapshot(1, fleet())]) as (app, _, pilot):
+    # 50 rows: the list (with t and K) is taller than 40; it scrolls there.
+    async with running([snapshot(1, fleet())], size=(120, 50)) as (app, _, pilot):
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
         text = screen_text(app)

@@ -78,7 +78,7 @@ def keys(app: MonitorApp, name: str) -> list[str]:
 
 async def test_the_board_follows_files_between_ticks(tmp_path: Path) -> None:
     async with live_board(tmp_path) as (app, pilot, root):
-        await pilot.press("t")
+        await pilot.press("T")
         await wait_until(pilot, lambda: isinstance(app.screen, TasksScreen), what="the board")
         await wait_until(pilot, lambda: keys(app, "inbox") == ["T-1", "T-2", "broken"])
         text = screen_text(app)
@@ -114,7 +114,7 @@ async def test_the_board_follows_files_between_ticks(tmp_path: Path) -> None:
 
 async def test_keys_filter_and_the_detail_view(tmp_path: Path) -> None:
     async with live_board(tmp_path) as (app, pilot, root):
-        await pilot.press("t")
+        await pilot.press("T")
         await wait_until(pilot, lambda: keys(app, "inbox") == ["T-1", "T-2", "broken"])
         await pilot.press("j")
         assert column(app, "inbox").selected.key == "T-2"  # type: ignore[union-attr]
@@ -139,7 +139,7 @@ async def test_keys_filter_and_the_detail_view(tmp_path: Path) -> None:
 
 async def test_at_80x24_the_columns_are_tabs(tmp_path: Path) -> None:
     async with live_board(tmp_path, size=(80, 24)) as (app, pilot, _root):
-        await pilot.press("t")
+        await pilot.press("T")
         await wait_until(pilot, lambda: isinstance(app.screen, TasksScreen))
         await wait_until(pilot, lambda: "Inbox 3" in screen_text(app))
         lines = screen_text(app).splitlines()
@@ -197,7 +197,7 @@ async def test_without_boards_the_dashboard_has_no_tasks_column(tmp_path: Path) 
 
 async def test_a_replayed_tick_shows_the_board_shown_then(tmp_path: Path) -> None:
     async with live_board(tmp_path, interval=0.5) as (app, pilot, root):
-        await pilot.press("t")
+        await pilot.press("T")
         db = tmp_path / "history.db"
         await wait_until(pilot, lambda: keys(app, "inbox") == ["T-1", "T-2", "broken"])
         # a committed tick that carries this board (nothing moves meanwhile)

@@ -97,6 +97,12 @@ def interval_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[.
     help="Open the dashboard replaying this moment of the history: 14:05, "
     "'2026-11-21 14:05', 90m (ago), 2h30m. Escape goes live.",
 )
+@click.option(
+    "--read-only",
+    "read_only",
+    is_flag=True,
+    help="Dashboard: no actions (t, K say read-only); config [ui] read_only does the same.",
+)
 @interval_option("Seconds between ticks, for the dashboard and any command")
 @click.version_option(__version__, prog_name="tui-monitor")
 @click.pass_context
@@ -105,6 +111,7 @@ def cli(
     config: Path | None,
     db: Path | None,
     at: str | None,
+    read_only: bool,
     interval: float | None,
 ) -> None:
     """A terminal monitor for fleets of AI agents.
@@ -115,11 +122,13 @@ def cli(
     named = ctx.get_parameter_source("config") == click.core.ParameterSource.COMMANDLINE
     ctx.obj = Context(config, named=named, interval=interval)
     if ctx.invoked_subcommand is None:
-        _run_ui(ctx.obj, db, _when(at) if at is not None else None)
+        _run_ui(ctx.obj, db, _when(at) if at is not None else None, read_only)
         return
     startup.resume()  # the dashboard resumes the collector after its first screen
     if at is not None:
         raise click.UsageError("--at applies to the dashboard (no command), not to a command")
+    if read_only:
+        raise click.UsageError("--read-only applies to the dashboard (no command)")
 
 
 def _when(text: str) -> float:
@@ -133,12 +142,17 @@ def _when(text: str) -> float:
         raise click.BadParameter(str(exc), param_hint="--at") from None
 
 
-def _run_ui(obj: Context, db: Path | None, at: float | None = None) -> None:
+def _run_ui(
+    obj: Context, db: Path | None, at: float | None = None, read_only: bool = False
+) -> None:
     from ..source import choose_source
     from ..store.queries import History
     from ..ui.app import make_app
 
     settings = obj.settings()
+    if read_only:
+        ui = settings.ui.model_copy(update={"read_only": True})
+        settings = settings.model_copy(update={"ui": ui})
     path = db or settings.store.db_path()
     if at is not None and not path.exists():
         raise click.ClickException(f"no history at {path} to replay (record some first)")

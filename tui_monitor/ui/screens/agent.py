@@ -17,6 +17,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ... import fmt, safe
+from ...act.tmux import terminal_of
 from ...collect.mcp import McpMatcher
 from ...collect.tree import process_tree
 from ...cost.tick import month_start_ms
@@ -34,6 +35,7 @@ from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
 from ..widgets.task_column import PRIORITY_STYLE
+from .actions import go_to_terminal, signal_agent
 from .detail import DetailScreen, error_detail
 
 RANGES = {
@@ -69,7 +71,9 @@ class AgentScreen(Screen[None]):
         Binding(
             "r", "resolve", "Resolve", id="agent.resolve", tooltip="Resolve the selected error"
         ),
-        Binding("t", "tasks", "Tasks", id="agent.tasks", tooltip="This agent's task board"),
+        Binding("T", "tasks", "Tasks", id="agent.tasks", tooltip="This agent's task board"),
+        Binding("t", "terminal", "Terminal", id="agent.terminal", tooltip="Its tmux pane"),
+        Binding("K", "signal", "Signal", id="agent.signal", tooltip="Signal its process tree"),
     ]
 
     def __init__(self, name: str) -> None:
@@ -80,6 +84,8 @@ class AgentScreen(Screen[None]):
         self._ticks = 0
         self._reported: tuple[float | None, int] | None = None
         self._errors: dict[str, ErrorRow] = {}
+        self._tty: str | None = None
+        """The root's terminal, read with its tree (live only: replay shows none)."""
 
     @property
     def monitor(self) -> Monitor:
@@ -160,7 +166,7 @@ class AgentScreen(Screen[None]):
         order = {"assigned": 0, "inbox": 1, "done": 2, "archive": 3}
         cards.sort(key=lambda bc: order[bc[1].column])
         working = sum(1 for _, c in cards if c.column == "assigned")
-        lines = [Text(f"tasks: {working} assigned, {len(cards)} in all (t: board)", "bold")]
+        lines = [Text(f"tasks: {working} assigned, {len(cards)} in all (T: board)", "bold")]
         for _, c in cards[:TASKS_SHOWN]:
             line = Text.assemble(
                 (f"{c.column:<9}", "dim"),
@@ -180,11 +186,17 @@ class AgentScreen(Screen[None]):
         box.update(Group(*lines))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`t` exists only with task boards: hidden from the footer and help without."""
+        """`T` exists only with task boards: hidden from the footer and help without."""
         return action != "tasks" or bool(self.monitor.settings.tasks)
 
     def action_tasks(self) -> None:
         self.monitor.open_tasks(self.agent_name)
+
+    def action_terminal(self) -> None:
+        go_to_terminal(self, self.agent_name)
+
+    def action_signal(self) -> None:
+        signal_agent(self, self.agent_name)
 
     def _details(self, a: AgentSample | None, now: float) -> Table:
         """Every field in full: long values wrap (the pane scrolls: tab to it, then ↑ ↓)."""
@@ -214,7 +226,10 @@ class AgentScreen(Screen[None]):
             add_session_rows(t, a.session, now, self.monitor.utc)
         if reports_only(a) or session_only(a):
             return t  # known only from what it reports or its files: no process to describe
-        t.add_row("pids", Text(" ".join(map(str, a.pids)) or "-"))
+        pids = Text(" ".join(map(str, a.pids)) or "-")
+        if self._tty and not self.monitor.replaying:  # on the pids' row: no line is spare here
+            pids.append_text(safe.text(f"  tty {self._tty}", "dim"))
+        t.add_row("pids", pids)
         t.add_row("uptime", fmt.duration(a.uptime(now)))
         t.add_row("cpu", fmt.percent(a.cpu_utilization))
         measured = {"pss": " PSS", "rss": " RSS"}.get(a.ram_kind or "", "")
@@ -234,6 +249,11 @@ class AgentScreen(Screen[None]):
         settings = self.monitor.settings.mcp
         matcher = McpMatcher(settings) if settings.enabled else None
         nodes = await asyncio.to_thread(process_tree, agent.pids, matcher)
+        tty = None if agent.pid is None else await asyncio.to_thread(terminal_of, agent.pid)
+        if tty != self._tty and self.monitor.snapshot is not None:
+            self._tty = tty  # `t` goes to its tmux pane
+            now = self.monitor.snapshot.ts.timestamp()
+            self.query_one("#details", Static).update(self._details(agent, now))
         if not nodes:
             tree = tree_view(recorded(agent), True, agent.mcp, True)
         else:

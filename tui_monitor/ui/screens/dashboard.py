@@ -24,6 +24,7 @@ from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
+from .actions import go_to_terminal, signal_agent
 from .tasks import short_tasks_card, tasks_card
 
 CHART_METRICS = ("cpu", "mem", "gpu")
@@ -76,7 +77,9 @@ class DashboardScreen(Screen[None]):
         _bind("right_curly_bracket", "jump(60)", "Minute on", "replay.minute_on", False),
         _bind("g", "goto", "Go to time", "replay.goto", show=False),
         _bind("e", "next_problem", "Next error/alert", "replay.next_problem", show=False),
-        _bind("t", "tasks", "Tasks", "dashboard.tasks"),
+        _bind("T", "tasks", "Tasks", "dashboard.tasks"),
+        _bind("t", "terminal", "Terminal", "dashboard.terminal"),
+        _bind("K", "signal", "Signal", "dashboard.signal"),
     ]
 
     def __init__(self) -> None:
@@ -413,11 +416,19 @@ class DashboardScreen(Screen[None]):
         self._chart(force=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`t` exists only with task boards: hidden from the footer and help without."""
+        """`T` exists only with task boards: hidden from the footer and help without."""
         return action != "tasks" or bool(self.monitor.settings.tasks)
 
     def action_tasks(self) -> None:
         self.monitor.open_tasks()
+
+    def action_terminal(self) -> None:
+        """`t`: the selected agent's tmux pane (screens/actions.py)."""
+        go_to_terminal(self, self.query_one(AgentTable).selected)
+
+    def action_signal(self) -> None:
+        """`K`: signal the selected agent's process tree, after a confirmation."""
+        signal_agent(self, self.query_one(AgentTable).selected)
 
     def action_log_level(self) -> None:
         level = self.query_one(EventLog).cycle_level()
