@@ -25,9 +25,10 @@ from .cost.budgets import BudgetSettings
 from .cost.tick import cost_at, month_start_ms, with_cost
 from .errors import AlreadyRecording, SchemaError, StoreError
 from .models import Snapshot, TaskBoard
-from .recorder import Recorder, RecorderLock, move_aside_if_corrupt, recorder_pid
+from .recorder import Recorder
 from .store.frames import Followed, follow
 from .store.live import Live, read_live, with_live
+from .store.lock import RecorderLock, move_aside_if_corrupt, recorder_pid
 from .store.queries import History
 
 log = logging.getLogger(__name__)

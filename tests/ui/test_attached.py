@@ -21,8 +21,8 @@ from textual.pilot import Pilot
 
 from tui_monitor.client import send
 from tui_monitor.config import Settings, load_settings
-from tui_monitor.recorder import recorder_pid
 from tui_monitor.source import AttachedSource, LiveSource, choose_source
+from tui_monitor.store.lock import recorder_pid
 from tui_monitor.store.queries import History
 from tui_monitor.ui.app import MonitorApp, make_app
 from tui_monitor.ui.screens.agent import AgentScreen

@@ -237,8 +237,8 @@ def _status_snapshot(settings: Settings, db: Path) -> tuple[Snapshot, dict[str, 
     import sqlite3
 
     from ..errors import SchemaError
-    from ..recorder import recorder_pid
     from ..source import recorded_snapshot
+    from ..store.lock import recorder_pid
 
     pid = recorder_pid(db)
     if pid is not None:
@@ -297,7 +297,8 @@ def agents(obj: Context) -> None:
 @pass_ctx
 def record(obj: Context, db: Path | None, interval: float | None, verbose: bool) -> None:
     """Record snapshots to the history database until SIGTERM, SIGHUP or Ctrl+C (headless)."""
-    from ..recorder import Recorder, RecorderLock, install_signal_handlers, move_aside_if_corrupt
+    from ..recorder import Recorder, install_signal_handlers
+    from ..store.lock import RecorderLock, move_aside_if_corrupt
     from ..store.writer import Batch
 
     if interval is not None:

@@ -19,7 +19,7 @@ def db() -> None:
 @pass_ctx
 def db_info(obj: Context, db: Path | None) -> None:
     """Size, rows per table, time span and who is recording."""
-    from ..recorder import recorder_pid
+    from ..store.lock import recorder_pid
     from ..store.queries import History
     from .report import print_db_info
 
@@ -48,7 +48,7 @@ def db_prune(obj: Context, db: Path | None) -> None:
     """Apply retention now (a running recorder also does this by itself)."""
     import time
 
-    from ..recorder import RecorderLock, recorder_pid
+    from ..store.lock import RecorderLock, recorder_pid
     from ..store.retention import prune
     from ..store.writer import Writer
 

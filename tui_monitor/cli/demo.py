@@ -58,7 +58,7 @@ def demo(count: int, keep: Path | None) -> None:
     import shutil
 
     from ..demo.fleet import Fleet, demo_settings
-    from ..recorder import recorder_pid
+    from ..store.lock import recorder_pid
 
     runtime = Path(tempfile.mkdtemp(prefix="tui-monitor-demo-", dir=_short_tmp()))
     caught: int | None = None

@@ -14,8 +14,9 @@ from pathlib import Path
 import click
 
 from ..config import Settings
-from ..recorder import Recorder, RecorderLock, move_aside_if_corrupt, recorder_pid
+from ..recorder import Recorder
 from ..sessions.reader import session_dirs
+from ..store.lock import RecorderLock, move_aside_if_corrupt, recorder_pid
 
 POLL = 0.1
 
