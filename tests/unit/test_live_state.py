@@ -143,7 +143,7 @@ def proc(status: str = "idle") -> AgentSample:
             create_time=T - 1000,
             process="claude",
             cwd="/p",
-        )  # fmt: skip
+        )
     )
 
 
