@@ -130,6 +130,12 @@ class AgentTable(DataTable[Text]):
     def visible_names(self) -> list[str]:
         return list(self._order)
 
+    def select(self, name: str) -> None:
+        """Move the cursor to `name`'s row (shown rows only)."""
+        if name in self._cells:
+            self.move_cursor(row=self.get_row_index(name))
+            self._set_selected(name)
+
     def rendered_rows(self) -> list[tuple[str, ...]]:
         """The text of every cell as shown, row by row in display order."""
         return [tuple(c.split("\0", 1)[0] for c in self._cells[n]) for n in self._order]
