@@ -79,7 +79,7 @@ async def test_a_session_row_with_no_process_opens_its_agent_screen() -> None:
         for part in (
             "9f8e7d6c-1111-4222",  # the id (it may fold at the width of the pane)
             "/home/dev/old",
-            "~idle",
+            "~quiet",
             "overloaded",
         ):
             assert part in text, part

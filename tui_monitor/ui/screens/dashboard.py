@@ -254,8 +254,9 @@ class DashboardScreen(Screen[None]):
         """How many agents need input, in their colour while any do; the first one's name
         and what it waits on below (`w` goes to each in turn)."""
         waiting = [a for a in snap.agents if needs_input(a)]
-        if any(a.session is not None for a in snap.agents):
+        if not self.has_class("-sessions") and any(a.session for a in snap.agents):
             self.add_class("-sessions")  # and it stays: no card coming and going
+            self.refresh_bindings()  # `w` shows
         self.set_class(bool(waiting), "-waiting")
         card = self.query_one("#card-waiting", Card)
         if not waiting:
@@ -449,7 +450,10 @@ class DashboardScreen(Screen[None]):
         self._chart(force=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`t` exists only with task boards: hidden from the footer and help without."""
+        """`t` exists only with task boards, `w` once a real agent's session is on a row:
+        hidden from the footer and help without."""
+        if action == "next_waiting":
+            return self.has_class("-sessions")
         return action != "tasks" or bool(self.monitor.settings.tasks)
 
     def action_tasks(self) -> None:
