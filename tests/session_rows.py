@@ -10,7 +10,7 @@ from factories import BASE, agent, snapshot
 
 from tui_monitor.models import (
     AgentSample,
-    InferredState,
+    AgentState,
     RateWindow,
     SessionFamily,
     SessionMeta,
@@ -35,7 +35,8 @@ def session(
     family: SessionFamily = "claude-code",
     session_id: str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
     models: Sequence[str] = ("claude-sonnet-4-5-20250929",),
-    state: InferredState | None = "working",
+    state: AgentState | None = "working",
+    state_source: str | None = "files",
     tokens: SessionTokens | None = None,
     cost_today: float | None = 1.25,
     cost_month: float | None = 18.5,
@@ -62,6 +63,7 @@ def session(
         cost_month=cost_month,
         unpriced=unpriced,
         state=state,
+        state_source=None if state is None else state_source,  # type: ignore[arg-type]
         state_since=None if state is None else NOW - 30,
         **more,  # type: ignore[arg-type]
     )
@@ -77,7 +79,7 @@ def codex_windows() -> tuple[RateWindow, ...]:
 
 def session_fleet() -> list[AgentSample]:
     """Two plain agents, a Claude Code and a Codex process each joined to its session (one
-    working, one waiting for its user), and a Claude session whose process is gone."""
+    working, one idle: its turn finished), and a Claude session whose process is gone."""
     claude = agent("claude", kind="claude-code", source="preset", cpu=12.5, mem=420.0, pid=5100)
     codex = agent("codex", kind="codex", source="preset", cpu=0.3, mem=180.0, pid=5200)
     gone = AgentSample(
@@ -100,7 +102,7 @@ def session_fleet() -> list[AgentSample]:
                     family="codex",
                     session_id="77aa88bb-0000-4000-8000-000000000001",
                     models=("gpt-5-codex",),
-                    state="waiting",
+                    state="idle",
                     tokens=SessionTokens(input=2_400_000, output=61_000, cache_read=8_900_000),
                     cost_today=None,
                     cost_month=None,
@@ -116,7 +118,7 @@ def session_fleet() -> list[AgentSample]:
                     "claude:9f8e7d6c",
                     session_id="9f8e7d6c-1111-4222-8333-444455556666",
                     models=("claude-opus-4-1-20250805", "claude-sonnet-4-5-20250929"),
-                    state="idle",
+                    state="quiet",
                     cost_today=0.4,
                     cost_month=3.1,
                     cwd="/home/dev/old",

@@ -394,6 +394,11 @@ class SessionsSettings(BaseModel):
     transcripts after 30 days); reading a file again never counts it twice."""
     working_window: float = Field(default=10.0, gt=0.0, le=DAY)
     """A session that wrote a line within this many seconds is inferred to be working."""
+    live_window: float = Field(default=300.0, gt=0.0, le=DAY)
+    """Seconds an exact `working` (from a hook or an OTLP event) stands with nothing newer
+    before the row falls back to what the files say: long enough for a long tool call or
+    answer, short enough that a crashed agent stops showing `working`. `needs input`, `idle`
+    and `error` hold until something newer says otherwise."""
     poll_every: float = Field(default=1.0, ge=0.1, le=60.0)
     """Seconds between looks at the session files once the backfill is done."""
     settle: float = Field(default=2.0, ge=0.0, le=600.0)

@@ -98,11 +98,16 @@ class McpServer(_Frozen):
 
 SessionFamily = Literal["claude-code", "codex", "gemini"]
 """Whose files a session was read from (sessions/records.py's `Family`)."""
-InferredState = Literal["working", "waiting", "idle"]
-"""What a session's files say it is doing: `working` (a line written in the last
-`[sessions] working_window` seconds), `waiting` (its last turn ended and nothing since: the
-agent waits for the user), `idle` (anything else). Shown as inferred: live signals (hooks,
-OTLP, issue 15) will override it."""
+InferredState = Literal["working", "idle", "quiet"]
+"""What a session's files say it is doing, shown with `~`: `working` (a line written in the
+last `[sessions] working_window` seconds), `idle` (its last turn finished and nothing since),
+`quiet` (mid-turn, nothing written for longer than the window: a long tool, a slow answer,
+or an agent gone without a word)."""
+AgentState = Literal["working", "needs_input", "idle", "error", "ended", "quiet"]
+"""A real agent's state on its row: the exact vocabulary hooks and OTLP say
+(sessions/records.py's `LiveState`), plus the files' `quiet`."""
+StateSource = Literal["hook", "otlp", "files"]
+"""Who said the state: a hook or an OTLP event (exact), or its files (inferred, `~`)."""
 
 
 class RateWindow(_Frozen):
@@ -163,7 +168,16 @@ class SessionState(_Frozen):
     )
     cost_month: float | None = Field(default=None, description="USD this month, likewise")
     unpriced: int = Field(default=0, description="its usage records this month with no price")
-    state: InferredState | None = None
+    state: AgentState | None = None
+    state_source: StateSource | None = Field(
+        default=None, description="hook/otlp: exact; files (or None): inferred, shown with ~"
+    )
+    state_reason: str | None = Field(
+        default=None,
+        description="needs_input: permission, question or elicitation; error: its kind "
+        "(rate_limit, overloaded, authentication, billing, ...)",
+    )
+    state_tool: str | None = Field(default=None, description="the tool a state concerns")
     state_since: float | None = Field(default=None, description="epoch s the state began")
     last_tool: str | None = None
     """The name of the last tool it called (never its input or output)."""
@@ -175,6 +189,11 @@ class SessionState(_Frozen):
     earlier: tuple[str, ...] = ()
     """`agent` names of earlier sessions of the same process (e.g. after `/clear`): the row's
     cost sums them too; the row shows this, the newest."""
+
+    @property
+    def exact(self) -> bool:
+        """Whether a hook or an OTLP event said the state (else files inferred it)."""
+        return self.state_source in ("hook", "otlp")
 
 
 class AgentSample(_Frozen):

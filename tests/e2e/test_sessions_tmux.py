@@ -101,7 +101,7 @@ def _watch(tmp_path: Path, project: Path, pid: int, tmux: Tmux) -> None:
 
     screen, _ = tmux.wait_for(joined, f"pid {pid} with {tokens} tokens and {dollars}", timeout=30)
     row = row_of(screen, pid)
-    assert row is not None and re.search(r"\bclaude\b", row) and "~waiting" in row, row
+    assert row is not None and re.search(r"\bclaude\b", row) and "~idle" in row, row
     # The session's own name is not a second row: it is on the process's row.
     assert "claude:4f1c2d3e" not in screen
     # The hostile session has no process: its own row, every control character escaped.
@@ -113,14 +113,14 @@ def _watch(tmp_path: Path, project: Path, pid: int, tmux: Tmux) -> None:
     # The agent screen: the session's details under the process's.
     tmux.keys("/")
     tmux.wait_text("filter: text or regex")
-    tmux.type("~waiting")  # the status shown: only the joined row
+    tmux.type("~idle")  # the status shown: only the joined row
     tmux.wait_for(lambda s: "claude:bad2Jses" not in s, "the filter leaving one row")
     tmux.keys("Enter")  # leaves the filter box, the row selected
     tmux.wait_text("╭─ claude CPU %", "/ Filter")
     tmux.keys("Enter")
     detail = tmux.wait_text("esc Back", "4f1c2d3e-aaaa-4bbb-8ccc-", "claude:4f1c2d3e", timeout=20)
     assert re.search(rf"│tokens\s+input\s+{totals[0]:,}\s", detail), detail
-    assert re.search(r"│state\s+~waiting", detail), detail
+    assert re.search(r"│state\s+~idle", detail), detail
     tmux.keys("Escape")
     tmux.wait_text("/ Filter")
     tmux.keys("q")

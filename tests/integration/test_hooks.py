@@ -98,7 +98,7 @@ def test_every_claude_event_reaches_the_book_as_signals(server: Server) -> None:
                if isinstance(r, SessionSignal))  # fmt: skip
     session = server.book.sessions[SID]
     assert session.cwd == "/home/dev/proj"
-    assert session.signal is not None and session.signal.state == "ended"  # the newest
+    assert session.live.signal is not None and session.live.signal.state == "ended"  # the newest
     assert "SECRET" not in repr(server.book.got)
     status = server.receiver.status()
     assert status.hooks == len(CLAUDE) and status.rejected == 0
@@ -110,7 +110,7 @@ def test_codex_hooks_and_notify(server: Server) -> None:
     assert server.post("/hooks/codex", json.dumps(NOTIFY).encode(), server.otlp_token)[0] == 200
     expected = [(d["hook_event_name"], *e) for _, d, e in CODEX if e is not None]
     assert signals(server.book) == [*expected, ("agent-turn-complete", "idle", None, None)]
-    assert server.book.sessions[CODEX_SID].signal is not None
+    assert server.book.sessions[CODEX_SID].live.signal is not None
     assert "SECRET" not in repr(server.book.got)
 
 

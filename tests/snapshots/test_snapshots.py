@@ -120,7 +120,8 @@ def test_empty_state(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 
 def _sessions_app() -> tuple[MonitorApp, ScriptedSource]:
     """Two plain agents, Claude Code and Codex processes joined to their sessions (working,
-    waiting), a session whose process is gone; the header says the readers have problems."""
+    idle: its turn finished), a session whose process is gone; the header says the readers
+    have problems."""
     status = SessionsStatus(backfill=False, sessions=3, problems=2, last_problem="x")
     events = [
         event("claude", "tool_call", "Bash", level="debug", ts=-40),
@@ -141,7 +142,7 @@ async def _sessions_ready(pilot: Pilot[None]) -> None:
 
 
 def test_dashboard_with_sessions(snap_compare: SnapCompare) -> None:
-    """MODEL and TOKENS on the joined rows, `~working` and `~waiting` (inferred), a cost with
+    """MODEL and TOKENS on the joined rows, `~working` and `~idle` (inferred), a cost with
     no price `unknown`, a row with no process in dashes, `sessions: 2 problems` in the header."""
     app, _ = _sessions_app()
 

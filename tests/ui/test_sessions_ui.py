@@ -38,7 +38,7 @@ async def test_session_rows_at_80x24_show_name_status_and_the_session_figures() 
             "1.3M",
             "$1.25",
         )
-        assert rows["codex"][1:3] == ("~waiting", "gpt-5-codex")
+        assert rows["codex"][1:3] == ("~idle", "gpt-5-codex")
         assert rows["codex"][6] == "unknown"  # no price: never $0
         # no live process: dashes where a process's figures go, its session's figures kept
         assert rows["claude:9f8e7d6c"][1:] == ("exited", "sonnet-4-5", "-", "-", "1.3M", "$0.40")
@@ -79,7 +79,7 @@ async def test_a_session_row_with_no_process_opens_its_agent_screen() -> None:
         for part in (
             "9f8e7d6c-1111-4222",  # the id (it may fold at the width of the pane)
             "/home/dev/old",
-            "~idle",
+            "~quiet",
             "overloaded",
         ):
             assert part in text, part

@@ -192,7 +192,8 @@ def test_untrusted_subject_is_escaped_in_the_message() -> None:
 def test_defaults_when_no_rules_given() -> None:
     names = [r.name for r in AlertSettings().effective_rules()]
     assert names == [
-        "cpu", "mem", "gpu-temp", "errors", "stale", "exited", "budget-80", "budget-100",
+        "cpu", "mem", "gpu-temp", "errors", "stale", "exited", "needs-input", "budget-80",
+        "budget-100",
     ]  # fmt: skip
     cpu = AlertSettings().effective_rules()[0]
     assert (cpu.threshold, cpu.for_, cpu.clear_margin) == (80, 30, 10)
@@ -203,7 +204,7 @@ def test_user_rules_replace_defaults_unless_defaults_true() -> None:
     alone = AlertSettings.model_validate({"rules": [mine]}).effective_rules()
     assert [(r.name, r.threshold) for r in alone] == [("cpu", 50)]
     merged = AlertSettings.model_validate({"rules": [mine], "defaults": True}).effective_rules()
-    assert len(merged) == 8 and [r.threshold for r in merged if r.name == "cpu"] == [50]
+    assert len(merged) == 9 and [r.threshold for r in merged if r.name == "cpu"] == [50]
     assert AlertSettings.model_validate({"defaults": False}).effective_rules() == []
     assert AlertSettings.model_validate({"rules": []}).effective_rules() == []
     assert AlertSettings(enabled=False).effective_rules() == []
@@ -445,3 +446,63 @@ async def test_run_on_alert_from_a_worker_thread(tmp_path: Path) -> None:
     # On the loop itself it refuses (it would block it) instead of raising.
     problem = run_on_alert(argv, change(), timeout=20)
     assert problem is not None and "run_on_alert_async" in problem
+
+
+# -- needs input ------------------------------------------------------------------------
+
+
+def waiting(name: str, state: str = "needs_input", status: str = "idle") -> Any:
+    from tui_monitor.models import SessionMeta, SessionState
+
+    meta = SessionMeta(family="claude-code", session_id=f"{name}-id", agent=f"claude:{name}")
+    s = SessionState(meta=meta, state=state, state_source="hook", state_reason="permission",
+                     state_tool="Bash", state_since=T0)  # type: ignore[arg-type]  # fmt: skip
+    return agent(name, status=status).model_copy(update={"session": s})
+
+
+async def test_needs_input_for_two_minutes_fires_through_the_tick_and_runs_on_alert(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from tui_monitor.alerts.tick import AlertTick
+
+    out = tmp_path / "alert.json"
+    script = tmp_path / "dump.py"
+    script.write_text(DUMP_ENV)
+    tick = AlertTick(AlertSettings(on_alert=[sys.executable, str(script), str(out)]))
+
+    def at(t: float, *agents: Any) -> list[Any]:
+        snap = snapshot(1, list(agents)).model_copy(update={"ts": datetime.fromtimestamp(t, UTC)})
+        events = tick.apply(snap).events
+        return [e for e in events if e.kind == "alert" and e.data["rule"] == "needs-input"]
+
+    assert at(T0, waiting("a"), waiting("b", state="working")) == []
+    assert at(T0 + 119, waiting("a"), waiting("b", state="working")) == []
+    [fired] = at(T0 + 120, waiting("a"), waiting("b", state="working"))
+    assert (fired.agent, fired.data["rule"], fired.data["state"]) == ("a", "needs-input", "firing")
+    assert fired.message == "a needs input for 2m00s"
+    await tick.close()
+    env = json.loads(out.read_text())["env"]
+    assert env["TUI_MONITOR_ALERT_RULE"] == "needs-input"
+    assert env["TUI_MONITOR_ALERT_SUBJECT"] == "a"
+    [cleared] = at(T0 + 130, waiting("a", state="working"))  # at once: it went on
+    assert cleared.data["state"] == "cleared" and cleared.message == "a no longer needs input"
+    # A process that says worse (exited) is not waiting for anyone.
+    assert at(T0 + 200, waiting("c", status="exited")) == []
+    assert at(T0 + 400, waiting("c", status="exited")) == []
+    await tick.close()
+
+
+def test_needs_input_rule_can_be_timed_or_turned_off() -> None:
+    sooner = {"name": "needs-input", "metric": "needs_input", "for": 30}
+    rules = AlertSettings.model_validate({"rules": [sooner], "defaults": True}).effective_rules()
+    assert [r.for_ for r in rules if r.name == "needs-input"] == [30]
+    off = {**sooner, "enabled": False}
+    rules = AlertSettings.model_validate({"rules": [off], "defaults": True}).effective_rules()
+    assert "needs-input" not in [r.name for r in rules]
+    engine = AlertEngine(rules)
+    snap = snapshot(1, [waiting("a")])
+    values = values_from(snap, unresolved={}, error_rate={}, budgets=[])
+    assert values["needs_input", "a"] is True
+    assert engine.evaluate(T0, values) == engine.evaluate(T0 + 999, values) == []

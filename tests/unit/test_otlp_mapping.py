@@ -358,3 +358,96 @@ def test_listen_must_be_loopback_unless_allowed() -> None:
     assert OtlpSettings(listen="0.0.0.0:4318", allow_remote=True).address() == ("0.0.0.0", 4318)
     with pytest.raises(ValidationError, match="host:port"):
         OtlpSettings(listen="localhost")
+
+
+# -- the state each event says (otlp/states.py) ------------------------------------------
+
+
+def signals(body: bytes) -> list[tuple[str, str, str | None, str | None]]:
+    from tui_monitor.sessions.records import SessionSignal
+
+    out = decode("logs", body, as_json=False).records
+    return [(r.event, r.state, r.reason, r.tool) for r in out if isinstance(r, SessionSignal)]
+
+
+def test_claude_events_say_working_a_user_reject_idle_a_refused_key_error() -> None:
+    # Claude Code 2.x shapes (its monitoring docs): every attribute a string.
+    ns = 1_767_261_600 * 10**9
+    body = logs(
+        "claude-code",
+        ("claude_code.user_prompt", {"session.id": SID, "prompt_length": "12"}, ns),
+        ("claude_code.api_request", {"session.id": SID, "model": "m", "input_tokens": "1"}, ns + 1),
+        ("claude_code.tool_decision", {"session.id": SID, "tool_name": "Bash",
+                                       "decision": "accept", "source": "config"}, ns + 2),
+        ("claude_code.tool_result", {"session.id": SID, "tool_name": "Bash", "success": "true"},
+         ns + 3),
+        ("claude_code.tool_decision", {"session.id": SID, "tool_name": "Edit",
+                                       "decision": "reject", "source": "user_reject"}, ns + 4),
+        ("claude_code.tool_decision", {"session.id": SID, "tool_name": "Write",
+                                       "decision": "reject", "source": "config"}, ns + 5),
+        ("claude_code.api_error", {"session.id": SID, "status_code": "529", "attempt": "1",
+                                   "error": "Overloaded"}, ns + 6),
+        ("claude_code.api_error", {"session.id": SID, "status_code": "429", "attempt": "3"},
+         ns + 7),
+        ("claude_code.api_error", {"session.id": SID, "status_code": "401"}, ns + 8),
+        ("claude_code.api_error", {"session.id": SID, "status_code": "402"}, ns + 9),
+    )  # fmt: skip
+    assert signals(body) == [
+        ("user_prompt", "working", None, None),
+        ("api_request", "working", None, None),
+        ("tool_decision", "working", None, "Bash"),
+        ("tool_result", "working", None, "Bash"),
+        ("tool_decision", "idle", None, "Edit"),  # the user stopped the turn
+        ("tool_decision", "working", None, "Write"),  # a deny rule: the model is told, goes on
+        # 529 and 429 are retried by Claude Code itself: not the turn failing, nothing said
+        ("api_error", "error", "authentication", None),
+        ("api_error", "error", "billing", None),
+    ]
+
+
+def test_codex_and_gemini_events_say_their_state() -> None:
+    # Codex 0.4x `codex.*` events (docs/config.md "otel"), Gemini CLI 0.x `gemini_cli.*`.
+    ns = 1_767_261_600 * 10**9
+    codex = logs(
+        "codex_cli_rs",
+        ("codex.user_prompt", {"conversation.id": SID, "prompt_length": "3"}, ns),
+        ("codex.sse_event", {"conversation.id": SID, "event.kind": "response.created"}, ns + 1),
+        ("codex.api_request", {"conversation.id": SID, "http.response.status_code": "200"},
+         ns + 2),
+        ("codex.api_request", {"conversation.id": SID, "http.response.status_code": "503",
+                               "error.message": "busy"}, ns + 3),
+        ("codex.api_request", {"conversation.id": SID, "http.response.status_code": "401"},
+         ns + 4),
+        ("codex.tool_decision", {"conversation.id": SID, "tool_name": "shell",
+                                 "decision": "abort"}, ns + 5),
+    )  # fmt: skip
+    assert [s[:3] for s in signals(codex)] == [
+        ("user_prompt", "working", None),
+        ("sse_event", "working", None),
+        ("api_request", "working", None),
+        ("api_request", "error", "authentication"),
+        ("tool_decision", "idle", None),
+    ]
+    gemini = logs(
+        "gemini-cli",
+        ("gemini_cli.tool_call", {"session.id": SID, "function_name": "run_shell"}, ns),
+        ("gemini_cli.api_error", {"session.id": SID, "status_code": "500"}, ns + 1),
+        ("gemini_cli.api_error", {"session.id": SID, "status_code": "400"}, ns + 2),
+    )  # fmt: skip
+    assert signals(gemini) == [
+        ("tool_call", "working", None, "run_shell"),
+        ("api_error", "error", "invalid_request", None),
+    ]
+
+
+def test_otlp_states_reach_the_row_in_order() -> None:
+    ns = 1_767_261_600 * 10**9
+    book = SessionBook(clock=lambda: 1_767_261_700.0)
+    book.add(decode("logs", logs(
+        "claude-code",
+        ("claude_code.tool_decision", {"session.id": SID, "tool_name": "Edit",
+                                       "decision": "reject", "source": "user_reject"}, ns + 10**9),
+        ("claude_code.api_request", {"session.id": SID, "model": "m"}, ns),  # older, late
+    ), as_json=False).records)  # fmt: skip
+    v = book.sessions[SID].view(1_767_261_700.0, 10.0)
+    assert (v.state, v.state_source, v.state_since) == ("idle", "otlp", 1_767_261_601.0)

@@ -117,7 +117,7 @@ def test_errors_old_ones_only_as_last_error_and_each_once() -> None:
     assert s.last_error == "busy"  # older than the one shown
 
 
-def test_inferred_state_working_waiting_idle() -> None:
+def test_inferred_state_working_quiet_idle() -> None:
     clock = Clock()
     book = SessionBook(clock=clock)
     t = clock.t
@@ -130,11 +130,12 @@ def test_inferred_state_working_waiting_idle() -> None:
     s = book.sessions["c1"]
     assert s.view(t, 10).state == "working"
     assert s.view(t, 10).last_tool == "shell"
-    assert s.view(t + 60, 10).state == "idle"
+    assert s.view(t + 60, 10).state == "quiet"  # mid-turn, silent past the window
     assert s.view(t + 60, 10).state_since == t - 1 + 10
+    assert s.view(t + 60, 10).state_source == "files" and not s.view(t + 60, 10).exact
     book.add([SessionActivity("codex", "c1", t + 61, "turn_end")])
     v = s.view(t + 3600, 10)
-    assert (v.state, v.state_since) == ("waiting", t + 61)
+    assert (v.state, v.state_since) == ("idle", t + 61)  # the turn finished
 
 
 def test_rate_limits_latest_per_window_shortest_first() -> None:

@@ -24,6 +24,8 @@ from tui_monitor.ui.columns import (
     BY_KEY,
     COLUMNS,
     INFERRED_STYLE,
+    STATE_STYLE,
+    STATUS_MAX,
     STATUS_STYLE,
     AgentStats,
     cell,
@@ -31,6 +33,7 @@ from tui_monitor.ui.columns import (
     fitting,
     shown_status,
     status_style,
+    status_width,
 )
 from tui_monitor.ui.model_names import short_models
 from tui_monitor.ui.session_section import add_session_rows, window_length
@@ -168,9 +171,8 @@ def test_80_columns_keep_name_status_and_the_session_figures() -> None:
 @pytest.mark.parametrize("status", ["running", "idle", "unknown", "waiting"])
 def test_the_inferred_state_stands_in_for_a_live_process(status: str) -> None:
     a = row("codex").model_copy(update={"status": status})
-    assert shown_status(a) == "~waiting"
-    assert status_style(a) == INFERRED_STYLE["waiting"]
-    assert "reverse" in status_style(a)  # the user is asked to act: it stands out
+    assert shown_status(a) == "~idle"  # its turn finished
+    assert status_style(a) == INFERRED_STYLE["idle"]
     assert status_style(a) not in STATUS_STYLE.values()  # never mistaken for a process's
 
 
@@ -192,7 +194,7 @@ def test_the_filter_finds_models_and_inferred_states() -> None:
     agents = session_fleet()
     match = compile_filter("opus")
     assert match is not None and [a.name for a in agents if match(a)] == ["claude:9f8e7d6c"]
-    match = compile_filter("~wait")
+    match = compile_filter("~idle")
     assert match is not None and [a.name for a in agents if match(a)] == ["codex"]
 
 
@@ -300,7 +302,7 @@ def test_status_shows_model_and_tokens_only_with_sessions() -> None:
     header = text.splitlines()[0].split()
     assert header[:4] == ["NAME", "KIND", "STATUS", "MODEL"] and "TOKENS" in header
     codex = next(ln for ln in text.splitlines() if ln.startswith("codex"))
-    assert "~waiting" in codex and "gpt-5-codex" in codex and "11.4M" in codex
+    assert "~idle" in codex and "gpt-5-codex" in codex and "11.4M" in codex
     assert "unknown" in codex
     gone = next(ln for ln in text.splitlines() if ln.startswith("claude:9f8e7d6c"))
     assert "sonnet-4-5" in gone and " 0 " not in gone  # no process: dashes, not zeros
@@ -335,3 +337,74 @@ def test_a_live_snapshot_document_keeps_the_sessions_and_reads_back() -> None:
     assert back == snap
     codex = next(a for a in back.agents if a.name == "codex")
     assert codex.session is not None and codex.session.rate_limits == codex_windows()
+
+
+# -- exact states (hooks, OTLP) ----------------------------------------------------------
+
+
+def exact(state: str, reason: str | None = None, tool: str | None = None,
+          status: str = "idle", source: str = "hook") -> AgentSample:  # fmt: skip
+    a = row("claude").model_copy(update={"status": status})
+    assert a.session is not None
+    s = a.session.model_copy(update={"state": state, "state_source": source,
+                                      "state_reason": reason, "state_tool": tool})  # fmt: skip
+    return a.model_copy(update={"session": s})
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "tool", "shown"),
+    [
+        ("needs_input", "permission", "Bash", "needs input: Bash"),
+        ("needs_input", "question", None, "needs input: question"),
+        ("needs_input", "elicitation", "github", "needs input: elicitation"),
+        ("needs_input", None, None, "needs input"),
+        ("error", "rate_limit", None, "error: rate_limit"),
+        ("error", None, None, "error"),
+        ("working", None, "Bash", "working"),
+        ("idle", None, None, "idle"),
+        ("ended", None, None, "ended"),
+    ],
+)
+def test_exact_states_show_without_the_mark_and_say_what_they_wait_on(
+    state: str, reason: str | None, tool: str | None, shown: str
+) -> None:
+    a = exact(state, reason, tool)
+    assert shown_status(a) == shown
+    assert status_style(a) == STATE_STYLE[state]  # type: ignore[index]
+    inferred = exact(state, reason, tool, source="files")
+    assert shown_status(inferred) == "~" + shown
+
+
+def test_needs_input_has_its_own_colour_and_sorts_first() -> None:
+    waiting = exact("needs_input", "permission", "Bash")
+    assert "reverse" in status_style(waiting)
+    others = {status_style(exact(s)) for s in ("working", "idle", "error", "ended", "quiet")}
+    assert status_style(waiting) not in others | set(STATUS_STYLE.values())
+    rank = BY_KEY["status"].sort
+    stats = AgentStats()
+    worst = max(rank(row("planner").model_copy(update={"status": s}), stats, NOW)  # type: ignore[type-var]
+                for s in STATUS_STYLE)  # fmt: skip
+    assert rank(waiting, stats, NOW) > worst  # type: ignore[operator]  # first, largest first
+
+
+def test_an_exact_state_outranks_a_reported_one_and_yields_to_a_dead_process() -> None:
+    a = exact("needs_input", "question").model_copy(update={"reported": "thinking"})
+    assert shown_status(a) == "needs input: question"
+    inferred = exact("idle", source="files").model_copy(update={"reported": "thinking"})
+    assert shown_status(inferred) == "thinking"
+    assert shown_status(exact("needs_input", "question", status="exited")) == "exited"
+
+
+def test_the_status_column_grows_for_a_long_state_within_its_limit() -> None:
+    assert status_width([exact("working")]) == BY_KEY["status"].width
+    assert status_width([exact("needs_input", "permission", "Bash")]) == len("needs input: Bash")
+    assert status_width([exact("needs_input", "permission", "x" * 80)]) == STATUS_MAX
+
+
+def test_the_agent_screen_says_the_state_what_it_waits_on_since_and_who_said_it() -> None:
+    text = session_rows(exact("needs_input", "permission", "Bash"))
+    assert "state      needs input: Bash (permission) for 30s (said by a hook)" in text
+    text = session_rows(exact("error", "rate_limit", source="otlp"))
+    assert "error: rate_limit for 30s (said by an OTLP event)" in text
+    hostile = session_rows(exact("needs_input", "permission", "Ba\x1b[2Jsh"))
+    assert "\x1b[2J" not in hostile and "Ba\\x1b[2Jsh" in hostile

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import fmt, safe
-from ..models import Snapshot
+from ..models import AgentSample, Snapshot
 from .rules import BOOL_METRICS, AlertRule, AlertSettings, Severity, Value, Values
 
 # -- the engine ------------------------------------------------------------------------
@@ -169,10 +169,14 @@ class AlertEngine:
 _LABELS = {
     "cpu": "{} cpu", "host_cpu": "host cpu", "mem": "{} mem", "gpu_temp": "GPU {} temperature",
     "gpu_mem": "GPU {} memory", "errors": "{} unresolved errors", "error_rate": "{} error rate",
-    "budget": "budget {}", "stale": "{}", "exited": "{}",
+    "budget": "budget {}", "stale": "{}", "exited": "{}", "needs_input": "{}",
 }  # fmt: skip
 _FLIP = {">": "<=", ">=": "<", "<": ">=", "<=": ">"}
-_BOOL_WORDS = {"stale": ("is stale", "is no longer stale"), "exited": ("has exited", "is back")}
+_BOOL_WORDS = {
+    "stale": ("is stale", "is no longer stale"),
+    "exited": ("has exited", "is back"),
+    "needs_input": ("needs input", "no longer needs input"),
+}
 
 
 def _number(v: float) -> str:
@@ -230,6 +234,13 @@ def describe(
 # -- inputs ----------------------------------------------------------------------------
 
 
+def needs_input(a: AgentSample) -> bool:
+    """Blocked on its user, as a hook said, while its process (if seen) is alive."""
+    s = a.session
+    alive = a.status not in ("stopped", "zombie", "exited", "stale")
+    return s is not None and s.state == "needs_input" and alive
+
+
 def values_from(
     snapshot: Snapshot,
     *,
@@ -250,6 +261,7 @@ def values_from(
         out["stale", a.name] = a.status == "stale"
         # A session read from files with no live process never had one we saw go: no alert.
         out["exited", a.name] = exited and a.source != "session"
+        out["needs_input", a.name] = needs_input(a)
     for name in [*names, *unresolved, *error_rate]:
         out["errors", name] = unresolved.get(name, 0)
         out["error_rate", name] = error_rate.get(name, 0.0)

@@ -11,16 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 Metric = Literal[
     "cpu", "host_cpu", "mem", "gpu_temp", "gpu_mem", "errors", "error_rate", "stale", "exited",
-    "budget",
+    "budget", "needs_input",
 ]  # fmt: skip
 Op = Literal[">", ">=", "<", "<="]
 Severity = Literal["warning", "critical"]
 Value = float | bool | None
 Values = Mapping[tuple[str, str], Value]
 
-AGENT_METRICS = frozenset({"cpu", "mem", "errors", "error_rate", "stale", "exited"})
+AGENT_METRICS = frozenset({"cpu", "mem", "errors", "error_rate", "stale", "exited", "needs_input"})
 """Metrics whose subject is an agent name (the only ones an `agents` filter applies to)."""
-BOOL_METRICS = frozenset({"stale", "exited"})
+BOOL_METRICS = frozenset({"stale", "exited", "needs_input"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgtp]?)(i?)(b?)\s*$", re.IGNORECASE)
 # Default hysteresis per metric: (absolute margin, fraction of the threshold).
@@ -52,12 +52,14 @@ class AlertRule(BaseModel):
     metric: Metric
     """cpu (% of one core, per agent), host_cpu (%), mem (PSS bytes per agent), gpu_temp (°C
     per GPU), gpu_mem (% of a GPU's memory), errors (unresolved, per agent), error_rate (errors
-    per minute per agent), stale, exited (per agent, true/false), budget (% spent, per budget)."""
+    per minute per agent), stale, exited, needs_input (per agent, true/false: blocked on its
+    user, as a hook said), budget (% spent, per budget)."""
     op: Op = ">"
     """How the value compares with the threshold to be in breach (ignored for stale/exited)."""
     threshold: float | None = Field(default=None, allow_inf_nan=False)
-    """The limit; required except for stale/exited. For mem a size string such as "1GiB",
-    "512MB" or "2G" is accepted (KiB/MiB/GiB and bare K/M/G are 1024-based, KB/MB/GB 1000)."""
+    """The limit; required except for stale/exited/needs_input. For mem a size string such as
+    "1GiB", "512MB" or "2G" is accepted (KiB/MiB/GiB and bare K/M/G are 1024-based, KB/MB/GB
+    1000)."""
     for_: float = Field(default=0.0, ge=0.0, le=86_400.0, alias="for", allow_inf_nan=False)
     """Seconds the breach must hold, without interruption, before the alert fires."""
     clear: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
@@ -152,7 +154,8 @@ def _rule(data: dict[str, Any]) -> AlertRule:
 
 
 def default_rules() -> list[AlertRule]:
-    """What a first run watches: busy or bloated agents, hot GPUs, errors, silence, budgets."""
+    """What a first run watches: busy or bloated agents, hot GPUs, errors, silence, agents
+    waiting for you, budgets."""
     return [
         _rule({"name": "cpu", "metric": "cpu", "threshold": 80, "for": 30, "clear": 10}),
         _rule({"name": "mem", "metric": "mem", "threshold": "1GiB"}),
@@ -160,6 +163,10 @@ def default_rules() -> list[AlertRule]:
         _rule({"name": "errors", "metric": "errors", "threshold": 10}),
         _rule({"name": "stale", "metric": "stale"}),
         _rule({"name": "exited", "metric": "exited"}),
+        # An agent blocked on a permission or a question for 2 minutes: `on_alert` can page
+        # you (`[[alerts.rules]] name = "needs-input"` changes `for`, or `enabled = false`);
+        # it clears as soon as the agent goes on.
+        _rule({"name": "needs-input", "metric": "needs_input", "for": 120, "clear_for": 0}),
         _rule({"name": "budget-80", "metric": "budget", "op": ">=", "threshold": 80}),
         _rule({"name": "budget-100", "metric": "budget", "op": ">=", "threshold": 100,
                "severity": "critical"}),

@@ -17,7 +17,7 @@ from .. import fmt, safe
 from ..collect.rules import Matcher
 from ..models import AgentSample, Snapshot
 from ..store.queries import DbInfo
-from ..ui.columns import inferred_state, shown_status
+from ..ui.columns import session_state, shown_status, status_style
 from ..ui.model_names import newest_model, short_models
 
 STATUS_STYLE = {
@@ -143,10 +143,9 @@ _SESSION_COLUMNS = ("MODEL", "TOKENS")
 
 
 def _status_style(a: AgentSample) -> str:
-    state = inferred_state(a)
-    if state is None:
+    if session_state(a) is None:
         return STATUS_STYLE.get(a.status, "")
-    return "bold yellow" if state == "waiting" else "italic"
+    return status_style(a)  # the table's: needs input in reverse yellow, inferred in italic
 
 
 def agent_table(agents: Sequence[AgentSample], now: float) -> Table:

@@ -18,8 +18,9 @@ The shapes, as each agent documents them (README, "OTLP"):
   tool_token_count), `api_error` (error, error_type, status_code), `tool_call`
   (function_name, success, decision, duration_ms), `user_prompt` (prompt_length).
 
-Token counts follow records.py's meaning (input excludes cache reads). Prompt text, tool input
-and tool output are never kept: a prompt becomes its length.
+Each event also says the session's state (states.py: `SessionSignal`s, exact, over what the
+files infer). Token counts follow records.py's meaning (input excludes cache reads). Prompt
+text, tool input and tool output are never kept: a prompt becomes its length.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..sessions.records import (
     SessionRecord,
     SessionUsage,
 )
+from .states import state_signal
 from .values import (
     Scalar,
     attributes,
@@ -95,6 +97,9 @@ def _one(batch: LogBatch, log: Any, resource: dict[str, Scalar], fallback: Famil
     ts = timestamp(log.time_unix_nano, log.observed_time_unix_nano)
     out: list[SessionRecord] = []
     _MAPS.get((family, name), _seen)(family, session, ts, log.time_unix_nano, attrs, out)
+    signal = state_signal(family, name, session, ts, attrs)
+    if signal is not None:  # the state it says (states.py), after what it says it did
+        out.append(signal)
     if not out:
         batch.ignored += 1
         return

@@ -22,7 +22,6 @@ errors panel with problems long gone.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import time
 from collections import OrderedDict, deque
@@ -34,7 +33,6 @@ from .. import safe
 from ..models import (
     AgentEvent,
     ErrorRecord,
-    InferredState,
     RateWindow,
     SessionFamily,
     SessionMeta,
@@ -42,6 +40,7 @@ from ..models import (
     SessionTokens,
     UsageRecord,
 )
+from .live import LIVE_WINDOW, Live, infer
 from .records import (
     RateLimit,
     SessionActivity,
@@ -55,6 +54,7 @@ from .records import (
     supersedes,
 )
 from .telemetry import Telemetry, event_record, usage_source
+from .tokens import Tokens, usage_record
 
 SETTLE = 2.0
 """Seconds a usage record waits for a larger copy of itself (Claude Code writes a response's
@@ -105,36 +105,6 @@ def _dt(ts: float) -> datetime:
 
 
 @dataclass(slots=True)
-class _Tokens:
-    input: int = 0
-    output: int = 0
-    cache_read: int = 0
-    cache_write: int = 0
-    cache_write_1h: int = 0
-
-    def add(self, u: SessionUsage | SessionTokens, sign: int = 1) -> None:
-        if isinstance(u, SessionUsage):
-            parts = (u.input_tokens, u.output_tokens, u.cache_read_tokens,
-                     u.cache_write_tokens, u.cache_write_1h_tokens)  # fmt: skip
-        else:
-            parts = (u.input, u.output, u.cache_read, u.cache_write, u.cache_write_1h)
-        self.input += sign * parts[0]
-        self.output += sign * parts[1]
-        self.cache_read += sign * parts[2]
-        self.cache_write += sign * parts[3]
-        self.cache_write_1h += sign * parts[4]
-
-    def freeze(self) -> SessionTokens:
-        return SessionTokens(
-            input=self.input,
-            output=self.output,
-            cache_read=self.cache_read,
-            cache_write=self.cache_write,
-            cache_write_1h=self.cache_write_1h,
-        )
-
-
-@dataclass(slots=True)
 class Session:
     """One root session as the book knows it (mutable; frozen into models when shown)."""
 
@@ -151,8 +121,8 @@ class Session:
     model_ts: float = 0.0
     first_ts: float | None = None
     last_ts: float | None = None
-    tokens: _Tokens = field(default_factory=_Tokens)
-    pending: _Tokens = field(default_factory=_Tokens)
+    tokens: Tokens = field(default_factory=Tokens)
+    pending: Tokens = field(default_factory=Tokens)
     """Usage still settling: shown on the row already, not yet recorded."""
     last_kind: str | None = None
     """The last activity's kind (user, assistant, tool, turn_end)."""
@@ -161,15 +131,13 @@ class Session:
     last_error_ts: float | None = None
     rate_limits: dict[int | None, RateWindow] = field(default_factory=dict)
     children: set[str] = field(default_factory=set)
-    state: InferredState | None = None
-    state_since: float | None = None
+    live: Live = field(default_factory=Live)
+    """Its newest exact signal and the state last shown (live.py)."""
     usage_source: str | None = None
     """"files" or "otlp": the one source this session's usage is counted from
     (telemetry.py)."""
     telemetry: Telemetry | None = None
     """The session's own metrics (OTLP), for its row."""
-    signal: SessionSignal | None = None
-    """The newest live statement of its state (a hook or OTLP; records.py)."""
 
     def metrics(self) -> dict[str, float]:
         return self.telemetry.metrics() if self.telemetry is not None else {}
@@ -196,32 +164,28 @@ class Session:
         if self.last_ts is None or ts > self.last_ts:
             self.last_ts = ts
 
-    def infer(self, now: float, window: float) -> InferredState:
-        """Working: a line within `window`; waiting: the last turn ended and nothing since;
-        idle: anything else. `state_since` moves when the state changes."""
-        if self.last_kind == "turn_end":
-            state: InferredState = "waiting"
-        elif self.last_ts is not None and self.last_ts >= now - window:
-            state = "working"
-        else:
-            state = "idle"
-        if state != self.state:
-            since = self.last_ts if state != "idle" and self.last_ts is not None else now
-            if state == "idle" and self.last_ts is not None:
-                since = min(now, self.last_ts + window)
-            self.state, self.state_since = state, since
-        return state
+    @property
+    def latest(self) -> float | None:
+        """The newest thing heard of it: a line, or a signal."""
+        sig = self.live.signal
+        if sig is None or (self.last_ts is not None and self.last_ts >= sig.ts):
+            return self.last_ts
+        return sig.ts
 
-    def view(self, now: float, window: float) -> SessionState:
-        tokens = _Tokens()
+    def view(self, now: float, window: float, live_window: float = LIVE_WINDOW) -> SessionState:
+        tokens = Tokens()
         tokens.add(self.tokens.freeze())
         tokens.add(self.pending.freeze())
-        state = self.infer(now, window)
+        files = infer(self.last_kind, self.last_ts, now, window)
+        shown = self.live.resolve(files, now, live_window)
         return SessionState(
             meta=self.meta(),
             tokens=tokens.freeze(),
-            state=state,
-            state_since=self.state_since,
+            state=None if shown is None else shown.state,
+            state_source=None if shown is None else shown.source,
+            state_reason=None if shown is None else _cut(shown.reason or "", _NAME_MAX) or None,
+            state_tool=None if shown is None else _cut(shown.tool or "", _NAME_MAX) or None,
+            state_since=None if shown is None else shown.since,
             last_tool=self.last_tool,
             last_error=self.last_error,
             last_error_ts=self.last_error_ts,
@@ -341,11 +305,15 @@ class SessionBook:
                 self._info(r)
                 continue
             s = self._root(r.family, r.session_id)
+            if isinstance(r, SessionSignal):  # not a line: `last_ts` stays the files' own
+                s.live.take(r)  # the row's, not the history's: nothing for the writer
+                continue
             s.seen(r.ts)
             if isinstance(r, SessionUsage):
                 self._take_usage(s, r, now, source, poll)
             elif isinstance(r, SessionActivity):
                 s.last_kind = r.kind
+                s.live.note(r.ts)
                 if r.kind == "tool" and r.tool:
                     s.last_tool = _cut(r.tool, _NAME_MAX)
             elif isinstance(r, SessionError):
@@ -356,9 +324,6 @@ class SessionBook:
                 s.telemetry.take(r)
             elif isinstance(r, SessionEvent):
                 self._events.append(event_record(s.agent, r))
-            elif isinstance(r, SessionSignal):
-                if s.signal is None or r.ts >= s.signal.ts:
-                    s.signal = r
             elif isinstance(r, RateLimit):
                 s.rate_limits[r.window_minutes] = RateWindow(
                     window_minutes=r.window_minutes,
@@ -388,7 +353,8 @@ class SessionBook:
         usage, self._returned = self._returned, []
         room = len(self._ready) if final or limit is None else max(0, limit - len(usage))
         for _ in range(min(room, len(self._ready))):
-            usage.append(_record(*self._ready.popleft()))
+            u, root = self._ready.popleft()
+            usage.append(usage_record(u, root.agent, root.session_id))
         errors, self._errors = self._errors, []
         changed = tuple(
             self.sessions[sid].meta() for sid in sorted(self._changed) if sid in self.sessions
@@ -505,27 +471,3 @@ class SessionBook:
         self._done_order.append(key)
         if len(self._done_order) > KEYS_KEPT:
             self._done.discard(self._done_order.popleft())
-
-
-def _record(u: SessionUsage, s: Session) -> UsageRecord:
-    """The history's record of a settled response. Built without validation (about 5 µs a
-    record saved, thousands a tick in a backfill): every figure is made a non-negative int
-    here, and the one-hour part never exceeds the cache writes, as `UsageRecord` requires."""
-    write = max(0, int(u.cache_write_tokens))
-    cost = u.cost_usd
-    if cost is not None and not (cost >= 0 and math.isfinite(cost)):
-        cost = None
-    return UsageRecord.model_construct(
-        ts=_dt(u.ts),
-        agent=s.agent,
-        model=_cut(u.model, _NAME_MAX) or "unknown",
-        input_tokens=max(0, int(u.input_tokens)),
-        output_tokens=max(0, int(u.output_tokens)),
-        cache_read_tokens=max(0, int(u.cache_read_tokens)),
-        cache_write_tokens=write,
-        cache_write_1h_tokens=min(max(0, int(u.cache_write_1h_tokens)), write),
-        cost_usd=cost,
-        request_id=u.key,
-        session=s.session_id,
-        cost_source=None,
-    )

@@ -88,6 +88,7 @@ class SessionFeed:
             agents,
             now,
             window=self.settings.sessions.working_window,
+            live_window=self.settings.sessions.live_window,
             linger=self.settings.exited_linger,
         )
 

@@ -14,8 +14,10 @@ The rule (README, "Sessions on process rows"):
 4. A process with several sessions (`/clear` starts a new one) shows the one written last;
    its cost today sums them all (`SessionState.earlier`).
 5. A session with no live process is its own row (`source` "session", status `exited`) while
-   its last line is younger than `exited_linger`; it then leaves the table (the history keeps
-   it: `tui-monitor sessions`).
+   its last line (or live signal) is younger than `exited_linger`; it then leaves the table
+   (the history keeps it: `tui-monitor sessions`). Where a hook or an OTLP event says it is
+   alive (any exact state but `ended`), its process is only not ours to see: status `unknown`,
+   and the row shows that state.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections import defaultdict
 
 from ..models import AgentSample, SessionFamily
 from .book import PREFIX, Session, SessionBook
+from .live import LIVE_WINDOW
 
 SLACK = 1.0
 _PROGRAMS: dict[str, SessionFamily] = {v: k for k, v in PREFIX.items()}  # type: ignore[misc]
@@ -99,6 +102,7 @@ def join(
     *,
     window: float,
     linger: float,
+    live_window: float = LIVE_WINDOW,
 ) -> tuple[AgentSample, ...]:
     """The rows with their sessions on them, and a row for each recent session that no live
     process writes."""
@@ -113,7 +117,7 @@ def join(
             continue
         newest = found[0]
         joined.update(s.session_id for s in found)
-        view = newest.view(now, window)
+        view = newest.view(now, window, live_window)
         if len(found) > 1:
             view = view.model_copy(update={"earlier": tuple(s.agent for s in found[1:])})
         update: dict[str, object] = {"session": view}
@@ -122,19 +126,22 @@ def join(
         out.append(row.model_copy(update=update))
     names = {row.name for row in rows}
     for s in book.sessions.values():
-        if s.session_id in joined or s.last_ts is None or s.last_ts < now - linger:
+        latest = s.latest
+        if s.session_id in joined or latest is None or latest < now - linger:
             continue
         if s.agent in names:
             continue  # a config rule named a row like it: that row wins
+        view = s.view(now, window, live_window)
+        alive = view.exact and view.state != "ended"
         out.append(
             AgentSample(
                 name=s.agent,
                 kind="coding",
                 source="session",
-                status="exited",
+                status="unknown" if alive else "exited",
                 process=PREFIX[s.family],
                 cwd=s.place or None,
-                session=s.view(now, window),
+                session=view,
                 metrics=s.metrics(),
             )
         )

@@ -18,11 +18,11 @@ from ..errors import AlreadyRecording
 from ..models import AgentEvent, Snapshot, TaskBoard
 from ..source import AttachedSource, SnapshotSource
 from ..store.queries import History
-from .columns import AgentStats
+from .columns import AgentStats, needs_input, shown_status
 from .commands import MonitorCommands
 from .messages import SnapshotReady, TasksReady
 from .monitor import ChartData, Monitor
-from .toasts import AlertToasts, Toast
+from .toasts import AlertToasts, Toast, WaitingToasts
 from .travel import TimeTravel
 from .view import Trend, View
 
@@ -100,6 +100,7 @@ class MonitorApp(TimeTravel):
         self._replay_lock = asyncio.Lock()
         self._shown: Snapshot | None = None
         self._toasts = AlertToasts()
+        self._waiting = WaitingToasts()
         self._painted = False
         self._source_worker: Worker[None] | None = None
         self._source_state: tuple[str, str, str] | None = None
@@ -161,6 +162,9 @@ class MonitorApp(TimeTravel):
         now = snapshot.ts.timestamp()
         for toast in [*self._toasts.offer(changes, now), *self._toasts.due(now)]:
             self._alert(toast)
+        waiting = {a.name: shown_status(a) for a in snapshot.agents if needs_input(a)}
+        for toast in self._waiting.offer(waiting):
+            self._alert(toast, "needs input")
         self.post_message(SnapshotReady(snapshot))
         if self.start_at is not None:  # the history is open now: go to the moment asked for
             at, self.start_at = self.start_at, None
@@ -258,11 +262,11 @@ class MonitorApp(TimeTravel):
         if callback is not None:
             callback()
 
-    def _alert(self, toast: Toast) -> None:
+    def _alert(self, toast: Toast, title: str = "alert") -> None:
         cfg = self.settings.alerts
         if cfg.toast:
             self.notify(
-                toast.message, title="alert", severity=toast.severity, timeout=8, markup=False
+                toast.message, title=title, severity=toast.severity, timeout=8, markup=False
             )
         if cfg.bell and toast.firing:
             self.bell()

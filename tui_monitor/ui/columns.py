@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from rich.text import Text
 
 from .. import fmt, safe
-from ..models import AgentSample, InferredState
+from ..models import AgentSample, AgentState, SessionState
 from .model_names import newest_model
 
 STATUS_STYLE = {
@@ -24,45 +24,84 @@ STATUS_STYLE = {
 }
 STATUS_ORDER = {s: i for i, s in enumerate(STATUS_STYLE)}
 INFERRED = "~"
-"""Marks a state inferred from a real agent's session files (`~waiting`), not measured from
-its process nor reported by the agent."""
-INFERRED_STYLE: dict[InferredState, str] = {
-    "working": "italic green",
-    "waiting": "bold reverse yellow",  # the agent waits for its user: it must stand out
-    "idle": "italic cyan",
+"""Marks a state inferred from a real agent's session files (`~idle`), not said by a hook or
+an OTLP event nor reported by the agent."""
+STATE_STYLE: dict[AgentState, str] = {
+    "needs_input": "bold reverse yellow",  # blocked on its user: impossible to miss
+    "error": "bold red",
+    "working": "green",
+    "idle": "cyan",
+    "quiet": "dim",
+    "ended": "dim",
 }
-INFERRED_ORDER = {s: i for i, s in enumerate(INFERRED_STYLE)}
+"""A real agent's state (sessions/live.py); inferred ones are italic (`INFERRED_STYLE`)."""
+INFERRED_STYLE: dict[AgentState, str] = {k: f"italic {v}" for k, v in STATE_STYLE.items()}
+STATE_ORDER = {s: i for i, s in enumerate(STATE_STYLE)}
+STATUS_MAX = 24
+"""The widest the STATUS column grows for `needs input: <tool>` and `error: <kind>`."""
 _ALIVE = ("running", "idle", "waiting", "unknown")
-"""Process states that a reported or inferred state may stand in for; the others (stopped,
+"""Process states that a reported or session state may stand in for; the others (stopped,
 zombie, exited, stale) say worse and are shown as they are."""
 
 
-def inferred_state(agent: AgentSample) -> InferredState | None:
-    """Its session's inferred state, where nothing better is known: the agent reports no
-    status and its process does not say worse."""
+def session_state(agent: AgentSample) -> SessionState | None:
+    """Its session, where the session's state is what the row shows: said exactly (a hook,
+    OTLP), or inferred from files when the agent reports no status; never over a process
+    that says worse."""
     session = agent.session
-    if session is None or session.state is None or agent.reported:
+    if session is None or session.state is None or agent.status not in _ALIVE:
         return None
-    return session.state if agent.status in _ALIVE else None
+    return session if session.exact or not agent.reported else None
+
+
+def inferred_state(agent: AgentSample) -> AgentState | None:
+    """The session's state shown on the row (exact or inferred), if any."""
+    session = session_state(agent)
+    return None if session is None else session.state
+
+
+def needs_input(agent: AgentSample) -> bool:
+    """Blocked on its user, as a hook said (a permission, a question, a dialog)."""
+    return inferred_state(agent) == "needs_input"
+
+
+def state_label(s: SessionState) -> str:
+    """`needs input: Bash`, `needs input: question`, `error: rate_limit`, `idle`, `~quiet`:
+    what the state is, what it waits on, `~` when only the files said it."""
+    state = s.state or "unknown"
+    text = state.replace("_", " ")
+    if state == "needs_input":
+        what = s.state_tool if s.state_reason in (None, "permission") else s.state_reason
+        text += f": {what}" if what else ""
+    elif state == "error" and s.state_reason:
+        text += f": {s.state_reason}"
+    return text if s.exact else INFERRED + text
 
 
 def shown_status(agent: AgentSample) -> str:
-    """What the agent says it is doing (e.g. "thinking"), else what its session files say
-    (`~waiting`), unless the process says worse."""
+    """What a hook or OTLP says the agent is doing, else what it reports (e.g. "thinking"),
+    else what its session files say (`~idle`), unless the process says worse."""
+    session = session_state(agent)
+    if session is not None:
+        return state_label(session)
     if agent.reported and agent.status in _ALIVE:
         return agent.reported
-    state = inferred_state(agent)
-    return agent.status if state is None else INFERRED + state
+    return agent.status
 
 
 def status_style(agent: AgentSample) -> str:
-    state = inferred_state(agent)
-    return STATUS_STYLE.get(agent.status, "") if state is None else INFERRED_STYLE[state]
+    session = session_state(agent)
+    if session is None or session.state is None:
+        return STATUS_STYLE.get(agent.status, "")
+    styles = STATE_STYLE if session.exact else INFERRED_STYLE
+    return styles[session.state]
 
 
 def _status_rank(agent: AgentSample) -> tuple[int, int]:
     state = inferred_state(agent)
-    return STATUS_ORDER.get(agent.status, 99), -1 if state is None else INFERRED_ORDER[state]
+    if state == "needs_input":  # above every process state: first in the STATUS column's
+        return 100, 0  # own order (largest first, as `>` picks it), the agents waiting for you
+    return STATUS_ORDER.get(agent.status, 99), -1 if state is None else STATE_ORDER[state]
 
 
 def _tokens(agent: AgentSample) -> int | None:
@@ -268,7 +307,11 @@ replaying) does not keep them."""
 
 
 def fitting(
-    width: int, name_width: int, empty: frozenset[str] = frozenset(), skip: Collection[str] = ()
+    width: int,
+    name_width: int,
+    empty: frozenset[str] = frozenset(),
+    skip: Collection[str] = (),
+    status_width: int | None = None,
 ) -> list[Column]:
     """The columns that fit in `width` cells, in table order: the always-shown ones, then
     each other column by priority (lowest number first, empty ones last) while it fits, so
@@ -279,11 +322,23 @@ def fitting(
     used = 0
     wanted = [c for c in COLUMNS if c.key not in skip]
     for c in sorted(wanted, key=lambda c: (c.priority > 0, c.key in empty, c.priority)):
-        need = (name_width if c.key == "name" else c.width) + gap
+        need = (name_width if c.key == "name" else column_width(c, status_width)) + gap
         if c.priority == 0 or used + need <= width:
             chosen.add(c.key)
             used += need
     return [c for c in COLUMNS if c.key in chosen]
+
+
+def column_width(c: Column, status_width: int | None = None) -> int:
+    """A column's width: its own, or for STATUS the width its longest state needs."""
+    return status_width if c.key == "status" and status_width else c.width
+
+
+def status_width(agents: Iterable[AgentSample]) -> int:
+    """What STATUS needs for these agents' states (`needs input: Bash`), within STATUS_MAX."""
+    states = (s for a in agents if (s := session_state(a)) is not None)
+    longest = max((len(state_label(s)) for s in states), default=0)
+    return max(BY_KEY["status"].width, min(STATUS_MAX, longest))
 
 
 def cell(

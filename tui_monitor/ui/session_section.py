@@ -15,7 +15,7 @@ from rich.text import Text
 
 from .. import fmt, safe
 from ..models import RateWindow, SessionState
-from .columns import INFERRED, INFERRED_STYLE
+from .columns import INFERRED_STYLE, STATE_STYLE, state_label
 
 FAMILY = {"claude-code": "Claude Code", "codex": "Codex", "gemini": "Gemini CLI"}
 EARLIER_SHOWN = 5
@@ -94,6 +94,24 @@ def tokens_table(s: SessionState) -> Table:
     return grid
 
 
+SAID_BY = {"hook": "said by a hook", "otlp": "said by an OTLP event"}
+
+
+def state_text(s: SessionState, now: float) -> Text:
+    """`needs input: Bash (permission) for 2m 10s (said by a hook)`: the state, what it is
+    about, how long, who said it."""
+    styles = STATE_STYLE if s.exact else INFERRED_STYLE
+    label = state_label(s)
+    if s.state_reason and s.state_reason not in label:  # the tool was shown: say why too
+        label += f" ({s.state_reason})"
+    text = safe.name_text(label, styles.get(s.state or "idle", ""), limit=128)
+    if s.state_since is not None:
+        text.append(f" for {fmt.duration(max(0.0, now - s.state_since))}")
+    said = SAID_BY.get(s.state_source or "", "inferred from its files")
+    text.append(f" ({said})", "dim")
+    return text
+
+
 def add_session_rows(t: Table, s: SessionState, now: float, utc: bool = False) -> None:
     """The session's rows, under a `session` heading, added to the agent screen's details
     grid (a label column and a value column that folds); values wrap, the pane scrolls."""
@@ -112,11 +130,7 @@ def add_session_rows(t: Table, s: SessionState, now: float, utc: bool = False) -
         models.append_text(safe.name_text(model, "bold" if newest else ""))
     t.add_row("models" if len(m.models) > 1 else "model", _wrap(models) if m.models else "-")
     if s.state is not None:
-        state = Text(INFERRED + s.state, INFERRED_STYLE[s.state])
-        if s.state_since is not None:
-            state.append(f" for {fmt.duration(max(0.0, now - s.state_since))}")
-        state.append(" (inferred from its files)", "dim")
-        t.add_row("state", _wrap(state))
+        t.add_row("state", _wrap(state_text(s, now)))
     t.add_row("activity", _wrap(when(m.last_ts, now, utc)))
     t.add_row("started", _wrap(when(m.first_ts, now, utc)))
     t.add_row("tokens", tokens_table(s))

@@ -90,3 +90,26 @@ class AlertToasts:
             message = f"{safe.clean(latest.message, 300)} (changed {times} in the last minute)"
             out.append(Toast(message, _severity(latest), False))
         return out
+
+
+class WaitingToasts:
+    """A toast (and the bell, where `[alerts] bell` is on) as an agent enters `needs input`:
+    once per wait, not per tick; an agent that goes on and is stopped again toasts again."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, str] = {}
+        """Agents needing input at the last tick, and what each waits on."""
+
+    def offer(self, waiting: dict[str, str]) -> list[Toast]:
+        """This tick's waiting agents (name -> `needs input: Bash`) -> a toast for each new
+        wait (a new tool or question is a new wait), in one toast past BURST."""
+        new = [(name, what) for name, what in waiting.items() if self._waiting.get(name) != what]
+        self._waiting = dict(waiting)
+        if len(new) > BURST:
+            names = ", ".join(safe.clean(name, 40) for name, _ in new[:BURST])
+            return [Toast(f"{len(new)} agents need input: {names}, … (w goes to each)",
+                          "warning", True)]  # fmt: skip
+        return [
+            Toast(f"{safe.clean(name, 60)} {safe.clean(what, 80)} (w goes there)", "warning", True)
+            for name, what in new
+        ]

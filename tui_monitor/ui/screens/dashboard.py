@@ -15,7 +15,7 @@ from textual.widgets import Input, Static
 
 from ... import fmt, safe
 from ...models import CostState, Snapshot
-from ..columns import compile_filter, filter_problem
+from ..columns import STATE_STYLE, compile_filter, filter_problem, needs_input, state_label
 from ..empty import no_agents, no_match, nothing_to_chart
 from ..monitor import Monitor, monitor_of
 from ..widgets.agent_table import AgentTable
@@ -80,6 +80,7 @@ class DashboardScreen(Screen[None]):
         _bind("T", "tasks", "Tasks", "dashboard.tasks"),
         _bind("t", "terminal", "Terminal", "dashboard.terminal"),
         _bind("K", "signal", "Signal", "dashboard.signal"),
+        _bind("w", "next_waiting", "Next waiting", "dashboard.next_waiting"),
     ]
 
     def __init__(self) -> None:
@@ -103,6 +104,7 @@ class DashboardScreen(Screen[None]):
             yield Card("Errors", id="card-errors")
             yield Card("Cost", id="card-cost")
             yield Card("Alerts", id="card-alerts")
+            yield Card("Waiting", id="card-waiting")
             yield Card("Tasks", id="card-tasks")
         # Hidden from the start, so the first layout and the first focus are the final ones.
         box = Input(placeholder="filter: text or regex over name, kind, status, model", id="filter")
@@ -249,6 +251,25 @@ class DashboardScreen(Screen[None]):
         self.query_one("#card-alerts", Card).set(
             Text(str(len(active)), alert_style), None, note or Text("none firing", "dim")
         )
+        self._waiting_card(snap)
+
+    def _waiting_card(self, snap: Snapshot) -> None:
+        """How many agents need input, in their colour while any do; the first one's name
+        and what it waits on below (`w` goes to each in turn)."""
+        waiting = [a for a in snap.agents if needs_input(a)]
+        if not self.has_class("-sessions") and any(a.session for a in snap.agents):
+            self.add_class("-sessions")  # and it stays: no card coming and going
+            self.refresh_bindings()  # `w` shows
+        self.set_class(bool(waiting), "-waiting")
+        card = self.query_one("#card-waiting", Card)
+        if not waiting:
+            card.set(Text("0", "bold"), None, Text("no agent waits", "dim"))
+            return
+        first = min(waiting, key=lambda a: (a.session.state_since or 0.0) if a.session else 0.0)
+        note = safe.name_text(first.name, STATE_STYLE["needs_input"], limit=40)
+        if first.session is not None:
+            note.append(" " + safe.name(state_label(first.session), 40))
+        card.set(Text(str(len(waiting)), STATE_STYLE["needs_input"]), None, note)
 
     def render_tasks(self) -> None:
         """A task file moved between ticks: the Tasks card and the TASKS column follow."""
@@ -323,6 +344,22 @@ class DashboardScreen(Screen[None]):
     def action_cursor(self, step: int) -> None:
         table = self.query_one(AgentTable)
         table.move_cursor(row=max(0, table.cursor_row + step))
+
+    def action_next_waiting(self) -> None:
+        """`w`: the selection jumps to the next agent that needs input, round the table."""
+        table = self.query_one(AgentTable)
+        snap = self.monitor.snapshot
+        agents = {} if snap is None else {a.name: a for a in snap.agents}
+        shown = table.visible_names
+        waiting = [n for n in shown if n in agents and needs_input(agents[n])]
+        if not waiting:
+            hidden = sum(1 for a in agents.values() if needs_input(a))
+            why = f"{hidden} hidden by the filter" if hidden else "no agent needs input"
+            self.notify(why, timeout=3)
+            return
+        at = shown.index(table.selected) if table.selected in shown else -1
+        after = [n for n in waiting if shown.index(n) > at]
+        table.select(after[0] if after else waiting[0])
 
     def action_open_agent(self) -> None:
         name = self.query_one(AgentTable).selected
@@ -416,7 +453,10 @@ class DashboardScreen(Screen[None]):
         self._chart(force=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`T` exists only with task boards: hidden from the footer and help without."""
+        """`T` exists only with task boards, `w` once a real agent's session is on a row:
+        hidden from the footer and help without."""
+        if action == "next_waiting":
+            return self.has_class("-sessions")
         return action != "tasks" or bool(self.monitor.settings.tasks)
 
     def action_tasks(self) -> None:

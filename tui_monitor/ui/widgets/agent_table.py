@@ -23,7 +23,9 @@ from ..columns import (
     AgentStats,
     Column,
     cell,
+    column_width,
     fitting,
+    status_width,
 )
 from ..model_names import newest_model, short_models
 
@@ -80,6 +82,7 @@ class AgentTable(DataTable[Text]):
         self.sort_reverse = False
         self._columns: list[Column] = []
         self._name_width = 0
+        self._status_width = 0
         self._cells: dict[str, tuple[str, ...]] = {}
         self._name_cells: dict[str, Text] = {}  # the Text object in each row's name cell
         self._order: list[str] = []
@@ -127,6 +130,12 @@ class AgentTable(DataTable[Text]):
     def visible_names(self) -> list[str]:
         return list(self._order)
 
+    def select(self, name: str) -> None:
+        """Move the cursor to `name`'s row (shown rows only)."""
+        if name in self._cells:
+            self.move_cursor(row=self.get_row_index(name))
+            self._set_selected(name)
+
     def rendered_rows(self) -> list[tuple[str, ...]]:
         """The text of every cell as shown, row by row in display order."""
         return [tuple(c.split("\0", 1)[0] for c in self._cells[n]) for n in self._order]
@@ -169,21 +178,25 @@ class AgentTable(DataTable[Text]):
         # of times in a session, not whenever the longest name comes or goes.
         longest = max((cell_len(safe.name(n, NAME_MAX)) for n in self._agents), default=4)
         name_width = max(8, self._name_width, min(NAME_MAX, longest))
+        # STATUS grows for `needs input: Bash` likewise, and only grows.
+        state_width = max(self._status_width, status_width(self._agents.values()))
         self._present |= {
             key for key, has in OPTIONAL.items() if any(has(a) for a in self._agents.values())
         }  # once some agent had the figure, its column stays: no relayout as it comes and goes
         width = self.size.width or self.app.size.width
         skip = self.skip_columns | (UNSEEN_HIDDEN - self._present)
-        columns = fitting(width - 2, name_width, frozenset(OPTIONAL) - self._present, skip)
-        if columns == self._columns and name_width == self._name_width:
+        empty = frozenset(OPTIONAL) - self._present
+        columns = fitting(width - 2, name_width, empty, skip, state_width)
+        same = (name_width, state_width) == (self._name_width, self._status_width)
+        if columns == self._columns and same:
             return False
-        self._columns, self._name_width = columns, name_width
+        self._columns, self._name_width, self._status_width = columns, name_width, state_width
         self.clear(columns=True)
         self._cells.clear()
         self._name_cells.clear()
         self._order = []
         for col in columns:
-            width = name_width if col.key == "name" else col.width
+            width = name_width if col.key == "name" else column_width(col, state_width)
             self.add_column(self._label(col), width=width, key=col.key)
         return True
 
