@@ -1,9 +1,8 @@
-"""End to end: the real program in tmux, its own recorder's OTLP receiver fed over loopback
-HTTP with Claude-Code-shaped OTLP JSON log events; one agent's row goes working -> needs
-input -> working -> idle, the Waiting card counts it, a toast says it, `w` goes to it.
-
-Needs input comes from hooks (another branch): until the merge it is a test-only OTLP event
-(signal_monitor.py); the merge switches that one post to `POST /hooks/claude-code`.
+"""End to end: the installed `tui-monitor` in tmux, its own recorder taking Claude Code hook
+payloads on `POST /hooks/claude-code` over loopback, as `integrate claude-code` has Claude
+Code send them. A stand-in `claude` process in a project directory is the agent; its row goes
+working -> needs input -> working -> idle as its hooks say, the Waiting card counts it, a
+toast says it, and `w` goes to it from another agent's row.
 """
 
 from __future__ import annotations
@@ -11,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
 import sys
 import time
 import urllib.error
@@ -24,10 +25,11 @@ from tmux_pane import Tmux
 
 pytestmark = pytest.mark.slow
 
-APP = Path(__file__).parent / "signal_monitor.py"
+EXE = Path(sys.executable).parent / "tui-monitor"
 WAITS = "bbbb2222-0000-4000-8000-000000000002"
-"""The session that will need input; `aaaa...` works on, and sorts first by name."""
+"""The stand-in's session: it will need input."""
 BUSY = "aaaa1111-0000-4000-8000-000000000001"
+"""A session with no process here (its own row, `claude:aaaa1111`), working throughout."""
 
 
 def free_port() -> int:
@@ -36,35 +38,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def event(sid: str, name: str, **attrs: str) -> dict[str, object]:
-    """One log record as Claude Code 2.x's http/json exporter writes it: the name in the body
-    and in `event.name`, every attribute a string, the time in nanoseconds as a string."""
-    values = {"session.id": sid, "event.name": name, **attrs}
-    return {
-        "timeUnixNano": str(time.time_ns()),
-        "body": {"stringValue": f"claude_code.{name}"},
-        "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in values.items()],
+def hook(port: int, token: str, sid: str, cwd: Path, event: str, **extra: object) -> None:
+    """One hook input as Claude Code 2.1 posts it from an HTTP hook."""
+    doc = {
+        "session_id": sid,
+        "transcript_path": f"{cwd}/.claude-transcript-{sid}.jsonl",
+        "cwd": str(cwd),
+        "permission_mode": "default",
+        "hook_event_name": event,
+        **extra,
     }
-
-
-def post(port: int, token: str, *records: dict[str, object]) -> None:
-    doc = {"resourceLogs": [{
-        "resource": {"attributes": [{"key": "service.name",
-                                     "value": {"stringValue": "claude-code"}}]},
-        "scopeLogs": [{"scope": {"name": "com.anthropic.claude_code.events"},
-                       "logRecords": list(records)}],
-    }]}  # fmt: skip
     req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v1/logs",
+        f"http://127.0.0.1:{port}/hooks/claude-code",
         data=json.dumps(doc).encode(),
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         method="POST",
     )
     deadline = time.monotonic() + 30
-    while True:  # 503 until the session book opens (after the first screen): retry, as
-        try:  # an exporter does
+    while True:  # 503 until the session book opens (after the first screen): Claude Code
+        try:  # would see a failed hook and go on; the test retries
             with urllib.request.urlopen(req, timeout=10) as resp:
-                assert resp.status == 200, resp.status
+                assert resp.status == 200 and resp.read() == b""  # no decision, ever
                 return
         except urllib.error.HTTPError as exc:
             if exc.code != 503 or time.monotonic() > deadline:
@@ -72,13 +66,26 @@ def post(port: int, token: str, *records: dict[str, object]) -> None:
         time.sleep(0.2)
 
 
-def row_of(screen: str, sid: str) -> str:
-    """The table's row of the session (not the Waiting card's note, which names it too)."""
-    name = f"claude:{sid[:8]}"
-    return next((ln for ln in screen.splitlines() if ln.strip().startswith(name)), "")
+def row_of(screen: str, start: str) -> str:
+    return next((ln for ln in screen.splitlines() if ln.strip().startswith(start)), "")
 
 
 def test_an_agent_goes_working_needs_input_working_idle(tmp_path: Path, tmux: Tmux) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    stand_in = tmp_path / "bin" / "claude"  # as the real one: a script run by its #! line
+    stand_in.parent.mkdir()
+    stand_in.write_text(f"#!{sys.executable}\nimport time\nwhile True:\n    time.sleep(60)\n")
+    stand_in.chmod(0o755)
+    agent = subprocess.Popen([str(stand_in)], cwd=project, start_new_session=True)
+    try:
+        _watch(tmp_path, project, agent.pid, tmux)
+    finally:
+        os.killpg(agent.pid, signal.SIGKILL)
+        agent.wait()
+
+
+def _watch(tmp_path: Path, project: Path, pid: int, tmux: Tmux) -> None:
     port = free_port()
     token_file = tmp_path / "otlp.token"
     config = tmp_path / "config.toml"
@@ -98,48 +105,67 @@ def test_an_agent_goes_working_needs_input_working_idle(tmp_path: Path, tmux: Tm
         "CODEX_HOME": os.environ["CODEX_HOME"],
         "GEMINI_CLI_HOME": os.environ["GEMINI_CLI_HOME"],
     }
-    tmux.start([sys.executable, str(APP)], env, (160, 40))
+    tmux.start([str(EXE)], env, (160, 40))
     tmux.wait_text("Agents", timeout=30)
     deadline = time.monotonic() + 30
     while not token_file.exists():  # the recorder writes it as the receiver opens
         assert time.monotonic() < deadline, "no token file"
         time.sleep(0.05)
     token = token_file.read_text().strip()
+    elsewhere = tmp_path / "elsewhere"
 
-    post(port, token, event(BUSY, "user_prompt", prompt_length="5"),
-         event(WAITS, "user_prompt", prompt_length="9"))  # fmt: skip
+    def say(sid: str, event: str, **extra: object) -> None:
+        hook(port, token, sid, project if sid == WAITS else elsewhere, event, **extra)
+
+    say(WAITS, "SessionStart", source="startup", model="claude-sonnet-4-5")
+    say(BUSY, "SessionStart", source="startup")
+    say(BUSY, "UserPromptSubmit", prompt="SECRET")
+    say(WAITS, "UserPromptSubmit", prompt="SECRET")
+    pid_row = "claude    "  # the process's row (the preset's name), before claude:aaaa1111
+
+    def mine(s: str) -> str:
+        return next((ln for ln in s.splitlines() if f" {pid} " in ln), "")
+
     screen, _ = tmux.wait_for(
-        lambda s: re.search(r"\bworking\b", row_of(s, WAITS)) and "Waiting 0" in s,
-        "both rows working, nobody waiting",
+        lambda s: re.search(r"\bworking\b", mine(s)) and "Waiting 0" in s
+        and re.search(r"\bworking\b", row_of(s, "claude:aaaa1111")),
+        "the process's row and the other session working, nobody waiting",
         timeout=20,
-    )
-    assert "~" not in row_of(screen, WAITS)  # exact: said by OTLP, no mark
+    )  # fmt: skip
+    assert mine(screen).lstrip().startswith(pid_row.strip()), screen
+    assert "~" not in mine(screen)  # exact: said by a hook, no mark
+    assert "claude:bbbb2222" not in screen  # the session is on its process's row
 
-    post(port, token, event(WAITS, "test_needs_input", tool_name="Bash"))
+    say(WAITS, "PreToolUse", tool_name="Bash", tool_input={"command": "SECRET"})
+    say(WAITS, "PermissionRequest", tool_name="Bash", tool_input={"command": "SECRET"})
     screen, _ = tmux.wait_for(
-        lambda s: "needs input: Bash" in row_of(s, WAITS) and "Waiting 1" in s,
+        lambda s: "needs input: Bash" in mine(s) and "Waiting 1" in s,
         "needs input on the row and the card",
         timeout=20,
     )
     tmux.wait_text("(w goes there)")  # the toast
     assert "w Next waiting" in screen
 
-    tmux.keys("w")  # from the first row (aaaa...) to the one waiting, then open it
+    tmux.keys("Down")  # to claude:aaaa1111, then w back to the one waiting, and open it
+    tmux.keys("w")
     tmux.keys("Enter")
     detail = tmux.wait_text("esc Back", WAITS[:8], timeout=20)
-    assert re.search(r"│state\s+needs input: Bash \(permission\) for", detail), detail
+    assert re.search(r"│state\s+needs input: Bash \(permission\)", detail), detail
+    assert "(said by a hook)" in detail and "│last tool  Bash" in detail
+    # the process's own screen (a preset's agent), the session on it
+    assert "│kind       coding (preset)" in detail and "│recorded   claude:bbbb2222" in detail
     tmux.keys("Escape")
     tmux.wait_text("w Next waiting")
 
-    post(port, token, event(WAITS, "tool_decision", tool_name="Bash", decision="accept",
-                            source="user_temporary"))  # fmt: skip
+    say(WAITS, "PostToolUse", tool_name="Bash", tool_response={"stdout": "SECRET"})
     tmux.wait_for(
-        lambda s: re.search(r"\bworking\b", row_of(s, WAITS)) and "Waiting 0" in s,
+        lambda s: re.search(r"\bworking\b", mine(s)) and "Waiting 0" in s,
         "working again once the user said yes",
         timeout=20,
     )
-    post(port, token, event(WAITS, "tool_decision", tool_name="Edit", decision="reject",
-                            source="user_reject"))  # fmt: skip
-    tmux.wait_for(lambda s: re.search(r"\bidle\b", row_of(s, WAITS)), "idle", timeout=20)
+    say(WAITS, "Stop", stop_hook_active=False)
+    tmux.wait_for(lambda s: re.search(r"\bidle\b", mine(s)), "idle at the turn's end", timeout=20)
+    assert re.search(r"otlp 0 in 8 hooks  ", screen_now := tmux.screen()), screen_now
     tmux.keys("q")
     assert tmux.wait_exit(timeout=20) == 0
+    assert b"SECRET" not in (tmp_path / "history.db").read_bytes()

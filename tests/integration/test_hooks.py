@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -40,14 +41,17 @@ class RecordingBook(SessionBook):
 
 
 class Server:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *, book_open: bool = True) -> None:
         self.book = RecordingBook()
+        self.open = book_open
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         settings = OtlpSettings(listen=f"127.0.0.1:{port}")
-        self.receiver = OtlpReceiver(settings, tmp / "otlp.token", lambda: self.book,
-                                     tmp / "data" / "hooks.token")  # fmt: skip
+        self.receiver = OtlpReceiver(
+            settings, tmp / "otlp.token", lambda: self.book if self.open else None,
+            tmp / "data" / "hooks.token",
+        )  # fmt: skip
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -169,3 +173,24 @@ def test_hookpost_with_the_recorder_down_exits_0_silently(tmp_path: Path) -> Non
             input=json.dumps(CODEX[0][1]), capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_hooks_before_the_book_opens_wait_for_it(tmp_path: Path) -> None:
+    """A recorder's first seconds (the book opens after the server): hooks are answered and
+    kept, not refused (an agent does not retry a hook), and reach the book once it opens."""
+    server = Server(tmp_path, book_open=False)
+    try:
+        body = json.dumps(claude("PermissionRequest", tool_name="Bash")).encode()
+        assert server.post("/hooks/claude-code", body, server.hooks_token) == (200, b"")
+        assert server.book.got == [] and server.receiver.rejected == 0
+        server.open = True
+        deadline = time.monotonic() + 10
+        while not server.book.got:
+            assert time.monotonic() < deadline, "the early hook never reached the book"
+            time.sleep(0.02)
+        signals = [r for r in server.book.got if isinstance(r, SessionSignal)]
+        assert [(s.state, s.reason, s.tool) for s in signals] == [
+            ("needs_input", "permission", "Bash")
+        ]
+    finally:
+        server.close()

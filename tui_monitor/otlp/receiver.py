@@ -14,6 +14,7 @@ A flood costs the loop only the adding, in slices: decoding runs on one thread, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import time
@@ -47,6 +48,11 @@ HOOKS = "/hooks/"
 HOOK_MAX_BODY = 256 * 1024
 """Bytes a hook payload may hold: names and states are all we take; a tool's input or output
 that makes one larger loses only that event's signal (413), the next one says it again."""
+HAND_OVER_EVERY = 0.1
+"""Seconds between looks for the book while hooks wait for it."""
+EARLY_MAX = 2000
+"""Hook records kept while the session book is not open yet (the recorder's first seconds);
+past it, 503."""
 _GRPC = {400: 3, 401: 16, 404: 12, 405: 12, 413: 8, 415: 3, 503: 14}
 """HTTP status -> the google.rpc code of its Status body."""
 
@@ -98,6 +104,9 @@ class OtlpReceiver:
         self.last_rejection: str | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="tui-monitor-otlp")
         self._decoding = asyncio.Semaphore(DECODING)
+        self._early: list[SessionRecord] = []
+        """Hook records taken before the book opened (`EARLY_MAX`)."""
+        self._handing: asyncio.Task[None] | None = None
         host, port = settings.address()
         self.server = HttpServer(
             host, port, self.gate, self.handle, self.fail,
@@ -122,8 +131,21 @@ class OtlpReceiver:
         host = self.server.host
         host = f"[{host}]" if ":" in host else host
         self.listening = f"{host}:{self.server.port}"
+        if self._book() is None:
+            self._handing = asyncio.create_task(self._hand_over(), name="otlp-early-hooks")
+
+    async def _hand_over(self) -> None:
+        """Until the book opens (seconds), then the hooks that came first go to it."""
+        while self._book() is None:
+            await asyncio.sleep(HAND_OVER_EVERY)
+        self.flush_early()
 
     async def close(self) -> None:
+        if self._handing is not None:
+            self._handing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._handing
+        self.flush_early()  # opened by now, or never: then they go with the recorder
         await self.server.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -219,7 +241,7 @@ class OtlpReceiver:
         (a millisecond or two), and an agent waiting on its hook must not queue behind a
         flood of OTLP batches."""
         book = self._book()
-        if book is None:
+        if book is None and len(self._early) >= EARLY_MAX:
             return self.fail(request, 503, "the recorder is starting, retry")
         try:
             mapped = map_hook(
@@ -229,10 +251,23 @@ class OtlpReceiver:
             return self.fail(request, 400, str(exc))
         if not mapped.known:
             self.hooks_unknown += 1
-        else:
-            book.add(mapped.records)
-            self.hooks += 1
+            return Reply(200, b"", wire.JSON)
+        self.hooks += 1
+        if book is None:  # the book opens a few seconds after the server: a hook is not
+            self._early.extend(mapped.records)  # retried (an agent goes on), so it waits here
+            return Reply(200, b"", wire.JSON)
+        if self._early:
+            book.add(self._early)
+            self._early = []
+        book.add(mapped.records)
         return Reply(200, b"", wire.JSON)
+
+    def flush_early(self) -> None:
+        """Hand the hooks taken before the book opened to it."""
+        book = self._book()
+        if book is not None and self._early:
+            book.add(self._early)
+            self._early = []
 
 
 def _media(request: Request) -> str:

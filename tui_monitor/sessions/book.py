@@ -307,6 +307,8 @@ class SessionBook:
             s = self._root(r.family, r.session_id)
             if isinstance(r, SessionSignal):  # not a line: `last_ts` stays the files' own
                 s.live.take(r)  # the row's, not the history's: nothing for the writer
+                if r.tool and r.reason != "elicitation":  # (an elicitation's is a server)
+                    s.last_tool = _cut(r.tool, _NAME_MAX)
                 continue
             s.seen(r.ts)
             if isinstance(r, SessionUsage):

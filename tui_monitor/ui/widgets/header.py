@@ -86,12 +86,15 @@ def _sessions(status: SessionsStatus | None) -> Text:
 
 
 def _otlp(status: OtlpStatus | None) -> Text:
-    """Agents' telemetry: records in and requests refused; why it is off when it is."""
+    """Agents' telemetry and hooks: records and hook payloads in, requests refused; why it
+    is off when it is."""
     if status is None or status.listening is None:
         return Text()
     if status.listening.startswith("off"):
         return Text(f"otlp {safe.clean(status.listening, 80)}  ", "yellow")
     text = Text.assemble(("otlp ", "dim"), (_count(status.records), "bold"), (" in ", "dim"))
+    if status.hooks:
+        text.append_text(Text.assemble((_count(status.hooks), "bold"), (" hooks ", "dim")))
     if status.rejected:
         text.append(_count(status.rejected), "bold yellow")
         text.append(" rejected ", "yellow")
