@@ -169,13 +169,13 @@ async def test_when_the_recorder_stops_one_dashboard_takes_over_and_the_other_fo
         await wait_until(
             first_pilot,
             lambda: f"LIVE  took over from pid {rec.pid}" in screen_text(taker),
-            5,
+            15,
             "the header of the dashboard that took over",
         )
         await wait_until(
             second_pilot,
             lambda: f"ATTACHED  recorder pid {os.getpid()}" in screen_text(other),
-            5,
+            15,
             "the header of the other, following the new recorder",
         )
         assert "recorder stopped" not in screen_text(other)
@@ -247,11 +247,11 @@ async def test_a_dashboard_that_cannot_take_over_says_since_when_the_recorder_is
     async with dashboards(settings, view / "history.db", 1) as ((app, pilot),):
         assert isinstance(app.source, AttachedSource)
         await wait_until(
-            pilot, lambda: f"recorder pid {rec.pid}" in screen_text(app), 5, "the recorder"
+            pilot, lambda: f"recorder pid {rec.pid}" in screen_text(app), 15, "the recorder"
         )
         assert rec.stop(signal.SIGINT) == 0, rec.stderr_text()
         await wait_until(
-            pilot, lambda: "recorder stopped" in screen_text(app), 5, "the header saying so"
+            pilot, lambda: "recorder stopped" in screen_text(app), 15, "the header saying so"
         )
         source = app.source
         assert isinstance(source, AttachedSource)
@@ -265,7 +265,7 @@ async def test_a_dashboard_that_cannot_take_over_says_since_when_the_recorder_is
             return -1 if found is None else int(found.group(1))
 
         shown = age()
-        await wait_until(pilot, lambda: age() > shown >= 0, 5, "the age moving")
+        await wait_until(pilot, lambda: age() > shown >= 0, 15, "the age moving")
 
 
 async def test_attached_and_replayed_agent_screens_show_the_process_tree(
@@ -288,18 +288,18 @@ async def test_attached_and_replayed_agent_screens_show_the_process_tree(
             await pilot.press("h")  # replay the moment shown, while the processes live on
             await wait_until(pilot, lambda: app.replaying, 10, "replay")
             await pilot.press("enter")
-            await wait_until(pilot, lambda: isinstance(app.screen, AgentScreen), 5, "agent")
-            await wait_until(pilot, lambda: "recorded process tree" in screen_text(app), 5, "tree")
+            await wait_until(pilot, lambda: isinstance(app.screen, AgentScreen), 15, "agent")
+            await wait_until(pilot, lambda: "recorded process tree" in screen_text(app), 15, "tree")
             lines = screen_text(app).splitlines()
             assert f"pids    {family.pid} {children[0]} {children[1]}" in "\n".join(lines)
             unnamed = [re.compile(rf"{c}\s+└ \?") for c in children]  # names not recorded
             assert all(any(u.search(ln) for ln in lines) for u in unnamed), lines
             await pilot.press("escape")
             await pilot.press("escape")  # back to live: the attached screen asks the processes
-            await wait_until(pilot, lambda: not app.replaying, 5, "live")
+            await wait_until(pilot, lambda: not app.replaying, 15, "live")
             await pilot.press("enter")
-            await wait_until(pilot, lambda: isinstance(app.screen, AgentScreen), 5, "agent")
-            await wait_until(pilot, lambda: "process tree" in screen_text(app), 5, "the tree")
+            await wait_until(pilot, lambda: isinstance(app.screen, AgentScreen), 15, "agent")
+            await wait_until(pilot, lambda: "process tree" in screen_text(app), 15, "the tree")
             text = screen_text(app)
             assert "recorded process tree" not in text
             assert all(str(p) in text for p in (family.pid, *children))
