@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Snapshot], Awaitable[None] | None]
+WAKE_MIN = 0.25
+"""Seconds at least between ticks when live states wake the sampler (sampler.wake): agents
+changing state all the time cost at most four ticks a second, however fast they say it."""
 Files = tuple[list[UsageRecord], list[ErrorRecord], tuple[SessionMeta, ...]]
 """What a tick takes from the session files: usage, errors, sessions that changed."""
 
@@ -81,13 +84,31 @@ class Sampler:
         has none they wait in the ingest hub, which holds its senders back."""
         self.tasks: TaskWatcher | None = None
         """The task boards, their changes and events since the last tick (set by the recorder)."""
-        self.sessions: SessionFeed | None = None
+        self._sessions: SessionFeed | None = None
+        self._woken = asyncio.Event()
         """Real agents' session files: joined to the rows, their usage and errors recorded
         with the tick (set by the recorder)."""
         self.otlp_status: Callable[[], OtlpStatus] | None = None
         """The OTLP receiver's counters, for the header (set by the recorder)."""
         self.final = False
         """The last tick at exit: it takes every session record still settling."""
+
+    @property
+    def sessions(self) -> SessionFeed | None:
+        """Real agents' sessions (sessions/feed.py), once the recorder opened them."""
+        return self._sessions
+
+    @sessions.setter
+    def sessions(self, feed: SessionFeed | None) -> None:
+        self._sessions = feed
+        if feed is not None:
+            feed.book.on_change = self.wake
+
+    def wake(self) -> None:
+        """Tick now, not at the deadline: an agent's live state changed (a hook said it
+        needs input), and the issue's "within a second" must not wait out an interval. At
+        most one tick every WAKE_MIN seconds; the rhythm then goes on from that tick."""
+        self._woken.set()
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call `fn` with every new snapshot; returns a function that unsubscribes."""
@@ -212,7 +233,24 @@ class Sampler:
             deadline += self.interval
             delay = deadline - self._clock()
             if delay > 0:
-                await wait_set(stop, delay)
+                await self._wait(stop, delay)
+                if self._woken.is_set() and not stop.is_set():
+                    self._woken.clear()
+                    early = (self._started or 0.0) + WAKE_MIN - self._clock()
+                    if early > 0:
+                        await wait_set(stop, early)
+                    deadline = min(deadline, self._clock())
+
+    async def _wait(self, stop: asyncio.Event, delay: float) -> None:
+        """Until `stop`, a wake, or `delay` seconds."""
+        if self._woken.is_set():
+            return
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._woken.wait())]
+        try:
+            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     def close(self) -> None:
         """Release NVML."""

@@ -150,3 +150,45 @@ async def test_tick_error_does_not_kill_the_loop() -> None:
     assert Flaky.calls == 4
     assert sampler.tick_errors == 1
     assert sampler.last_error == "OSError: transient"
+
+
+async def test_a_live_state_change_ticks_at_once_and_the_rhythm_goes_on() -> None:
+    """A hook saying "needs input" wakes the sampler (sessions/book.py `on_change`): the next
+    tick comes at once, not after the interval (here 60 s: without the wake the test would
+    time out), never closer than WAKE_MIN to the one before, and later ticks keep the
+    interval from it."""
+    from tui_monitor.sampler import WAKE_MIN
+    from tui_monitor.sessions.feed import SessionFeed
+    from tui_monitor.sessions.records import SessionSignal
+
+    sampler = Sampler(settings(interval=60.0))
+    feed = SessionFeed(settings(interval=60.0), tuple)
+    sampler.sessions = feed
+    stop = asyncio.Event()
+    snaps: list[Snapshot] = []
+    sampler.subscribe(snaps.append)
+    task = asyncio.create_task(sampler.run(stop))
+    try:
+        while not snaps:
+            await asyncio.sleep(0.01)
+        said = SessionSignal("claude-code", "s1", time.time(), "needs_input", "hook",
+                             "PermissionRequest", "permission", "Bash")  # fmt: skip
+        feed.book.add([said])
+        await asyncio.wait_for(_ticks(snaps, 2), timeout=10)
+        feed.book.add([said])  # the same state again: no tick
+        feed.book.add([SessionSignal("claude-code", "s1", time.time(), "working", "hook",
+                                     "PostToolUse", None, "Bash")])  # fmt: skip
+        await asyncio.wait_for(_ticks(snaps, 3), timeout=10)
+        gap = (snaps[2].ts - snaps[1].ts).total_seconds()
+        assert gap >= WAKE_MIN - 0.01, gap
+        await asyncio.sleep(0.5)
+        assert len(snaps) == 3  # the interval goes on from the last tick
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        sampler.close()
+
+
+async def _ticks(snaps: list[Snapshot], n: int) -> None:
+    while len(snaps) < n:
+        await asyncio.sleep(0.01)

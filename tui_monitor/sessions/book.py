@@ -225,6 +225,8 @@ class SessionBook:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.sessions: dict[str, Session] = {}
+        self.on_change: Callable[[], None] | None = None
+        """Called when a signal changes a session's live state (the sampler ticks then)."""
         """Root sessions by id (ids are UUIDs: unique across families)."""
         self._parents: dict[str, str] = {}
         self._waiting: dict[int, _Waiting] = {}
@@ -306,7 +308,16 @@ class SessionBook:
                 continue
             s = self._root(r.family, r.session_id)
             if isinstance(r, SessionSignal):  # not a line: `last_ts` stays the files' own
-                s.live.take(r)  # the row's, not the history's: nothing for the writer
+                said = s.live.signal  # the row's, not the history's: nothing for the writer
+                if (
+                    s.live.take(r)
+                    and self.on_change is not None
+                    and (
+                        said is None
+                        or (said.state, said.reason, said.tool) != (r.state, r.reason, r.tool)
+                    )
+                ):
+                    self.on_change()  # the row should say it now, not at the next tick
                 if r.tool and r.reason != "elicitation":  # (an elicitation's is a server)
                     s.last_tool = _cut(r.tool, _NAME_MAX)
                 continue
