@@ -49,6 +49,18 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def no_recorder_left() -> Iterator[None]:
+    """A test that fails before stopping its recorder (tests/recorders.py) must not leave it
+    running into the next tests: it is killed when the test ends, pass or fail."""
+    yield
+    for name in ("recorders", "tests.recorders"):  # imported under either name
+        module = sys.modules.get(name)
+        started = getattr(module, "STARTED", None)
+        while started:
+            started.pop().stop(signal.SIGKILL, timeout=5)
+
+
 @pytest.fixture
 def short_dir() -> Iterator[Path]:
     """A directory with a short path: Unix socket paths are limited to ~107 bytes, and

@@ -79,6 +79,11 @@ class RecorderProcess:
         return self.proc.returncode
 
 
+STARTED: list[RecorderProcess] = []
+"""Every recorder a test started: conftest stops any still running when the test ends, so a
+test failing half-way never leaves one behind (holding its port and its CPU)."""
+
+
 def start_recorder(db: Path, sock: Path, log: Path) -> RecorderProcess:
     """`tui-monitor record --db DB` (config from TUI_MONITOR_CONFIG), once it listens and
     has committed a tick."""
@@ -91,6 +96,7 @@ def start_recorder(db: Path, sock: Path, log: Path) -> RecorderProcess:
             start_new_session=True,
         )
     rec = RecorderProcess(proc, db, sock, log)
+    STARTED.append(rec)
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         listening = False

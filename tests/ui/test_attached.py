@@ -358,6 +358,6 @@ async def test_an_attached_dashboard_shows_the_recorders_sessions_and_receiver(
 
             await wait_until(pilot, lambda: row_tokens() == 5555, 15, "the session's tokens")
             await wait_until(pilot, lambda: "otlp 1 in" in screen_text(app), 15, "otlp counters")
-            assert agent in screen_text(app)
+            await wait_until(pilot, lambda: agent in screen_text(app), 15, "the session's row")
     finally:
         assert rec.stop() == 0, rec.stderr_text()
