@@ -7,11 +7,13 @@ toast says it, and `w` goes to it from another agent's row.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -168,4 +170,9 @@ def _watch(tmp_path: Path, project: Path, pid: int, tmux: Tmux) -> None:
     assert re.search(r"otlp 0 in 8 hooks  ", screen_now := tmux.screen()), screen_now
     tmux.keys("q")
     assert tmux.wait_exit(timeout=20) == 0
-    assert b"SECRET" not in (tmp_path / "history.db").read_bytes()
+    db = tmp_path / "history.db"
+    assert b"SECRET" not in db.read_bytes()
+    with contextlib.closing(sqlite3.connect(db)) as conn:  # what happened while you were away
+        kept = conn.execute("SELECT agent, level, message FROM events WHERE kind = 'state'")
+        warning = 30
+        assert kept.fetchall() == [("claude:bbbb2222", warning, "needs input: Bash (permission)")]

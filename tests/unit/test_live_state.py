@@ -176,3 +176,32 @@ def test_a_signal_keeps_a_session_only_row_past_its_last_line() -> None:
     rows = join(book, (), T + 200, window=W, linger=300)  # the line alone: 1200 s > linger
     assert [r.status for r in rows] == ["unknown"]
     assert join(book, (), T + 301, window=W, linger=300) == ()
+
+
+def test_a_wait_a_failure_and_the_end_are_kept_as_history_events() -> None:
+    """The history can say later that an agent waited for its user, and for what: a `state`
+    event when a signal changes the state to needs input, error or ended; working and idle
+    are the rows' only (a turn's every step would flood the log)."""
+    from tui_monitor.sessions.book import SessionBook
+
+    book = SessionBook()
+    sid = "5f1c2d3e-0a1b-4c5d-8e9f-101112131415"
+
+    def say(ts: float, state: str, reason: str | None = None, tool: str | None = None) -> None:
+        book.add([SessionSignal("claude-code", sid, ts, state, "hook", "E", reason, tool)])  # type: ignore[arg-type]
+
+    say(100.0, "working", tool="Bash")
+    say(101.0, "needs_input", "permission", "Bash")
+    say(101.5, "needs_input", "permission", "Bash")  # the same wait said again: nothing new
+    say(102.0, "working", tool="Bash")
+    say(103.0, "error", "rate_limit")
+    say(104.0, "ended")
+    events = book.take_events()
+    assert [(e.kind, e.level, e.message, e.ts.timestamp()) for e in events] == [
+        ("state", "warning", "needs input: Bash (permission)", 101.0),
+        ("state", "error", "error: rate_limit", 103.0),
+        ("state", "info", "ended", 104.0),
+    ]
+    assert {e.agent for e in events} == {"claude:5f1c2d3e"}
+    assert events[0].data == {"state": "needs_input", "source": "hook", "event": "E",
+                              "reason": "permission", "tool": "Bash"}  # fmt: skip

@@ -40,7 +40,7 @@ from ..models import (
     SessionTokens,
     UsageRecord,
 )
-from .live import LIVE_WINDOW, Live, infer
+from .live import LIVE_WINDOW, Live, infer, state_event
 from .records import (
     RateLimit,
     SessionActivity,
@@ -308,16 +308,15 @@ class SessionBook:
                 continue
             s = self._root(r.family, r.session_id)
             if isinstance(r, SessionSignal):  # not a line: `last_ts` stays the files' own
-                said = s.live.signal  # the row's, not the history's: nothing for the writer
-                if (
-                    s.live.take(r)
-                    and self.on_change is not None
-                    and (
-                        said is None
-                        or (said.state, said.reason, said.tool) != (r.state, r.reason, r.tool)
-                    )
+                said = s.live.signal  # the row's; the history keeps a wait, a failure, an end
+                if s.live.take(r) and (
+                    said is None
+                    or (said.state, said.reason, said.tool) != (r.state, r.reason, r.tool)
                 ):
-                    self.on_change()  # the row should say it now, not at the next tick
+                    if (told := state_event(s.agent, r)) is not None:
+                        self._events.append(told)
+                    if self.on_change is not None:
+                        self.on_change()  # the row should say it now, not at the next tick
                 if r.tool and r.reason != "elicitation":  # (an elicitation's is a server)
                     s.last_tool = _cut(r.tool, _NAME_MAX)
                 continue

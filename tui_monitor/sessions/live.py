@@ -22,8 +22,9 @@ or an agent gone without a word; the files cannot tell which, so they do not gue
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from ..models import AgentState, InferredState, StateSource
+from ..models import AgentEvent, AgentState, EventLevel, InferredState, StateSource
 from .records import SessionSignal
 
 LIVE_WINDOW = 300.0
@@ -35,6 +36,11 @@ SLACK = 2.0
 """Seconds a file line must be stamped after a signal to count as newer: a line and a hook
 about the same moment (the tool_use line, the PermissionRequest hook) may differ by clock
 rounding and by when each was stamped."""
+
+
+STATE_LEVELS: dict[str, EventLevel] = {"needs_input": "warning", "error": "error", "ended": "info"}
+"""Live states the history keeps as `state` events (state_event), at these levels."""
+NAME_MAX = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +137,22 @@ def infer(
     if last_ts >= now - window:
         return "working", last_ts
     return "quiet", min(now, last_ts + window)
+
+
+def state_event(agent: str, r: SessionSignal) -> AgentEvent | None:
+    """A signal that changed a session's state, as an event for the history when it is worth
+    finding later ("what happened while I was away"): waiting for the user, a failed turn,
+    the end; working and idle are the rows' only (a turn's every step would flood the log).
+    Names and kinds only, bounded; the UI cleans them where it shows them."""
+    level = STATE_LEVELS.get(r.state)
+    if level is None:
+        return None
+    tool, reason = (x[:NAME_MAX] if x else None for x in (r.tool, r.reason))
+    about = f"{tool} ({reason})" if tool and reason else tool or reason
+    message = r.state.replace("_", " ") + (f": {about}" if about else "")
+    data = {"state": r.state, "source": r.source, "event": r.event[:NAME_MAX]}
+    data |= {k: v for k, v in (("reason", reason), ("tool", tool)) if v}
+    return AgentEvent.model_construct(
+        ts=datetime.fromtimestamp(r.ts, UTC), agent=agent, kind="state", level=level,
+        message=message, data=data,
+    )  # fmt: skip
