@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hmac
 import logging
 import time
@@ -125,6 +126,8 @@ class OtlpReceiver:
             await self.server.start()
         except (ServerError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+                reason = f"{self.settings.listen} in use"  # asyncio's own words run long
             self.listening = f"off: {reason}"
             log.error("otlp receiver on %s: %s", self.settings.listen, reason)
             return

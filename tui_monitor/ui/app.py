@@ -11,6 +11,7 @@ from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerState
 
 from ..config import Settings, config_path
@@ -194,7 +195,11 @@ class MonitorApp(TimeTravel):
             self._source_state = state
             refresh = getattr(self.screen, "refresh_header", None)
             if refresh is not None:
-                refresh()
+                # A source's state changes at any moment: the screen may be composing or
+                # closing, its header not there (clean-clone runs under load raised
+                # NoMatches); the next snapshot's header says it then.
+                with contextlib.suppress(NoMatches):
+                    refresh()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failing source becomes a visible state, never a traceback."""
@@ -245,7 +250,11 @@ class MonitorApp(TimeTravel):
             # header's "how long ago" moves.
             refresh = getattr(self.screen, "refresh_header", None)
             if refresh is not None:
-                refresh()
+                # A source's state changes at any moment: the screen may be composing or
+                # closing, its header not there (clean-clone runs under load raised
+                # NoMatches); the next snapshot's header says it then.
+                with contextlib.suppress(NoMatches):
+                    refresh()
             return
         self._shown = self.live.snapshot
         # Only the screen on top renders; the others read self.snapshot when they return.

@@ -117,6 +117,8 @@ def add_session_rows(t: Table, s: SessionState, now: float, utc: bool = False) -
     grid (a label column and a value column that folds); values wrap, the pane scrolls."""
     m = s.meta
     t.add_row(Text("session", "bold underline"), Text(FAMILY.get(m.family, m.family), "bold"))
+    if s.state is not None:  # first: what a person opens the screen to see (needs input?)
+        t.add_row("state", _wrap(state_text(s, now)))
     t.add_row("id", _wrap(safe.name_text(m.session_id)))
     t.add_row("recorded", _wrap(safe.name_text(m.agent)))
     t.add_row("project", _wrap(safe.text(m.cwd or "-", limit=PATH_MAX)))
@@ -129,8 +131,6 @@ def add_session_rows(t: Table, s: SessionState, now: float, utc: bool = False) -
         newest = i == len(m.models) - 1
         models.append_text(safe.name_text(model, "bold" if newest else ""))
     t.add_row("models" if len(m.models) > 1 else "model", _wrap(models) if m.models else "-")
-    if s.state is not None:
-        t.add_row("state", _wrap(state_text(s, now)))
     t.add_row("activity", _wrap(when(m.last_ts, now, utc)))
     t.add_row("started", _wrap(when(m.first_ts, now, utc)))
     t.add_row("tokens", tokens_table(s))

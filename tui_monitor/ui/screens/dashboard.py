@@ -166,12 +166,7 @@ class DashboardScreen(Screen[None]):
         self._chart(force=False)
 
     def refresh_header(self) -> None:
-        """The source's state changed (a worker's, at any moment): the header says so. Its
-        bar may not be there yet, or no more (the screen composing, or the app closing: seen
-        in a clean-clone run under load): then the next snapshot's header says it."""
-        if self.monitor.snapshot is None or not self.is_mounted:
-            return
-        if self.query(HeaderBar):
+        if self.monitor.snapshot is not None and self.is_mounted:
             self._header(self.monitor.snapshot)
 
     def _header(self, snap: Snapshot) -> None:

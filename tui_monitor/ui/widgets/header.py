@@ -22,6 +22,12 @@ class HeaderBar(Static):
 
     DEFAULT_CSS = "HeaderBar { height: 1; }"
     _tip: str | None = None
+    _shown: tuple[object, ...] | None = None
+    """The last `show` arguments, to lay them out again at a new width."""
+
+    def on_resize(self) -> None:
+        if self._shown is not None:
+            self.show(*self._shown)  # type: ignore[arg-type]
 
     def show(
         self,
@@ -34,6 +40,7 @@ class HeaderBar(Static):
         sessions: SessionsStatus | None = None,
         otlp: OtlpStatus | None = None,
     ) -> None:
+        self._shown = (host, mode, detail, clock, note, ingest, sessions, otlp)
         text = Text.assemble(
             ("tui-monitor", "bold"),
             "  ",
@@ -49,10 +56,11 @@ class HeaderBar(Static):
         grid = Table.grid(expand=True, padding=(0, 1), collapse_padding=True, pad_edge=False)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         grid.add_column(justify="right", no_wrap=True)
-        right = _sessions(sessions)
-        right.append_text(_ingest(ingest))
-        right.append_text(_otlp(otlp))
-        right.append(clock, "bold")
+        right = _right(sessions, ingest, otlp, clock, compact=False)
+        essential = text.cell_len - (len(f" {detail}") if detail else 0)
+        if self.size.width and essential + 1 + right.cell_len > self.size.width:
+            # a narrow terminal: the counters give way before the mode does
+            right = _right(sessions, ingest, otlp, clock, compact=True)
         grid.add_row(text, right)
         self.update(grid)
         # The latest problem's file and line, on hover (the header has room for the count).
@@ -61,6 +69,24 @@ class HeaderBar(Static):
         if self._tip != tip:
             self._tip = tip
             self.tooltip = None if tip is None else Text(tip)  # a Text: never markup
+
+
+def _right(
+    sessions: SessionsStatus | None,
+    ingest: IngestStats | None,
+    otlp: OtlpStatus | None,
+    clock: str,
+    *,
+    compact: bool,
+) -> Text:
+    """The counters and the clock. Compact (too narrow for all of it beside the mode): a
+    receiver that has taken nothing and refused nothing says nothing, and ingest leaves out
+    `stored` while everything received is stored."""
+    right = _sessions(sessions)
+    right.append_text(_ingest(ingest, compact))
+    right.append_text(_otlp(otlp, compact))
+    right.append(clock, "bold")
+    return right
 
 
 def _count(n: int) -> str:
@@ -85,13 +111,16 @@ def _sessions(status: SessionsStatus | None) -> Text:
     return Text()
 
 
-def _otlp(status: OtlpStatus | None) -> Text:
+def _otlp(status: OtlpStatus | None, compact: bool = False) -> Text:
     """Agents' telemetry and hooks: records and hook payloads in, requests refused; why it
     is off when it is."""
     if status is None or status.listening is None:
         return Text()
-    if status.listening.startswith("off"):
-        return Text(f"otlp {safe.clean(status.listening, 80)}  ", "yellow")
+    if status.listening.startswith("off"):  # compact: the reason is in `status`
+        return Text("otlp off  " if compact else f"otlp {safe.clean(status.listening, 60)}  ",
+                    "yellow")  # fmt: skip
+    if compact and not (status.records or status.hooks or status.rejected):
+        return Text()
     text = Text.assemble(("otlp ", "dim"), (_count(status.records), "bold"), (" in ", "dim"))
     if status.hooks:
         text.append_text(Text.assemble((_count(status.hooks), "bold"), (" hooks ", "dim")))
@@ -102,19 +131,18 @@ def _otlp(status: OtlpStatus | None) -> Text:
     return text
 
 
-def _ingest(stats: IngestStats | None) -> Text:
+def _ingest(stats: IngestStats | None, compact: bool = False) -> Text:
     """What agents sent: lines in, stored, rejected (the socket's state when it is down)."""
     if stats is None:
         return Text()
     if not stats.listening or stats.listening.startswith("not listening"):
         return Text("ingest off  ", "dim")
-    text = Text.assemble(
-        ("ingest ", "dim"),
-        (_count(stats.received), "bold"),
-        (" in ", "dim"),
-        (_count(stats.stored), "bold"),
-        (" stored ", "dim"),
-    )
+    if compact and not (stats.received or stats.rejected):
+        return Text()
+    text = Text.assemble(("ingest ", "dim"), (_count(stats.received), "bold"), (" in ", "dim"))
+    if compact and not stats.rejected and stats.stored == stats.received:
+        return text.append(" ")
+    text.append_text(Text.assemble((_count(stats.stored), "bold"), (" stored ", "dim")))
     text.append(_count(stats.rejected), "bold yellow" if stats.rejected else "bold")
     text.append(" rejected  ", "yellow" if stats.rejected else "dim")
     return text
