@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import OtlpSettings
+from ..cost.builtin import BUILTIN
 from ..errors import ServerError
 from ..models import OtlpStatus
 from ..sessions.book import SessionBook
-from ..sessions.records import SessionRecord
-from . import wire
+from ..sessions.records import SessionRecord, SessionUsage
+from . import media
 from .events import map_logs
 from .hooks import FAMILIES, BadHook, map_hook, parse
 from .http import HttpServer, Reply, Request
@@ -64,18 +65,28 @@ class Mapped:
     taken: int
     rejected: int
     reason: str
+    answer: bytes = b""
+    """The Export*ServiceResponse body, in the request's encoding."""
 
 
-def decode(signal: wire.Signal, body: bytes, as_json: bool) -> Mapped:
-    """Body -> records (in a thread: protobuf parsing and mapping are the expensive part)."""
+def decode(signal: media.Signal, body: bytes, as_json: bool) -> Mapped:
+    """Body -> records and the answer (in a thread: protobuf parsing, mapping and encoding
+    are the expensive part, and the messages are imported here at the first request)."""
+    from . import wire
+
     message = wire.parse(signal, body, as_json=as_json)
     if signal == "logs":
         logs = map_logs(message)
-        return Mapped(logs.records, logs.taken, logs.rejected, logs.reason)
-    if signal == "metrics":
+        if any(isinstance(r, SessionUsage) for r in logs.records):
+            BUILTIN.load()  # here, in the thread: pricing it on the loop must not import it
+        mapped = Mapped(logs.records, logs.taken, logs.rejected, logs.reason)
+    elif signal == "metrics":
         points = map_metrics(message)
-        return Mapped(list(points.records), points.taken, points.rejected, points.reason)
-    return Mapped([], count_spans(message), 0, "")
+        mapped = Mapped(list(points.records), points.taken, points.rejected, points.reason)
+    else:
+        mapped = Mapped([], count_spans(message), 0, "")
+    mapped.answer = wire.answer(signal, mapped.rejected, mapped.reason, as_json=as_json)
+    return mapped
 
 
 class OtlpReceiver:
@@ -172,11 +183,11 @@ class OtlpReceiver:
     def fail(self, request: Request | None, status: int, reason: str) -> Reply:
         """A refusal in the request's encoding (protobuf unless it asked for JSON)."""
         self._refuse(f"{status}: {reason}")
-        as_json = request is not None and _media(request) == wire.JSON
+        as_json = request is not None and _media(request) == media.JSON
         return Reply(
             status,
-            wire.failure(_GRPC.get(status, 2), reason, as_json=as_json),
-            wire.JSON if as_json else wire.PROTOBUF,
+            _failure(_GRPC.get(status, 2), reason, as_json),
+            media.JSON if as_json else media.PROTOBUF,
         )
 
     def gate(self, request: Request) -> Reply | None:
@@ -185,7 +196,7 @@ class OtlpReceiver:
         hook = request.path.startswith(HOOKS)
         if hook and request.path[len(HOOKS) :] not in FAMILIES:
             return self.fail(request, 404, f"no hooks for {request.path[len(HOOKS) :][:40]!r}")
-        if not hook and request.path not in wire.PATHS:
+        if not hook and request.path not in media.PATHS:
             return self.fail(request, 404, f"no such endpoint {request.path[:100]!r}")
         if request.method != "POST":
             reply = self.fail(request, 405, "only POST")
@@ -200,11 +211,11 @@ class OtlpReceiver:
             reply.headers.append(("www-authenticate", "Bearer"))
             return reply
         if hook:
-            if _media(request) != wire.JSON:
-                return self.fail(request, 415, f"a hook's content type must be {wire.JSON}")
+            if _media(request) != media.JSON:
+                return self.fail(request, 415, f"a hook's content type must be {media.JSON}")
             request.max_body = HOOK_MAX_BODY
-        if _media(request) not in (wire.PROTOBUF, wire.JSON):
-            return self.fail(request, 415, f"content type must be {wire.PROTOBUF} or {wire.JSON}")
+        if _media(request) not in (media.PROTOBUF, media.JSON):
+            return self.fail(request, 415, f"content type must be {media.PROTOBUF} or {media.JSON}")
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip"):
             return self.fail(request, 415, f"content encoding {encoding[:40]!r} (gzip only)")
@@ -213,8 +224,8 @@ class OtlpReceiver:
     async def handle(self, request: Request) -> Reply:
         if request.path.startswith(HOOKS):
             return self._hook(request)
-        signal = wire.PATHS[request.path]
-        as_json = _media(request) == wire.JSON
+        signal = media.PATHS[request.path]
+        as_json = _media(request) == media.JSON
         book = self._book()
         if book is None or book.waiting >= WAITING_MAX:
             reply = self.fail(request, 503, "busy: the recorder is catching up, retry")
@@ -226,7 +237,7 @@ class OtlpReceiver:
                 mapped = await loop.run_in_executor(
                     self._pool, decode, signal, request.body, as_json
                 )
-            except wire.Malformed as exc:
+            except media.Malformed as exc:
                 return self.fail(request, 400, str(exc))
         for i in range(0, len(mapped.records), SLICE):
             book.add(mapped.records[i : i + SLICE])
@@ -236,8 +247,7 @@ class OtlpReceiver:
         if mapped.rejected:
             self._refuse(mapped.reason)
             self.rejected += mapped.rejected - 1
-        body = wire.answer(signal, mapped.rejected, mapped.reason, as_json=as_json)
-        return Reply(200, body, wire.JSON if as_json else wire.PROTOBUF)
+        return Reply(200, mapped.answer, media.JSON if as_json else media.PROTOBUF)
 
     def _hook(self, request: Request) -> Reply:
         """Parsed on the loop, not the decoding thread: a payload is at most HOOK_MAX_BODY
@@ -254,16 +264,16 @@ class OtlpReceiver:
             return self.fail(request, 400, str(exc))
         if not mapped.known:
             self.hooks_unknown += 1
-            return Reply(200, b"", wire.JSON)
+            return Reply(200, b"", media.JSON)
         self.hooks += 1
         if book is None:  # the book opens a few seconds after the server: a hook is not
             self._early.extend(mapped.records)  # retried (an agent goes on), so it waits here
-            return Reply(200, b"", wire.JSON)
+            return Reply(200, b"", media.JSON)
         if self._early:
             book.add(self._early)
             self._early = []
         book.add(mapped.records)
-        return Reply(200, b"", wire.JSON)
+        return Reply(200, b"", media.JSON)
 
     def flush_early(self) -> None:
         """Hand the hooks taken before the book opened to it."""
@@ -271,6 +281,14 @@ class OtlpReceiver:
         if book is not None and self._early:
             book.add(self._early)
             self._early = []
+
+
+def _failure(code: int, reason: str, as_json: bool) -> bytes:
+    if as_json:
+        return media.failure_json(code, reason)
+    from . import wire  # a refusal in protobuf: the messages are needed (once, ~30 ms)
+
+    return wire.failure(code, reason, as_json=False)
 
 
 def _media(request: Request) -> str:

@@ -33,7 +33,7 @@ async def start_otlp(settings: Settings, sampler: Holder) -> OtlpReceiver | None
     cfg = settings.otlp
     if not cfg.enabled:
         return None
-    # protobuf and the OTLP messages take ~0.1 s to import: not on the loop's time
+    # the receiver and h11 (protobuf comes with the first OTLP request): not on the loop
     await asyncio.to_thread(importlib.import_module, "tui_monitor.otlp.receiver")
     from ..sessions.feed import SessionFeed as Feed
     from .receiver import OtlpReceiver as Receiver

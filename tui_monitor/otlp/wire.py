@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Literal
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
@@ -22,10 +21,10 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as traces
 
-Signal = Literal["logs", "metrics", "traces"]
-PATHS: dict[str, Signal] = {"/v1/logs": "logs", "/v1/metrics": "metrics", "/v1/traces": "traces"}
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
+from .media import JSON, PATHS, PROTOBUF, Malformed, Signal, failure_json
+
+__all__ = ["JSON", "PATHS", "PROTOBUF", "Malformed", "Signal", "answer", "failure", "parse"]
+
 _IDS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
 _DEPTH = 64
 """Nesting a JSON body may have (an AnyValue can nest; ours never need more)."""
@@ -35,10 +34,6 @@ _REQUESTS: dict[Signal, type[Message]] = {
     "metrics": metrics.ExportMetricsServiceRequest,
     "traces": traces.ExportTraceServiceRequest,
 }
-
-
-class Malformed(ValueError):
-    """The body is not the signal's request message (the reason goes back with a 400)."""
 
 
 def parse(signal: Signal, body: bytes, *, as_json: bool) -> Message:
@@ -109,6 +104,8 @@ def answer(signal: Signal, rejected: int, reason: str, *, as_json: bool) -> byte
 
 def failure(code: int, reason: str, *, as_json: bool) -> bytes:
     """A `google.rpc.Status` body for a 4xx/5xx (code: the gRPC code that fits)."""
+    if as_json:
+        return failure_json(code, reason)
     return _encode(status_pb2.Status(code=code, message=reason), as_json)
 
 

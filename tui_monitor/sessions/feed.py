@@ -25,6 +25,7 @@ from ..models import AgentSample, ErrorRecord, SessionMeta, SessionsStatus, Usag
 from .book import SessionBook
 from .join import join
 from .reader import SessionReader as Reader
+from .records import SessionUsage
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class SessionFeed:
         self.backfill = True
         """True until every reader has read all it was shown once."""
         self.polls = 0
+        self._priced = False
+        """Whether the built-in prices were loaded (at the first usage record read)."""
         self._room = asyncio.Event()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="tui-monitor-sessions")
         """One thread reads every file: the readers are not thread-safe, and one thread's
@@ -125,7 +128,10 @@ class SessionFeed:
                     self._room.clear()
                     await self._room.wait()
                 records = await self._in_thread(reader.poll)
-                self.book.add(records, source)
+                if not self._priced and any(isinstance(r, SessionUsage) for r in records):
+                    await self._in_thread(_load_prices)  # not on the loop, at the first tick
+                    self._priced = True  # that prices one (nor at start: ~7 MB, for nothing
+                self.book.add(records, source)  # where no agent writes any sessions)
                 more = more or reader.more
             self.polls += 1
             if not more:
@@ -156,3 +162,11 @@ class SessionFeed:
 def state_path(db: Path) -> Path:
     """Where the readers keep their offsets: beside the database."""
     return db.with_name(db.name + ".sessions")
+
+
+def _load_prices() -> None:
+    """The built-in price table (genai-prices), imported in a thread before the first usage
+    record is priced on the loop."""
+    from ..cost.builtin import BUILTIN
+
+    BUILTIN.load()

@@ -35,9 +35,6 @@ async def open_feed(
 ) -> SessionFeed:
     """The feed of this recorder, seeded from `db` (read on the history-read thread through
     `read`) when it keeps history; run it with `feed.run()`."""
-    import asyncio
-
-    from ..cost.builtin import BUILTIN
     from ..store.queries import History
 
     cfg = settings.sessions
@@ -48,7 +45,6 @@ async def open_feed(
         lambda: readers(state, since),
         errors_since=time.time() - settings.exited_linger,
     )
-    await asyncio.to_thread(BUILTIN.load)  # the first priced record must not pay for it
     if db.exists():
         seed = functools.partial(
             History(db).session_seed,
