@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import signal
 import socket
 import sqlite3
-import subprocess
 import sys
 import time
 import urllib.error
@@ -23,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+from standins import claude_process, monitor_env
 from tmux_pane import Tmux
 
 pytestmark = pytest.mark.slow
@@ -73,18 +71,8 @@ def row_of(screen: str, start: str) -> str:
 
 
 def test_an_agent_goes_working_needs_input_working_idle(tmp_path: Path, tmux: Tmux) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    stand_in = tmp_path / "bin" / "claude"  # as the real one: a script run by its #! line
-    stand_in.parent.mkdir()
-    stand_in.write_text(f"#!{sys.executable}\nimport time\nwhile True:\n    time.sleep(60)\n")
-    stand_in.chmod(0o755)
-    agent = subprocess.Popen([str(stand_in)], cwd=project, start_new_session=True)
-    try:
-        _watch(tmp_path, project, agent.pid, tmux)
-    finally:
-        os.killpg(agent.pid, signal.SIGKILL)
-        agent.wait()
+    with claude_process(tmp_path) as (project, pid):
+        _watch(tmp_path, project, pid, tmux)
 
 
 def _watch(tmp_path: Path, project: Path, pid: int, tmux: Tmux) -> None:
@@ -99,14 +87,7 @@ def _watch(tmp_path: Path, project: Path, pid: int, tmux: Tmux) -> None:
         "otlp": {"listen": f"127.0.0.1:{port}", "token_file": str(token_file)},
         "ui": {"sort": "name"},
     }))  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k.startswith(("XDG_", "TUI_MONITOR_"))}
-    env |= {
-        "TERM": "xterm-256color",
-        "TUI_MONITOR_CONFIG": str(config),
-        "CLAUDE_CONFIG_DIR": os.environ["CLAUDE_CONFIG_DIR"],
-        "CODEX_HOME": os.environ["CODEX_HOME"],
-        "GEMINI_CLI_HOME": os.environ["GEMINI_CLI_HOME"],
-    }
+    env = monitor_env(config)
     tmux.start([str(EXE)], env, (160, 40))
     tmux.wait_text("Agents", timeout=30)
     deadline = time.monotonic() + 30

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 import tomli_w
+from standins import claude_process, monitor_env
 from tmux_pane import Tmux
 
 from tests.claude_transcripts import Ledger, Transcript
@@ -41,19 +40,8 @@ def row_of(screen: str, pid: int) -> str | None:
 def test_a_claude_process_row_carries_its_sessions_tokens_and_cost(
     tmp_path: Path, tmux: Tmux
 ) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    # Like the real one (a node script run by its #! line): an interpreter running `claude`.
-    stand_in = tmp_path / "bin" / "claude"
-    stand_in.parent.mkdir()
-    stand_in.write_text(f"#!{sys.executable}\nimport time\nwhile True:\n    time.sleep(60)\n")
-    stand_in.chmod(0o755)
-    agent = subprocess.Popen([str(stand_in)], cwd=project, start_new_session=True)
-    try:
-        _watch(tmp_path, project, agent.pid, tmux)
-    finally:
-        os.killpg(agent.pid, signal.SIGKILL)
-        agent.wait()
+    with claude_process(tmp_path) as (project, pid):
+        _watch(tmp_path, project, pid, tmux)
 
 
 def _watch(tmp_path: Path, project: Path, pid: int, tmux: Tmux) -> None:
@@ -82,14 +70,7 @@ def _watch(tmp_path: Path, project: Path, pid: int, tmux: Tmux) -> None:
         "prices": {"claude-sonnet-4-5*": {"input": 3.0, "output": 15.0, "cache_read": 0.3,
                                           "cache_write": 3.75, "cache_write_1h": 6.0}},
     }))  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k.startswith(("XDG_", "TUI_MONITOR_"))}
-    env |= {
-        "TERM": "xterm-256color",
-        "TUI_MONITOR_CONFIG": str(config),
-        "CLAUDE_CONFIG_DIR": os.environ["CLAUDE_CONFIG_DIR"],
-        "CODEX_HOME": os.environ["CODEX_HOME"],
-        "GEMINI_CLI_HOME": os.environ["GEMINI_CLI_HOME"],
-    }
+    env = monitor_env(config)
     totals = truth.totals()["4f1c2d3e-aaaa-4bbb-8ccc-000000000001"]
     tokens = fmt.count(sum(totals[:4]))
     dollars = fmt.cost(cost(totals))
