@@ -194,3 +194,30 @@ def test_hooks_before_the_book_opens_wait_for_it(tmp_path: Path) -> None:
         ]
     finally:
         server.close()
+
+
+def test_each_hook_drives_the_status_the_table_shows(server: Server) -> None:
+    """Posted one at a time over HTTP, each Claude Code event with a state leaves the
+    session's row saying it: the STATUS cell a person reads, exact (no `~`)."""
+    from tui_monitor.models import AgentSample
+    from tui_monitor.sessions.join import join
+    from tui_monitor.ui.columns import shown_status
+
+    row = AgentSample(name="claude", kind="coding", source="preset", status="running",
+                      pid=4242, create_time=0.0, cwd="/home/dev/proj", process="claude",
+                      cmdline="claude")  # fmt: skip
+    for name, doc, expect in CLAUDE:
+        if expect is None:
+            continue
+        assert (
+            server.post("/hooks/claude-code", json.dumps(doc).encode(), server.hooks_token)[0]
+            == 200
+        )
+        (shown,) = join(server.book, (row,), time.time(), window=10.0, linger=60.0)
+        state, reason, tool = expect
+        label = state.replace("_", " ")
+        if state == "needs_input":
+            label += f": {tool if reason == 'permission' and tool else reason}"
+        elif state == "error":
+            label += f": {reason}"
+        assert shown_status(shown) == label, (name, doc["hook_event_name"])
