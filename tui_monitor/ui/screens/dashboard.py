@@ -14,10 +14,11 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from ... import fmt, safe
-from ...models import CostState, Snapshot
-from ..columns import STATE_STYLE, compile_filter, filter_problem, needs_input, state_label
+from ...models import Snapshot
+from ..columns import compile_filter, filter_problem, needs_input
 from ..empty import no_agents, no_match, nothing_to_chart
 from ..monitor import Monitor, monitor_of
+from ..overview import cost_card, gpu_card, unpriced_tip, waiting_card
 from ..widgets.agent_table import AgentTable
 from ..widgets.cards import Card
 from ..widgets.chart import MetricChart
@@ -216,18 +217,10 @@ class DashboardScreen(Screen[None]):
             Text(f"{fmt.short_size(h.ram_used)}/{fmt.short_size(h.ram_total)}", "bold"),
             app.trend("mem"),
         )
-        gpu = self.query_one("#card-gpu", Card)
-        if not snap.gpu.available:
-            gpu.set(Text("n/a", "dim"), None, safe.text(snap.gpu.reason or "", "dim"))
-        else:
-            ok = [g for g in snap.gpu.gpus if not g.error]
-            util = [g.gpu_utilization for g in ok if g.gpu_utilization is not None]
-            temps = [g.gpu_temperature for g in ok if g.gpu_temperature is not None]
-            value = f"{sum(util) / len(util):.0f}%" if util else "-"
-            if temps:
-                value += f" {max(temps):.0f}°C"
-            bad = len(snap.gpu.gpus) - len(ok)
-            gpu.set(Text(value + (f" {bad} down" if bad else ""), "bold"), app.trend("gpu"))
+        value, note = gpu_card(snap)
+        self.query_one("#card-gpu", Card).set(
+            value, app.trend("gpu") if note is None else None, note
+        )
         errors = sum(a.errors for a in snap.agents)  # open (unresolved) ones
         active = list(app.alerts.values())
         critical = any(e.level == "critical" for e in active)
@@ -244,8 +237,8 @@ class DashboardScreen(Screen[None]):
         else:
             self.query_one("#card-errors", Card).set(shown, app.trend("errors"))
         card = self.query_one("#card-cost", Card)
-        card.set(*_cost_card(snap.cost))
-        tip = _unpriced_tip(snap.cost)
+        card.set(*cost_card(snap.cost))
+        tip = unpriced_tip(snap.cost)
         if card.tooltip != tip:
             card.tooltip = tip
         self.query_one("#card-alerts", Card).set(
@@ -261,15 +254,7 @@ class DashboardScreen(Screen[None]):
             self.add_class("-sessions")  # and it stays: no card coming and going
             self.refresh_bindings()  # `w` shows
         self.set_class(bool(waiting), "-waiting")
-        card = self.query_one("#card-waiting", Card)
-        if not waiting:
-            card.set(Text("0", "bold"), None, Text("no agent waits", "dim"))
-            return
-        first = min(waiting, key=lambda a: (a.session.state_since or 0.0) if a.session else 0.0)
-        note = safe.name_text(first.name, STATE_STYLE["needs_input"], limit=40)
-        if first.session is not None:
-            note.append(" " + safe.name(state_label(first.session), 40))
-        card.set(Text(str(len(waiting)), STATE_STYLE["needs_input"]), None, note)
+        self.query_one("#card-waiting", Card).set(*waiting_card(waiting))
 
     def render_tasks(self) -> None:
         """A task file moved between ticks: the Tasks card and the TASKS column follow."""
@@ -473,30 +458,3 @@ class DashboardScreen(Screen[None]):
     def action_log_level(self) -> None:
         level = self.query_one(EventLog).cycle_level()
         self.notify(f"event log: {level} and above", timeout=2)
-
-
-def _cost_card(cost: CostState | None) -> tuple[Text, None, Text]:
-    """Today's spend; below it the month, the burn rate, or the budget nearest its limit."""
-    if cost is None:
-        return Text("-", "dim"), None, Text("no usage data", "dim")
-    value = Text(fmt.cost(cost.today, cost.unknown_today), "bold")
-    worst = max(cost.budgets, key=lambda b: b.pct, default=None)
-    if worst is not None and worst.pct >= 50:
-        style = "bold red" if worst.exceeded else "yellow" if worst.runs_out_in_period else ""
-        unpriced = cost.unknown if worst.name == "monthly" else cost.unknown_today
-        note = Text(f"{worst.name} {fmt.UNPRICED if unpriced else ''}{worst.pct:.0f}%", style)
-        if worst.runs_out_at is not None and worst.runs_out_in_period:
-            note.append(f" out {time.strftime('%H:%M', time.localtime(worst.runs_out_at))}")
-        return value, None, note
-    note = Text(f"mo {fmt.cost(cost.month, cost.unknown)} {fmt.usd(cost.burn_per_hour)}/h", "dim")
-    return value, None, note
-
-
-def _unpriced_tip(cost: CostState | None) -> str | None:
-    """What the ≥ on the card means, when it is there."""
-    if cost is None or not cost.unknown:
-        return None
-    return (
-        f"{fmt.UNPRICED} leaves out {cost.unknown_today} usage records today "
-        f"({cost.unknown} this month) with no price: set one in [prices] of the config"
-    )
