@@ -247,6 +247,10 @@ class AgentSample(_Frozen):
         description="the agent's session read from its own files (Claude Code, Codex, Gemini "
         "CLI), joined to this process row; live only",
     )
+    host: str | None = Field(
+        default=None,
+        description="the fleet host (a `[[hosts]]` name) it runs on; None: this machine",
+    )
 
     def uptime(self, now: float) -> float | None:
         """Seconds since the root process started, or None when not running."""
@@ -439,6 +443,36 @@ class SessionsStatus(_Frozen):
     """One line naming the file (and line) of the latest problem."""
 
 
+HostState = Literal["connecting", "live", "slow", "stale", "unreachable", "failed"]
+"""A fleet host as the viewer sees it (fleet/):
+- connecting: ssh started, no snapshot yet (the first connection or a retry);
+- live: its newest snapshot is fresh;
+- slow: connected, but its newest snapshot is older than two of its intervals;
+- stale: connected, but nothing for `stale_after` seconds (its rows are kept, greyed);
+- unreachable: ssh could not connect or the connection dropped (retried with backoff);
+- failed: connected, but the remote cannot stream (no history, no `tui-monitor`, an
+  unknown protocol version, garbage, a line too long): retried with backoff, reason said."""
+
+
+class HostStatus(_Frozen):
+    """One `[[hosts]]` entry at one moment, for the Hosts card and the HOST column."""
+
+    name: str
+    """As configured (cleaned); shown in the HOST column and the Hosts card."""
+    state: HostState
+    reason: str | None = None
+    """One line, cleaned: why it is not live (`ssh: Connection refused`, `remote has no
+    history at ~/.local/share/...`, `protocol 2, this viewer speaks 1`, ...)."""
+    last_ts: float | None = Field(default=None, description="epoch s of its newest tick")
+    received_at: float | None = Field(
+        default=None, description="local epoch s its newest snapshot arrived"
+    )
+    remote_version: str | None = None
+    """The remote `tui-monitor --version`, from the stream's handshake."""
+    snapshot: Snapshot | None = Field(default=None, exclude=True, repr=False)
+    """Its newest snapshot (agents not yet tagged with `host`)."""
+
+
 class Snapshot(_Frozen):
     """One tick of everything, as the sampler produced it."""
 
@@ -466,6 +500,12 @@ class Snapshot(_Frozen):
     """The session file readers' progress and problems (None: not reading any)."""
     session_changes: tuple[SessionMeta, ...] = Field(default=(), exclude=True, repr=False)
     """Sessions that began or changed since the previous tick: the history stores these."""
+    hosts: tuple[HostStatus, ...] = ()
+    """The fleet's hosts (fleet/), when `[[hosts]]` are configured; the viewer merges their
+    agents into `agents` (tagged with `host`). Never recorded: the history is this machine's."""
     event_rows: Any = Field(default=None, exclude=True, repr=False)
     """More reported events of this tick, older than those in `events`, as rows for the
     events table (a flood's thousands are written, not shown; history has them all)."""
+
+
+HostStatus.model_rebuild()

@@ -135,11 +135,18 @@ class AttachedSource(SnapshotSource):
     mode: Mode = "attached"
 
     def __init__(
-        self, db: Path, interval: float, pid: int | None = None, settings: Settings | None = None
+        self,
+        db: Path,
+        interval: float,
+        pid: int | None = None,
+        settings: Settings | None = None,
+        take_over: bool = True,
     ) -> None:
         self.db = self.path = db
         self.interval = interval
         self.pid = pid
+        self.take_over = take_over
+        """False: only ever follow (`stream`, `serve`): never record, whoever stops."""
         self.settings = settings or Settings()
         self.errors = 0
         self.last_error: str | None = None
@@ -230,7 +237,7 @@ class AttachedSource(SnapshotSource):
                     self._stopped = self._newest or time.time()
                     self._gone_at = time.monotonic()
                 waited = time.monotonic() - (self._gone_at or 0.0)
-                if self.cannot_record is None and waited >= TAKE_OVER_AFTER:
+                if self.take_over and self.cannot_record is None and waited >= TAKE_OVER_AFTER:
                     return
             else:
                 self.pid, self._stopped = pid, None
