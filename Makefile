@@ -23,19 +23,26 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# tests/e2e drives the real program in tmux: install it with apt when missing (as root, or
-# through sudo). `make run` does not need it.
+# Tests drive real programs: tmux (tests/e2e), and whatever else a line below names. Each
+# word is COMMAND:DEBIAN-PACKAGE; a missing command is installed with apt (as root, or through
+# sudo). `make run` needs none of them.
+TEST_TOOLS := \
+	tmux:tmux
+
 test-tools:
-	@command -v tmux >/dev/null 2>&1 || { \
-	  echo "tmux not found (tests/e2e need it): installing it with apt-get"; \
-	  if [ "$$(id -u)" = 0 ]; then sudo=; \
-	  elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
-	  else echo "make: tmux is missing and this is not root and there is no sudo:" \
-	    "install tmux (apt-get install tmux), then run make test again" >&2; exit 1; fi; \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; \
-	  command -v tmux >/dev/null 2>&1 || { echo "make: could not install tmux" \
-	    "(apt-get install tmux failed, see above); tests/e2e need it" >&2; exit 1; }; }
+	@missing=; for pair in $(TEST_TOOLS); do \
+	  PATH="$$PATH:/usr/sbin:/sbin" command -v "$${pair%%:*}" >/dev/null 2>&1 || \
+	    missing="$$missing $${pair#*:}"; done; \
+	[ -z "$$missing" ] && exit 0; \
+	echo "installing with apt-get (the tests need them):$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
+	else echo "make: missing$$missing, this is not root and there is no sudo:" \
+	  "install them (apt-get install$$missing), then run make test again" >&2; exit 1; fi; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  $$missing >/dev/null || { echo "make: apt-get install$$missing failed (see above)" >&2; \
+	  exit 1; }
 
 test: lint typecheck test-tools
 	$(BIN)/python -m pytest -q
