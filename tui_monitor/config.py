@@ -28,6 +28,7 @@ from .alerts.rules import AlertSettings
 from .cost.budgets import BudgetSettings
 from .cost.prices import PriceTable
 from .errors import ConfigError
+from .fleet.settings import FleetSettings, HostConfig
 
 APP_NAME = "tui-monitor"
 CONFIG_ENV = "TUI_MONITOR_CONFIG"
@@ -457,6 +458,19 @@ class FileSettings(BaseModel):
     agents: list[AgentRule] = Field(default_factory=list)
     tasks: list[TaskBoardSettings] = Field(default_factory=list)
     """Task boards: directories of YAML task files shown live (the Tasks screen, `T`)."""
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
+    hosts: list[HostConfig] = Field(default_factory=list, max_length=256)
+    """Other machines whose recorders the dashboard shows beside this one (fleet/)."""
+
+    @field_validator("hosts")
+    @classmethod
+    def _unique_hosts(cls, v: list[HostConfig]) -> list[HostConfig]:
+        seen: set[str] = set()
+        for host in v:
+            if host.name in seen:
+                raise ValueError(f"host name {host.name!r} is defined twice")
+            seen.add(host.name)
+        return v
 
     @field_validator("tasks")
     @classmethod

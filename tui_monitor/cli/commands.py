@@ -103,6 +103,14 @@ def interval_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[.
     is_flag=True,
     help="Dashboard: no actions (t, K say read-only); config [ui] read_only does the same.",
 )
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Dashboard: show this machine's agents too, over ssh (repeat for more; a [[hosts]] "
+    "entry of that name, else NAME is the ssh destination). Default: every [[hosts]] entry.",
+)
 @interval_option("Seconds between ticks, for the dashboard and any command")
 @click.version_option(__version__, prog_name="tui-monitor")
 @click.pass_context
@@ -112,6 +120,7 @@ def cli(
     db: Path | None,
     at: str | None,
     read_only: bool,
+    hosts: tuple[str, ...],
     interval: float | None,
 ) -> None:
     """A terminal monitor for fleets of AI agents.
@@ -122,13 +131,15 @@ def cli(
     named = ctx.get_parameter_source("config") == click.core.ParameterSource.COMMANDLINE
     ctx.obj = Context(config, named=named, interval=interval)
     if ctx.invoked_subcommand is None:
-        _run_ui(ctx.obj, db, _when(at) if at is not None else None, read_only)
+        _run_ui(ctx.obj, db, _when(at) if at is not None else None, read_only, hosts)
         return
     startup.resume()  # the dashboard resumes the collector after its first screen
     if at is not None:
         raise click.UsageError("--at applies to the dashboard (no command), not to a command")
     if read_only:
         raise click.UsageError("--read-only applies to the dashboard (no command)")
+    if hosts:
+        raise click.UsageError("--host applies to the dashboard (no command)")
 
 
 def _when(text: str) -> float:
@@ -143,7 +154,11 @@ def _when(text: str) -> float:
 
 
 def _run_ui(
-    obj: Context, db: Path | None, at: float | None = None, read_only: bool = False
+    obj: Context,
+    db: Path | None,
+    at: float | None = None,
+    read_only: bool = False,
+    hosts: tuple[str, ...] = (),
 ) -> None:
     from ..source import choose_source
     from ..store.queries import History
@@ -153,6 +168,17 @@ def _run_ui(
     if read_only:
         ui = settings.ui.model_copy(update={"read_only": True})
         settings = settings.model_copy(update={"ui": ui})
+    if hosts:
+        from pydantic import ValidationError
+
+        from ..fleet.settings import choose_hosts
+
+        try:
+            chosen = choose_hosts(settings.hosts, hosts)
+        except ValidationError as exc:
+            msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise click.BadParameter(msg, param_hint="--host") from None
+        settings = settings.model_copy(update={"hosts": chosen})
     path = db or settings.store.db_path()
     if at is not None and not path.exists():
         raise click.ClickException(f"no history at {path} to replay (record some first)")
