@@ -21,13 +21,10 @@ errors panel with problems long gone.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 from .. import safe
 from ..models import (
@@ -36,11 +33,10 @@ from ..models import (
     RateWindow,
     SessionFamily,
     SessionMeta,
-    SessionState,
     SessionTokens,
     UsageRecord,
 )
-from .live import LIVE_WINDOW, Live, infer, state_event
+from .live import state_event
 from .records import (
     RateLimit,
     SessionActivity,
@@ -53,8 +49,19 @@ from .records import (
     SessionUsage,
     supersedes,
 )
+from .session import (
+    CWD_MAX,
+    ID_MAX,
+    NAME_MAX,
+    PATH_MAX,
+    TEXT_MAX,
+    Session,
+    agent_name,
+    cut,
+    utc,
+)
 from .telemetry import Telemetry, event_record, usage_source
-from .tokens import Tokens, usage_record
+from .tokens import usage_record
 
 SETTLE = 2.0
 """Seconds a usage record waits for a larger copy of itself (Claude Code writes a response's
@@ -67,133 +74,6 @@ KEYS_KEPT = 100_000
 """Usage keys remembered as handed out (a re-read older than this is caught by the history's
 unique index and the ledger instead)."""
 ERRORS_KEPT = 10_000
-PREFIX: dict[str, str] = {"claude-code": "claude", "codex": "codex", "gemini": "gemini"}
-"""Family -> the program's name, the first part of a session's agent name."""
-_TEXT_MAX = 500
-_NAME_MAX = 128
-"""As the ingest protocol bounds a model's name."""
-_ID_MAX = 200
-_PATH_MAX = 4096
-CWD_MAX = 1024
-"""As the agent collector cleans and cuts a process's cwd, so the two compare."""
-_ALNUM = re.compile(r"[^0-9A-Za-z]")
-
-
-def agent_name(family: SessionFamily, session_id: str) -> str:
-    """The name a session's usage and errors are recorded under: program and a short id,
-    letters and digits only (a hostile id cannot make a name that needs escaping).
-
-    Codex ids are UUIDv7, whose first characters are a timestamp shared by sessions started
-    within a minute, so Codex names take the id's last eight characters; the others, random
-    from the start, take the first eight (what `claude --resume` lists).
-    """
-    compact = _ALNUM.sub("", session_id)
-    short = compact[-8:] if family == "codex" else compact[:8]
-    if not short:
-        short = hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()[:8]
-    return f"{PREFIX[family]}:{short}"
-
-
-def _cut(value: str, limit: int) -> str:
-    """Text from a file is kept as written (the UI and the CLI clean it where they show it),
-    only bounded."""
-    return value[:limit]
-
-
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
-
-@dataclass(slots=True)
-class Session:
-    """One root session as the book knows it (mutable; frozen into models when shown)."""
-
-    family: SessionFamily
-    session_id: str
-    agent: str
-    cwd: str | None = None
-    place: str = ""
-    """`cwd` as the agent collector shows a process's (cleaned, cut), for the join."""
-    git_branch: str | None = None
-    version: str | None = None
-    models: list[str] = field(default_factory=list)
-    model: str | None = None
-    model_ts: float = 0.0
-    first_ts: float | None = None
-    last_ts: float | None = None
-    tokens: Tokens = field(default_factory=Tokens)
-    pending: Tokens = field(default_factory=Tokens)
-    """Usage still settling: shown on the row already, not yet recorded."""
-    last_kind: str | None = None
-    """The last activity's kind (user, assistant, tool, turn_end)."""
-    last_tool: str | None = None
-    last_error: str | None = None
-    last_error_ts: float | None = None
-    rate_limits: dict[int | None, RateWindow] = field(default_factory=dict)
-    children: set[str] = field(default_factory=set)
-    live: Live = field(default_factory=Live)
-    """Its newest exact signal and the state last shown (live.py)."""
-    usage_source: str | None = None
-    """"files" or "otlp": the one source this session's usage is counted from
-    (telemetry.py)."""
-    telemetry: Telemetry | None = None
-    """The session's own metrics (OTLP), for its row."""
-
-    def metrics(self) -> dict[str, float]:
-        return self.telemetry.metrics() if self.telemetry is not None else {}
-
-    def meta(self) -> SessionMeta:
-        return SessionMeta(
-            family=self.family,
-            session_id=self.session_id,
-            agent=self.agent,
-            cwd=self.cwd,
-            git_branch=self.git_branch,
-            version=self.version,
-            models=tuple(self.models),
-            model=self.model,
-            first_ts=self.first_ts,
-            last_ts=self.last_ts,
-        )
-
-    def seen(self, ts: float | None) -> None:
-        if ts is None:
-            return
-        if self.first_ts is None or ts < self.first_ts:
-            self.first_ts = ts
-        if self.last_ts is None or ts > self.last_ts:
-            self.last_ts = ts
-
-    @property
-    def latest(self) -> float | None:
-        """The newest thing heard of it: a line, or a signal."""
-        sig = self.live.signal
-        if sig is None or (self.last_ts is not None and self.last_ts >= sig.ts):
-            return self.last_ts
-        return sig.ts
-
-    def view(self, now: float, window: float, live_window: float = LIVE_WINDOW) -> SessionState:
-        tokens = Tokens()
-        tokens.add(self.tokens.freeze())
-        tokens.add(self.pending.freeze())
-        files = infer(self.last_kind, self.last_ts, now, window)
-        shown = self.live.resolve(files, now, live_window)
-        return SessionState(
-            meta=self.meta(),
-            tokens=tokens.freeze(),
-            state=None if shown is None else shown.state,
-            state_source=None if shown is None else shown.source,
-            state_reason=None if shown is None else _cut(shown.reason or "", _NAME_MAX) or None,
-            state_tool=None if shown is None else _cut(shown.tool or "", _NAME_MAX) or None,
-            state_since=None if shown is None else shown.since,
-            last_tool=self.last_tool,
-            last_error=self.last_error,
-            last_error_ts=self.last_error_ts,
-            rate_limits=tuple(
-                sorted(self.rate_limits.values(), key=lambda w: w.window_minutes or 1 << 30)
-            ),
-            subagents=len(self.children),
-        )
 
 
 @dataclass(slots=True)
@@ -318,7 +198,7 @@ class SessionBook:
                     if self.on_change is not None:
                         self.on_change()  # the row should say it now, not at the next tick
                 if r.tool and r.reason != "elicitation":  # (an elicitation's is a server)
-                    s.last_tool = _cut(r.tool, _NAME_MAX)
+                    s.last_tool = cut(r.tool, NAME_MAX)
                 continue
             s.seen(r.ts)
             if isinstance(r, SessionUsage):
@@ -327,7 +207,7 @@ class SessionBook:
                 s.last_kind = r.kind
                 s.live.note(r.ts)
                 if r.kind == "tool" and r.tool:
-                    s.last_tool = _cut(r.tool, _NAME_MAX)
+                    s.last_tool = cut(r.tool, NAME_MAX)
             elif isinstance(r, SessionError):
                 self._take_error(s, r)
             elif isinstance(r, SessionMetric):
@@ -403,7 +283,7 @@ class SessionBook:
             sid = parent
         s = self.sessions.get(sid)
         if s is None:
-            s = self.sessions[sid] = Session(family, _cut(sid, _ID_MAX), agent_name(family, sid))
+            s = self.sessions[sid] = Session(family, cut(sid, ID_MAX), agent_name(family, sid))
             self._changed.add(sid)
         if sid != session_id:
             s.children.add(session_id)
@@ -415,12 +295,12 @@ class SessionBook:
         s = self._root(r.family, r.session_id)
         if r.session_id == s.session_id:  # a child's cwd/branch/version are not the root's
             if r.cwd:
-                s.cwd = _cut(r.cwd, _PATH_MAX)
+                s.cwd = cut(r.cwd, PATH_MAX)
                 s.place = safe.clean(s.cwd, CWD_MAX)
             if r.git_branch:
-                s.git_branch = _cut(r.git_branch, _NAME_MAX)
+                s.git_branch = cut(r.git_branch, NAME_MAX)
             if r.version:
-                s.version = _cut(r.version, _NAME_MAX)
+                s.version = cut(r.version, NAME_MAX)
         s.seen(r.ts)
         self._changed.add(s.session_id)
 
@@ -445,7 +325,7 @@ class SessionBook:
         else:
             self._waiting[key] = _Waiting(u, s, now, source, poll)
         s.pending.add(u)
-        model = _cut(u.model, _NAME_MAX) or "unknown"
+        model = cut(u.model, NAME_MAX) or "unknown"
         if model not in s.models:
             s.models.append(model)
         if u.ts >= s.model_ts:
@@ -458,7 +338,7 @@ class SessionBook:
         self._ready.append((w.usage, w.root))
 
     def _take_error(self, s: Session, e: SessionError) -> None:
-        message = _cut(e.message, _TEXT_MAX)
+        message = cut(e.message, TEXT_MAX)
         if s.last_error_ts is None or e.ts >= s.last_error_ts:
             s.last_error, s.last_error_ts = message, e.ts
         seen = (s.session_id, e.ts, e.error_type)
@@ -469,9 +349,9 @@ class SessionBook:
             self._errors_seen.popitem(last=False)
         self._errors.append(
             ErrorRecord(
-                ts=_dt(e.ts),
+                ts=utc(e.ts),
                 agent=s.agent,
-                error_type=_cut(e.error_type, _NAME_MAX) or "error",
+                error_type=cut(e.error_type, NAME_MAX) or "error",
                 message=message,
             )
         )

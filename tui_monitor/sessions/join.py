@@ -27,8 +27,9 @@ import re
 from collections import defaultdict
 
 from ..models import AgentSample, SessionFamily
-from .book import PREFIX, Session, SessionBook
+from .book import SessionBook
 from .live import LIVE_WINDOW
+from .session import PREFIX, Session
 
 SLACK = 1.0
 _PROGRAMS: dict[str, SessionFamily] = {v: k for k, v in PREFIX.items()}  # type: ignore[misc]
