@@ -151,7 +151,7 @@ def agent_families(fleet: Fleet) -> Iterator[Metric]:
 
 def money_families(snap: Snapshot, t: Tally) -> Iterator[Metric]:
     def counter(name: str, doc: str, labels: list[str]) -> CounterMetricFamily:
-        return CounterMetricFamily(P + name, doc, labels=labels, created=t.started)
+        return CounterMetricFamily(P + name, doc, labels=labels)
 
     tokens = counter("tokens", "Tokens used since the recorder started, by model and "
                      "type (input excludes cache reads).", ["model", "type"])  # fmt: skip
@@ -172,7 +172,7 @@ def money_families(snap: Snapshot, t: Tally) -> Iterator[Metric]:
         events.add_metric([level], t.events[level])
     yield events
     yield CounterMetricFamily(P + "errors_reported", "Errors agents reported since the "
-                              "recorder started.", value=t.errors, created=t.started)  # fmt: skip
+                              "recorder started.", value=t.errors)  # fmt: skip
     if snap.cost is not None:
         yield from gauge("cost_today_usd", "USD spent today (local time), all agents.",
                          snap.cost.today)  # fmt: skip

@@ -89,7 +89,7 @@ def health_of(recorder: RecorderView, started: float) -> Health:
 
 def health_families(snap: Snapshot, h: Health) -> Iterator[Metric]:
     def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
-        return CounterMetricFamily(P + name, doc, value=value, created=h.started)
+        return CounterMetricFamily(P + name, doc, value=value)
 
     def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
         return GaugeMetricFamily(P + name, doc, value=value)
