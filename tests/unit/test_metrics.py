@@ -127,7 +127,7 @@ def test_grafana_dashboard_uses_only_metrics_we_export() -> None:
     def walk(node: object) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                if (key in ("expr", "definition") and isinstance(value, str)) or (key == "query" and isinstance(value, str)):
+                if key in ("expr", "definition", "query") and isinstance(value, str):
                     exprs.append(value)
                 else:
                     walk(value)
