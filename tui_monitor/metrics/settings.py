@@ -16,7 +16,7 @@ class MetricsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     listen: str | None = None
-    """host:port, e.g. "127.0.0.1:9464"; None (the default): no endpoint. A loopback
+    """host:port, e.g. "127.0.0.1:9464"; unset (the default): no endpoint. A loopback
     address unless `allow_remote` is set (`record --metrics ADDR` sets it for one run)."""
     allow_remote: bool = False
     """Accept a `listen` address other machines can reach (they still need the token)."""
