@@ -41,13 +41,16 @@ def record_with_metrics(tmp: Path, sock: Path, port: int) -> RecorderProcess:
     with log.open("wb") as err:
         proc = subprocess.Popen(
             [tui_monitor(), "record", "--db", str(db), "--metrics", f"127.0.0.1:{port}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
             start_new_session=True,
-        )  # fmt: skip
+        )
     rec = RecorderProcess(proc, db, sock, log)
     STARTED.append(rec)
-    wait_for(lambda: "metrics o" in rec.stderr_text() or proc.poll() is not None,
-             30, "the metrics line")  # fmt: skip
+    wait_for(
+        lambda: "metrics o" in rec.stderr_text() or proc.poll() is not None, 30, "the metrics line"
+    )
     assert proc.poll() is None, rec.stderr_text()
     return rec
 
@@ -56,8 +59,13 @@ def token_file() -> Path:
     return Path(os.environ["XDG_DATA_HOME"]) / "tui-monitor" / "metrics.token"
 
 
-def get(port: int, path: str = "/metrics", token: str | None = None, method: str = "GET",
-        body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
+def get(
+    port: int,
+    path: str = "/metrics",
+    token: str | None = None,
+    method: str = "GET",
+    body: bytes | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
@@ -136,10 +144,18 @@ def prometheus(tmp: Path, config: Path) -> Iterator[int]:
     port = free_port()
     log = (tmp / "prometheus.log").open("wb")
     proc = subprocess.Popen(
-        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-    )  # fmt: skip
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     try:
         yield port
     finally:
@@ -169,8 +185,9 @@ def query(port: int, expr: str) -> list[dict[str, Any]]:
     shutil.which("prometheus") is None,
     reason="prometheus not installed (Debian package prometheus; make test-tools)",
 )
-def test_a_real_prometheus_scrapes_our_values(tmp_path: Path,
-                                              recorder: tuple[RecorderProcess, int]) -> None:  # fmt: skip
+def test_a_real_prometheus_scrapes_our_values(
+    tmp_path: Path, recorder: tuple[RecorderProcess, int]
+) -> None:
     rec, port = recorder
     wait_for(token_file().exists, 30, "the token file")
     with prometheus(tmp_path, prometheus_config(tmp_path, port)) as prom:
@@ -186,8 +203,8 @@ def test_a_real_prometheus_scrapes_our_values(tmp_path: Path,
         ticks = "tui_monitor_recorder_ticks_total > 0"
         lag = "tui_monitor_recorder_tick_lag_seconds >= 0"
         for expr in (up, sleeper, idle, ticks, lag):
-            wait_for(lambda e=expr: answered(e), DEADLINE,  # type: ignore[misc]
-                     f"Prometheus to answer {expr} ({(tmp_path / 'prometheus.log').read_text()[-2000:]})")  # fmt: skip
+            what = f"Prometheus to answer {expr} (its log: {tmp_path}/prometheus.log)"
+            wait_for(lambda e=expr: answered(e), DEADLINE, what)  # type: ignore[misc]
         (series,) = found[sleeper]
         assert series["metric"]["instance"] == f"127.0.0.1:{port}"
         assert series["value"][1] == "1"
@@ -213,8 +230,12 @@ def test_a_port_in_use_leaves_metrics_off_and_recording_on(tmp_path: Path, short
 
 @pytest.mark.parametrize("addr", ["10.1.2.3:9464", "9464", "127.0.0.1:0"])
 def test_a_bad_metrics_address_is_one_line(addr: str, tmp_path: Path) -> None:
-    done = subprocess.run([tui_monitor(), "record", "--db", str(tmp_path / "h.db"),
-                           "--metrics", addr], capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [tui_monitor(), "record", "--db", str(tmp_path / "h.db"), "--metrics", addr],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "--metrics" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "h.db").exists()
