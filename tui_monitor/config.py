@@ -29,6 +29,8 @@ from .cost.budgets import BudgetSettings
 from .cost.prices import PriceTable
 from .errors import ConfigError
 from .fleet.settings import FleetSettings, HostConfig
+from .listen import is_loopback, split_listen
+from .metrics.settings import MetricsSettings
 
 APP_NAME = "tui-monitor"
 CONFIG_ENV = "TUI_MONITOR_CONFIG"
@@ -234,29 +236,6 @@ class IngestSettings(BaseModel):
         return self.socket.expanduser() if self.socket else default_socket_path()
 
 
-def split_listen(listen: str) -> tuple[str, int]:
-    """`host:port` (`[v6]:port` for IPv6) -> (host, port); ValueError with the reason."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{listen!r}: must be host:port with a port from 1 to 65535")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not host:
-        raise ValueError(f"{listen!r}: names no host (use 127.0.0.1)")
-    return host, int(port)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is a loopback address or `localhost` (names are not resolved here)."""
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class OtlpSettings(BaseModel):
     """The OTLP/HTTP receiver: Claude Code, Codex and Gemini CLI export their telemetry to
     it natively (otlp/). Every request needs the bearer token in `token_file`."""
@@ -448,6 +427,7 @@ class FileSettings(BaseModel):
     ui: UiSettings = Field(default_factory=UiSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     otlp: OtlpSettings = Field(default_factory=OtlpSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     prices: PriceTable = Field(default_factory=PriceTable)
     """USD per million tokens by model name or glob, for usage reported without cost_usd; they
     override the built-in table."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from .aio import wait_set
 from .alerts.tick import AlertTick
-from .config import Settings
+from .config import Settings, data_dir
 from .cost.budgets import HOUR
 from .cost.ledger import DEDUP_CAPACITY, Ledger
 from .cost.tick import CostTick, month_start_ms
@@ -33,16 +33,20 @@ from .ingest.protocol import MAX_LINE
 from .ingest.server import IngestServer
 from .ingest.spool import ensure_spool_dir
 from .ingest.tail import Tailer, TailProblem
+from .metrics.start import start_metrics
 from .models import Snapshot, TaskBoard
 from .otlp.start import start_otlp
+from .otlp.token import load_token
 from .sampler import Sampler
 from .store.live import LiveWriter
 from .store.queries import History
 from .store.queue import WriteQueue
 from .store.retention import prune_steps
+from .store.schema import LEVEL_NAMES
 from .store.writer import Batch, Writer
 
 if TYPE_CHECKING:
+    from .metrics.server import MetricsServer
     from .otlp.receiver import OtlpReceiver
 
 T = TypeVar("T")
@@ -89,6 +93,10 @@ class Recorder:
         self.hub: IngestHub | None = None
         self.server: IngestServer | None = None
         self.otlp: OtlpReceiver | None = None
+        self.metrics: MetricsServer | None = None
+        """/metrics, when `[metrics] listen` is set (metrics/)."""
+        self.say: Callable[[str], None] | None = None
+        """One-line notices for the person running `record` (where /metrics listens)."""
         self._recount = asyncio.Event()
         self._reads = ThreadPoolExecutor(1, thread_name_prefix="tui-monitor-history")
         """The recorder's own reads of the history (one run's), so shutdown can wait for them."""
@@ -192,10 +200,17 @@ class Recorder:
         cost = self.sampler.cost = CostTick(self.settings.prices, self.settings.budgets)
         alerts = self.sampler.alerts = AlertTick(self.settings.alerts)
         tasks: list[asyncio.Task[None]] = []
+        unsubscribe_metrics: Callable[[], None] | None = None
         writing = asyncio.create_task(queue.run(), name="writer") if queue is not None else None
         try:
             await self._listen()
             self.otlp = await start_otlp(self.settings, self.sampler)
+            if (mcfg := self.settings.metrics).listen is not None:
+                path = mcfg.token_path(data_dir())
+                token = (path, functools.partial(load_token, path))
+                self.metrics, unsubscribe_metrics = await start_metrics(
+                    mcfg, token, self, self.sampler.subscribe, LEVEL_NAMES, self.say
+                )
             await self._seed(cost)
             tasks.append(asyncio.create_task(self.sampler.run(stop), name="sampler"))
             if queue is not None and self._prune:
@@ -212,6 +227,10 @@ class Recorder:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if unsubscribe_metrics is not None:
+                unsubscribe_metrics()
+            if self.metrics is not None:
+                await self.metrics.close()
             if self.otlp is not None:
                 await self.otlp.close()  # what it answered "ok" is in the book: the last tick
             if self.server is not None:

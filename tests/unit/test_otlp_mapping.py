@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from tui_monitor.config import OtlpSettings
 from tui_monitor.errors import ServerError
+from tui_monitor.httpd import Body, TooLarge
 from tui_monitor.otlp import wire
-from tui_monitor.otlp.http import Body, TooLarge
 from tui_monitor.otlp.receiver import decode
 from tui_monitor.otlp.token import load_token
 from tui_monitor.sessions.book import SessionBook

@@ -23,6 +23,7 @@ from ..errors import TuiMonitorError
 from ..models import Snapshot
 from . import startup
 from .context import Context, db_option, db_path, pass_ctx
+from .metrics import metrics_option, with_metrics
 
 if TYPE_CHECKING:
     from ..ui.app import MonitorApp
@@ -320,8 +321,11 @@ def agents(obj: Context) -> None:
 @db_option
 @interval_option("Seconds between ticks")
 @click.option("-v", "--verbose", is_flag=True, help="Print a line for every committed batch.")
+@metrics_option
 @pass_ctx
-def record(obj: Context, db: Path | None, interval: float | None, verbose: bool) -> None:
+def record(
+    obj: Context, db: Path | None, interval: float | None, verbose: bool, metrics: str | None
+) -> None:
     """Record snapshots to the history database until SIGTERM, SIGHUP or Ctrl+C (headless)."""
     from ..recorder import Recorder, install_signal_handlers
     from ..store.lock import RecorderLock, move_aside_if_corrupt
@@ -329,7 +333,7 @@ def record(obj: Context, db: Path | None, interval: float | None, verbose: bool)
 
     if interval is not None:
         obj.interval = interval
-    settings = obj.settings()
+    settings = with_metrics(obj.settings(), metrics)
     path = db_path(obj, db)
 
     def committed(b: Batch) -> None:
@@ -350,6 +354,7 @@ def record(obj: Context, db: Path | None, interval: float | None, verbose: bool)
         if moved:
             click.echo(f"tui-monitor: {moved}", err=True)
         recorder = Recorder(settings, path, on_commit=committed)
+        recorder.say = lambda line: click.echo(f"tui-monitor: {line}", err=True)
         recorder.open()
         click.echo(
             f"recording to {path} (pid {os.getpid()}) every {settings.interval:g}s; "

@@ -27,13 +27,13 @@ from pathlib import Path
 from ..config import OtlpSettings
 from ..cost.builtin import BUILTIN
 from ..errors import ServerError
+from ..httpd import HttpServer, Reply, Request
 from ..models import OtlpStatus
 from ..sessions.book import SessionBook
 from ..sessions.records import SessionRecord, SessionUsage
 from . import media
 from .events import map_logs
 from .hooks import FAMILIES, BadHook, map_hook, parse
-from .http import HttpServer, Reply, Request
 from .metrics import count_spans, map_metrics
 from .token import load_token
 

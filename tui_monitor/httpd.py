@@ -1,4 +1,5 @@
-"""A small HTTP/1.1 server on asyncio streams, with `h11` doing the protocol.
+"""A small HTTP/1.1 server on asyncio streams, with `h11` doing the protocol: the OTLP
+receiver's (otlp/) and /metrics' (metrics/). It imports nothing of ours, so either may use it.
 
 Why h11 and not aiohttp: h11 (python-hyper; the parser under uvicorn and httpcore) is a
 well-kept sans-IO state machine that costs ~20 ms to import against aiohttp.web's ~170 ms on
@@ -46,6 +47,8 @@ class Reply:
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
     close: bool = False
+    head: bool = False
+    """The answer to a HEAD request: its headers (the length included) without the body."""
 
 
 Gate = Callable[[Request], Reply | None]
@@ -176,6 +179,7 @@ class HttpServer:
                 if not isinstance(event, h11.Request):
                     return  # closed, or a client done with us
                 reply = await self._one(conn, reader, event)
+                reply.head = event.method == b"HEAD"  # h11 refuses a body after HEAD
             except h11.RemoteProtocolError as exc:
                 if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
                     return
@@ -230,7 +234,8 @@ class HttpServer:
         if r.close:
             headers.append(("connection", "close"))
         out = conn.send(h11.Response(status_code=r.status, headers=headers))
-        out += conn.send(h11.Data(data=r.body)) or b""
+        if not r.head:
+            out += conn.send(h11.Data(data=r.body)) or b""
         out += conn.send(h11.EndOfMessage()) or b""
         writer.write(out or b"")
         await asyncio.wait_for(writer.drain(), self.idle_timeout)
