@@ -430,9 +430,10 @@ from .export import export  # noqa: E402
 from .integrate import integrate  # noqa: E402
 from .run import run  # noqa: E402
 from .sessions import sessions  # noqa: E402
+from .stream import stream  # noqa: E402
 from .tasks import tasks  # noqa: E402
 
-for command in (config, db, demo, emit, export, integrate, run, sessions, tasks):
+for command in (config, db, demo, emit, export, integrate, run, sessions, stream, tasks):
     cli.add_command(command)
 
 if __name__ == "__main__":
