@@ -9,6 +9,7 @@ stdin reaches EOF (sshd closes it when the connection drops), or SIGTERM/SIGHUP 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -174,7 +175,5 @@ def _quiet_stdout() -> None:
     try:
         sys.stdout.flush()
     except (BrokenPipeError, OSError, ValueError):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
