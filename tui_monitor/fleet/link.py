@@ -126,6 +126,8 @@ class HostLink:
         """Monotonic s the newest snapshot arrived (None: none on this connection)."""
         self._interval = 1.0
         self._tail = bytearray()
+        self.pids: list[int] = []
+        """Every ssh process this link started (tests check they are gone)."""
 
     @property
     def status(self) -> HostStatus:
@@ -198,6 +200,7 @@ class HostLink:
             self._end("failed", f"cannot run {safe.clean(argv[0], 200)}: {exc.strerror}", on_change)
             return False
         assert proc.stdout is not None and proc.stderr is not None
+        self.pids = [*self.pids[-9:], proc.pid]
         errors = asyncio.create_task(self._pump_stderr(proc.stderr))
         reader = asyncio.create_task(self._read(proc.stdout, on_change))
         exited = asyncio.create_task(proc.wait())
@@ -235,6 +238,8 @@ class HostLink:
             return None
         try:
             line = await _decode(first)
+        except protocol.VersionMismatch as exc:
+            return "failed", str(exc)
         except protocol.ProtocolError as exc:
             return "failed", f"not a tui-monitor stream: {exc}"
         if isinstance(line, protocol.ErrorLine):

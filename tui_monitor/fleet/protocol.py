@@ -81,6 +81,10 @@ class ProtocolError(ValueError):
     """A line this viewer cannot use; its message is the one-line reason."""
 
 
+class VersionMismatch(ProtocolError):
+    """A stream of another protocol version: a tui-monitor, but not one this viewer reads."""
+
+
 @dataclass(frozen=True, slots=True)
 class Handshake:
     protocol: int
@@ -182,7 +186,7 @@ def _handshake(doc: dict[str, Any]) -> Handshake:
         raise ProtocolError("a handshake without a protocol version")
     version = safe.name(doc.get("version", "?"), 40)
     if protocol != PROTOCOL:
-        raise ProtocolError(
+        raise VersionMismatch(
             f"the remote speaks stream protocol {protocol} (tui-monitor {version}), this "
             f"viewer speaks {PROTOCOL}: install the same tui-monitor on both"
         )
