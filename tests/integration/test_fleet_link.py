@@ -58,7 +58,7 @@ elif dest == "flood":
 elif dest == "evil":
     say(GOOD); say(EVIL + "\\n"); time.sleep(30)
 elif dest == "denied":
-    sys.stderr.write("Warning: Permanently added 'denied' (ED25519) to the list of known hosts.\\r\\n")
+    sys.stderr.write("Warning: Permanently added 'denied' (ED25519) to known hosts.\\r\\n")
     sys.stderr.write("root@denied: Permission denied (publickey).\\r\\n"); sys.exit(255)
 elif dest == "unknown":
     sys.stderr.write("ssh: Could not resolve hostname unknown: Name or service not known\\r\\n")
