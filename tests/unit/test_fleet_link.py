@@ -11,8 +11,8 @@ from factories import agent, snapshot
 
 from tui_monitor.fleet import protocol
 from tui_monitor.fleet.link import FLOOD_LINES, Backoff, Flood, HostLink
-from tui_monitor.fleet.merge import FleetSource
 from tui_monitor.fleet.settings import FleetSettings, HostConfig
+from tui_monitor.fleet_source import FleetSource
 from tui_monitor.models import HostState, HostStatus, Snapshot
 from tui_monitor.source import ScriptedSource
 

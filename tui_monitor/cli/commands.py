@@ -183,7 +183,7 @@ def _run_ui(
     if at is not None and not path.exists():
         raise click.ClickException(f"no history at {path} to replay (record some first)")
     _make_dirs(path)
-    from ..fleet.merge import with_fleet
+    from ..fleet_source import with_fleet
 
     source = with_fleet(settings, choose_source(settings, path))
     app = make_app(

@@ -386,16 +386,15 @@ def control_dir() -> Path | None:
     """The private (0700, ours) directory for ssh's ControlMaster sockets: short, as socket
     paths must be: $XDG_RUNTIME_DIR/tui-monitor/ssh, else /tmp/tui-monitor-UID/ssh. None (no
     connection reuse) where it cannot be made private."""
-    from ..errors import StoreError
-    from ..store.files import make_private_dirs
-
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     base = Path(runtime) / "tui-monitor" if runtime else Path(f"/tmp/tui-monitor-{os.getuid()}")
     path = base / "ssh"
     try:
-        make_private_dirs(path)
+        for directory in (base, path):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(directory, 0o700)
         st = os.lstat(path)
-    except (StoreError, OSError):  # no reuse, still a fleet
+    except OSError:  # no reuse, still a fleet
         return None
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
         return None

@@ -1,5 +1,8 @@
 """`FleetSource`: the local snapshot source with the fleet's hosts and agents added.
 
+It sits beside source.py, not in fleet/: config.py imports fleet/settings.py, so nothing in
+fleet/ may import the sources (which import the config) without a cycle.
+
 What the viewer gets is the local snapshot, with `hosts` (every configured host's
 `HostStatus`, in config order) and the remote hosts' agents appended after the local ones,
 each tagged `host=<its host's name>` (local agents keep `host=None`). Names are kept as the
@@ -19,12 +22,12 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from ..config import Settings
-from ..errors import AlreadyRecording
-from ..models import AgentSample, HostStatus, Snapshot
-from ..source import AttachedSource, Emit, LiveSource, Mode, SnapshotSource, TasksChanged
-from ..store.queries import History
-from . import Fleet
+from .config import Settings
+from .errors import AlreadyRecording
+from .fleet import Fleet
+from .models import AgentSample, HostStatus, Snapshot
+from .source import AttachedSource, Emit, LiveSource, Mode, SnapshotSource, TasksChanged
+from .store.queries import History
 
 STOP_GRACE = 5.0
 """Seconds the links have, once stopped, to end their ssh processes before being cancelled."""
@@ -154,6 +157,6 @@ def with_fleet(settings: Settings, local: SnapshotSource) -> SnapshotSource:
     else `local` itself."""
     if not settings.hosts:
         return local
-    from .link import SshFleet, control_dir
+    from .fleet.link import SshFleet, control_dir
 
     return FleetSource(local, SshFleet(settings.hosts, settings.fleet, control_dir()))
