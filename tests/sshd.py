@@ -1,7 +1,7 @@
 """A private OpenSSH server for tests: a free port on loopback, a throwaway host key, one
 authorised client key, its own pid file and log; the fleet's e2e tests log into it as the
 test's own user. `sshd(tmp)` starts it; `Sshd.client_options()` are the `[[hosts]] options`
-that reach it without touching ~/.ssh; `stop()` kills it and every connection it serves.
+that reach it without touching ~/.ssh; `stop()` kills it and every session it serves.
 
 Needs Debian's `openssh-server` (`/usr/sbin/sshd`; the Makefile's TEST_TOOLS); tests skip
 when it is absent.
@@ -66,12 +66,35 @@ class Sshd:
         return (self.dir / "sshd.log").read_text("utf-8", "replace")
 
     def stop(self) -> None:
-        """SIGKILL the server and every connection it serves (its process group; sessions
-        are their own groups, and die with their connection)."""
+        """SIGKILL the server and every connection and session it serves, as a machine that
+        went away would (sshd leaves established sessions running when only the listener
+        dies: they are in sessions of their own, so they are found by parentage)."""
         if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+            for pid in [*descendants(self.proc.pid), self.proc.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.proc.wait(10)
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below `root`, deepest last (from /proc's parent pids)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            data = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue
+        ppid = int(data[data.rindex(b")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def start_sshd(base: Path, set_env: dict[str, str] | None = None) -> Sshd:

@@ -98,7 +98,7 @@ class FleetSource(SnapshotSource):
             hosts = self.fleet.statuses()
             if _states(hosts) != self._states:
                 self._states = _states(hosts)
-                emit(self.merged(self._last, hosts))
+                emit(self.merged(_again(self._last), hosts))
 
         fleet = asyncio.create_task(self.fleet.run(host_changed, stop))
         try:
@@ -146,6 +146,12 @@ class FleetSource(SnapshotSource):
         tagged = tuple(a.model_copy(update=update) for a in remote.agents)
         self._tagged[status.name] = (remote, stale, tagged)
         return tagged
+
+
+def _again(snap: Snapshot) -> Snapshot:
+    """A local tick shown a second time (a host changed state): its events, errors and usage
+    were shown the first time and must not be counted twice."""
+    return snap.model_copy(update={"events": (), "errors": (), "usage": (), "event_rows": None})
 
 
 def _states(hosts: tuple[HostStatus, ...]) -> tuple[tuple[str, str], ...]:

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import SpawnAgent
 from recorders import start_recorder, tui_monitor, write_config
-from sshd import Sshd, start_sshd
+from sshd import Sshd, descendants, start_sshd
 
 from tui_monitor.fleet.link import SshFleet
 from tui_monitor.fleet.settings import FleetSettings, HostConfig
@@ -124,10 +125,12 @@ async def test_fleet_over_sshd_goes_live_then_unreachable(
         masters = _masters(control)
         assert masters, "no ControlMaster process"
 
-        server.stop()
-        for pid in masters:  # the shared connection dies with its server; make sure
+        streams = _descendants_named(server, b"stream")
+        assert streams, "no remote tui-monitor stream under sshd"
+        server.stop()  # the machine goes: listener, connections and sessions
+        for pid in masters:  # and the viewer's shared connection with it
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 9)
+                os.kill(pid, signal.SIGKILL)
         await _wait(
             lambda: ssh.statuses()[0].state == "unreachable",
             timeout=2 * fleet.connect_timeout + fleet.stale_after + 5,
@@ -140,6 +143,15 @@ async def test_fleet_over_sshd_goes_live_then_unreachable(
         stop.set()
         await asyncio.wait_for(task, 15)
     assert "live" in changes and changes[-1] in ("unreachable", "connecting")
+
+
+def _descendants_named(server: Sshd, word: bytes) -> list[int]:
+    found = []
+    for pid in descendants(server.proc.pid):
+        with contextlib.suppress(OSError):
+            if word in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+                found.append(pid)
+    return found
 
 
 def _masters(control: Path) -> list[int]:

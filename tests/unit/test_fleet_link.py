@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-from factories import agent, snapshot
+from factories import agent, event, snapshot
 
 from tui_monitor.fleet import protocol
 from tui_monitor.fleet.link import FLOOD_LINES, Backoff, Flood, HostLink
@@ -111,7 +111,8 @@ def host(name: str, state: HostState, agents: list[str]) -> HostStatus:
 
 
 async def test_merge_tags_remote_agents_and_emits_on_state_changes_only() -> None:
-    local = ScriptedSource([snapshot(1, [agent("claude#1")]), snapshot(2, [agent("claude#1")])])
+    ticks = [snapshot(1, [agent("claude#1")]), snapshot(2, [agent("claude#1")], [event("x")])]
+    local = ScriptedSource(ticks)
     fleet = FakeFleet([host("gpu1", "live", ["claude#1", "codex"]), host("gpu2", "connecting", [])])
     source = FleetSource(local, fleet)
     seen: list[Snapshot] = []
@@ -139,6 +140,7 @@ async def test_merge_tags_remote_agents_and_emits_on_state_changes_only() -> Non
     fleet.hosts[0] = host("gpu1", "unreachable", ["codex"])
     fleet.on_change()
     assert len(seen) == 3 and seen[-1].seq == 2
+    assert seen[1].events and not seen[2].events  # the tick's events are shown once
     assert seen[-1].agents[1].status == "stale"  # its last known rows, honestly stale
     assert seen[-1].hosts[0].state == "unreachable"
     stop.set()
