@@ -28,7 +28,9 @@ typecheck: $(STAMP)
 # sudo). `make run` needs none of them.
 TEST_TOOLS := \
 	tmux:tmux \
-	promtool:prometheus
+	promtool:prometheus \
+	sshd:openssh-server \
+	ssh:openssh-client
 
 test-tools:
 	@missing=; for pair in $(TEST_TOOLS); do \

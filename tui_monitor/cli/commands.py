@@ -184,7 +184,9 @@ def _run_ui(
     if at is not None and not path.exists():
         raise click.ClickException(f"no history at {path} to replay (record some first)")
     _make_dirs(path)
-    source = choose_source(settings, path)
+    from ..fleet_source import with_fleet
+
+    source = with_fleet(settings, choose_source(settings, path))
     app = make_app(
         settings,
         source,
@@ -435,9 +437,10 @@ from .export import export  # noqa: E402
 from .integrate import integrate  # noqa: E402
 from .run import run  # noqa: E402
 from .sessions import sessions  # noqa: E402
+from .stream import stream  # noqa: E402
 from .tasks import tasks  # noqa: E402
 
-for command in (config, db, demo, emit, export, integrate, run, sessions, tasks):
+for command in (config, db, demo, emit, export, integrate, run, sessions, stream, tasks):
     cli.add_command(command)
 
 if __name__ == "__main__":

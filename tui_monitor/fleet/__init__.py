@@ -9,7 +9,8 @@ local snapshot it shows; the local history never records them.
 - protocol.py: the stream's lines (handshake, snapshot, error), bounded and versioned;
 - settings.py: `[fleet]` and `[[hosts]]`;
 - link.py: one host's ssh process, its state, timeout and backoff; `SshFleet` runs them all;
-- merge.py: `FleetSource`, a snapshot source that wraps the local one and adds the hosts.
+- ../fleet_source.py: `FleetSource`, a snapshot source that wraps the local one and adds
+  the hosts (outside this package: config.py imports settings.py, the sources import config).
 """
 
 from __future__ import annotations
