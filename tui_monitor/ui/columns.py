@@ -140,18 +140,18 @@ def _age(stats: AgentStats, now: float) -> float | None:
     return None if stats.last_event is None else now - stats.last_event
 
 
+HOST = Column(
+    "host",
+    "HOST",
+    8,
+    0,
+    False,
+    lambda a, s, n: a.host or "",  # this machine's rows: `cell` writes its short hostname
+    lambda a, s, n: (a.host is not None, (a.host or "").lower()),
+)
+"""Only with fleet hosts (`fitting`'s host_width), first: this machine's rows sort first."""
+
 COLUMNS: tuple[Column, ...] = (
-    # Only with a fleet (`skip` otherwise); this machine's rows first, the cell is filled in
-    # by `cell` (this machine's short hostname).
-    Column(
-        "host",
-        "HOST",
-        8,
-        0,
-        False,
-        lambda a, s, n: a.host or "",
-        lambda a, s, n: (a.host is not None, (a.host or "").lower()),
-    ),
     Column("name", "NAME", 14, 0, False, lambda a, s, n: a.name, lambda a, s, n: a.name.lower()),
     Column("kind", "KIND", 9, 6, False, lambda a, s, n: a.kind, lambda a, s, n: a.kind),
     Column(
@@ -300,7 +300,7 @@ COLUMNS: tuple[Column, ...] = (
         lambda a, s, n: _num(a.uptime(n)),
     ),
 )
-BY_KEY = {c.key: c for c in COLUMNS}
+BY_KEY = {c.key: c for c in (HOST, *COLUMNS)}
 NAME_MAX = 28
 
 
@@ -330,17 +330,18 @@ def fitting(
     """The columns that fit in `width` cells, in table order: the always-shown ones, then
     each other column by priority (lowest number first, empty ones last) while it fits, so
     a narrow column of lower priority still takes room a wide one left (`skip`: columns not
-    wanted at all, e.g. TASKS without task boards)."""
+    wanted at all, e.g. TASKS without task boards; `host_width`: HOST first, that wide)."""
     gap = 2  # DataTable's cell padding (1 each side)
     chosen: set[str] = set()
     used = 0
-    wanted = [c for c in COLUMNS if c.key not in skip]
+    table = (HOST, *COLUMNS) if host_width else COLUMNS
+    wanted = [c for c in table if c.key not in skip]
     for c in sorted(wanted, key=lambda c: (c.priority > 0, c.key in empty, c.priority)):
         need = (name_width if c.key == "name" else column_width(c, status_width, host_width)) + gap
         if c.priority == 0 or used + need <= width:
             chosen.add(c.key)
             used += need
-    return [c for c in COLUMNS if c.key in chosen]
+    return [c for c in table if c.key in chosen]
 
 
 def column_width(c: Column, status_width: int | None = None, host_width: int | None = None) -> int:

@@ -73,27 +73,36 @@ HOST_RANK = {"unreachable": 0, "failed": 1, "stale": 2, "slow": 3, "connecting":
 """The Hosts card lists the worst first: what is wrong reads first at any width."""
 
 
-def host_line(host: HostStatus, agents: int, now: float) -> Text:
+COMPACT_STATE = {"unreachable": "unreach", "connecting": "conn"}
+"""Shorter words for the card at 80 columns, where `gpu2 unreachable 3m` would lose its age."""
+
+
+def host_line(host: HostStatus, agents: int, now: float, compact: bool = False) -> Text:
     """`gpu1 live 5 agents`, `gpu2 unreachable 3m: ssh: ... refused` (the reason is the
-    remote's or ssh's words: cleaned, one line, plain Text)."""
+    remote's or ssh's words: cleaned, one line, plain Text); compact: `gpu1 5`,
+    `gpu2 unreach 3m` (the reason is in the event log and the card's tooltip)."""
     line = safe.name_text(host.name, "bold", limit=64)
     style = fleet.STATE_STYLE[host.state]
     if host.state == "live":
+        if compact:
+            line.append(f" {agents}")
+            return line
         line.append(" live", style)
         line.append(f" {agents} agent{'' if agents == 1 else 's'}")
         return line
-    line.append(" " + fleet.state_label(host, now), style)
+    state = COMPACT_STATE.get(host.state, host.state) if compact else host.state
+    line.append(f" {state} {fleet.age(fleet.snapshot_age(host, now))}", style)
     why = fleet.reason(host)
-    if why:
+    if why and not compact:
         line.append(": ")
         line.append_text(safe.text(why, "dim"))
     return line
 
 
-def hosts_card(snap: Snapshot) -> tuple[Text, None, Text, Text]:
+def hosts_card(snap: Snapshot, compact: bool = False) -> tuple[Text, None, Text, Text]:
     """Hosts live out of those configured; below, every host, the worst first, each with
-    its state, agents and (not live) the age of its newest snapshot and why; and the same
-    one host a line, for the card's tooltip."""
+    its state, agents and (not live) the age of its newest snapshot and why (compact: no
+    why); and every host in full, one a line, for the card's tooltip."""
     now = snap.ts.timestamp()
     hosts = sorted(snap.hosts, key=lambda h: HOST_RANK[h.state])
     live = sum(1 for h in hosts if h.state == "live")
@@ -102,6 +111,7 @@ def hosts_card(snap: Snapshot) -> tuple[Text, None, Text, Text]:
     value = Text(f"{live}/{len(hosts)} live", style)
     per_host = fleet.counts(snap.agents)
     lines = [host_line(h, per_host.get(h.name, 0), now) for h in hosts]
-    note = Text(" · ", "dim").join(lines) if lines else Text("none", "dim")
+    shown = [host_line(h, per_host.get(h.name, 0), now, True) for h in hosts] if compact else lines
+    note = Text(" · ", "dim").join(shown) if shown else Text("none", "dim")
     tip = Text("\n").join(lines)  # a Text: a remote's words are never markup
     return value, None, note, tip

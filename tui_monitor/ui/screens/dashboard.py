@@ -128,7 +128,7 @@ class DashboardScreen(Screen[None]):
         table = self.query_one(AgentTable)
         table.set_sort(self.monitor.settings.ui.sort, self.monitor.settings.ui.sort_reverse)
         if self.monitor.settings.tasks:  # task boards: the TASKS column and the Tasks card
-            table.skip_columns = table.skip_columns - {"tasks"}
+            table.skip_columns = frozenset()
         self.set_class(bool(self.monitor.settings.tasks), "-tasks")  # shows the Tasks card
         if self.monitor.snapshot is not None:
             self.render_snapshot(self.monitor.snapshot)
@@ -191,8 +191,7 @@ class DashboardScreen(Screen[None]):
         fleet = bool(snap.hosts)
         if fleet != self.has_class("-fleet"):
             self.set_class(fleet, "-fleet")  # the Hosts card
-            skip = table.skip_columns
-            table.skip_columns = skip - {"host"} if fleet else skip | {"host"}
+        table.show_hosts = fleet
         table.update_agents(
             snap.agents,
             self.monitor.stats,
@@ -262,7 +261,7 @@ class DashboardScreen(Screen[None]):
         )
         self._waiting_card(snap)
         if snap.hosts:
-            value, trend, note, every = hosts_card(snap)
+            value, trend, note, every = hosts_card(snap, self.has_class("-narrow"))
             hosts = self.query_one("#card-hosts", Card)
             hosts.set(value, trend, note)
             if hosts.tooltip != every:

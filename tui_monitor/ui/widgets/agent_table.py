@@ -103,9 +103,10 @@ class AgentTable(DataTable[Text]):
         self._filter: Callable[[AgentSample], bool] | None = None
         self._selected: str | None = None
         self._present: set[str] = set()
-        self.skip_columns: frozenset[str] = frozenset({"tasks", "host"})
-        """Columns not shown at all: TASKS until the config has task boards, HOST until a
-        snapshot has fleet hosts."""
+        self.skip_columns: frozenset[str] = frozenset({"tasks"})
+        """Columns not shown at all: TASKS until the config has task boards."""
+        self.show_hosts = False
+        """The HOST column: while the snapshot has fleet hosts."""
 
     def update_cell(
         self,
@@ -158,7 +159,7 @@ class AgentTable(DataTable[Text]):
         if key not in BY_KEY:
             return
         if reverse is None:
-            reverse = not self.sort_reverse if key == self.sort_key else key not in ("name",)
+            reverse = not self.sort_reverse if key == self.sort_key else key not in ("name", "host")
         self.sort_key, self.sort_reverse = key, reverse
         self._relabel()
         self._refresh_rows()
@@ -217,7 +218,8 @@ class AgentTable(DataTable[Text]):
         width = self.size.width or self.app.size.width
         skip = self.skip_columns | (UNSEEN_HIDDEN - self._present)
         empty = frozenset(OPTIONAL) - self._present
-        columns = fitting(width - 2, name_width, empty, skip, state_width, host_width)
+        shown_width = host_width if self.show_hosts else None
+        columns = fitting(width - 2, name_width, empty, skip, state_width, shown_width)
         widths = (name_width, state_width, host_width)
         if columns == self._columns and widths == (
             self._name_width,
