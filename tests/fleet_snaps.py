@@ -84,7 +84,8 @@ def build_fleet_app(
 
 def fake_ssh(tmp_path: Path, code: int = 0, stderr: str = "", then: str = "") -> Path:
     """An `ssh` that records its argv (one per line) in `argv.txt` beside it, says `stderr`
-    and exits with `code` (after running the shell command `then`, if any)."""
+    and exits with `code` (after running the shell command `then`, if any, its stderr joined
+    to its stdout as on the pty of `ssh -t`: ssh's own stderr is what our app reads back)."""
     script = tmp_path / "fake-ssh"
     script.write_text(
         f"#!{sys.executable}\n"
@@ -93,8 +94,8 @@ def fake_ssh(tmp_path: Path, code: int = 0, stderr: str = "", then: str = "") ->
         "with open(os.path.join(here, 'argv.txt'), 'w') as f:\n"
         "    f.write('\\n'.join(sys.argv[1:]) + '\\n')\n"
         f"sys.stderr.write({stderr!r})\n"
-        f"if {then!r}:\n"
-        f"    os.system({then!r})\n"
+        f"if {then!r}:  # its stderr on the terminal too, as a remote's is through ssh's pty\n"
+        f"    os.system({then + ' 2>&1'!r})\n"
         f"sys.exit({code})\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)

@@ -39,6 +39,8 @@ TABLE_SHARE = 0.6
 chart and the event log get the rest."""
 BOTTOM_MIN = 7
 """Rows the chart and the event log keep however many agents there are."""
+HOSTS_FULL = 40
+"""Cells the Hosts card needs for its full form (`gpu2 unreachable 3m: ssh: ...`)."""
 CHROME = 5
 """Rows that are not table or panels: the header, the cards and their margin, the footer."""
 
@@ -261,8 +263,9 @@ class DashboardScreen(Screen[None]):
         )
         self._waiting_card(snap)
         if snap.hosts:
-            value, trend, note, every = hosts_card(snap, self.has_class("-narrow"))
             hosts = self.query_one("#card-hosts", Card)
+            compact = hosts.content_size.width < HOSTS_FULL  # at 80-100 columns
+            value, trend, note, every = hosts_card(snap, compact)
             hosts.set(value, trend, note)
             if hosts.tooltip != every:
                 hosts.tooltip = every
