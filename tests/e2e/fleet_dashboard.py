@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fleet_snaps import build_fleet_app, fleet_settings, two_hosts  # noqa: E402
+from fleet_snaps import build_fleet_app, fleet_settings, two_hosts
 
 if __name__ == "__main__":
     app, _ = build_fleet_app([two_hosts(1)], fleet_settings(ssh=sys.argv[1]))
