@@ -39,8 +39,9 @@ TABLE_SHARE = 0.6
 chart and the event log get the rest."""
 BOTTOM_MIN = 7
 """Rows the chart and the event log keep however many agents there are."""
-HOSTS_FULL = 40
-"""Cells the Hosts card needs for its full form (`gpu2 unreachable 3m: ssh: ...`)."""
+HOSTS_FULL = 160
+"""Below this width the Hosts card says each host short (`gpu2 unreach 3m`), no reasons:
+its full form (`gpu2 unreachable 3m: ssh: ...`) needs a card of 40 cells or more."""
 CHROME = 5
 """Rows that are not table or panels: the header, the cards and their margin, the footer."""
 
@@ -264,7 +265,7 @@ class DashboardScreen(Screen[None]):
         self._waiting_card(snap)
         if snap.hosts:
             hosts = self.query_one("#card-hosts", Card)
-            compact = hosts.content_size.width < HOSTS_FULL  # at 80-100 columns
+            compact = self.size.width < HOSTS_FULL  # the card is a fifth of the width or less
             value, trend, note, every = hosts_card(snap, compact)
             hosts.set(value, trend, note)
             if hosts.tooltip != every:
