@@ -21,6 +21,7 @@ from ..source import AttachedSource, SnapshotSource
 from ..store.queries import History
 from .columns import AgentStats, needs_input, shown_status
 from .commands import MonitorCommands
+from .fleet import HostLog, agent_key
 from .messages import SnapshotReady, TasksReady
 from .monitor import ChartData, Monitor
 from .toasts import AlertToasts, Toast, WaitingToasts
@@ -102,6 +103,9 @@ class MonitorApp(TimeTravel):
         self._shown: Snapshot | None = None
         self._toasts = AlertToasts()
         self._waiting = WaitingToasts()
+        self._host_log = HostLog()
+        self.away = False
+        """Suspended for another host's dashboard (ui/remote.py): no bell meanwhile."""
         self._painted = False
         self._source_worker: Worker[None] | None = None
         self._source_state: tuple[str, str, str] | None = None
@@ -160,10 +164,12 @@ class MonitorApp(TimeTravel):
         """Runs on the app's loop for every snapshot, so events and trends miss none of them
         even when the message queue coalesces snapshots for a busy screen."""
         changes = self.live.feed(snapshot)
+        if snapshot.hosts:  # a fleet host's change of state: one line in the event log
+            self.live.add_events(self._host_log.changes(snapshot), alerts=False)
         now = snapshot.ts.timestamp()
         for toast in [*self._toasts.offer(changes, now), *self._toasts.due(now)]:
             self._alert(toast)
-        waiting = {a.name: shown_status(a) for a in snapshot.agents if needs_input(a)}
+        waiting = {agent_key(a): shown_status(a) for a in snapshot.agents if needs_input(a)}
         for toast in self._waiting.offer(waiting):
             self._alert(toast, "needs input")
         self.post_message(SnapshotReady(snapshot))
@@ -237,6 +243,12 @@ class MonitorApp(TimeTravel):
 
         self.push_screen(AgentScreen(name))
 
+    def open_remote(self, key: str) -> None:
+        """`enter` on another host's agent: that host's dashboard over ssh (ui/remote.py)."""
+        from .remote import open_remote
+
+        self.run_worker(open_remote(self, key), group="remote", exclusive=True, exit_on_error=False)
+
     def open_tasks(self, agent: str | None = None) -> None:
         from .screens.tasks import TasksScreen
 
@@ -277,7 +289,7 @@ class MonitorApp(TimeTravel):
             self.notify(
                 toast.message, title=title, severity=toast.severity, timeout=8, markup=False
             )
-        if cfg.bell and toast.firing:
+        if cfg.bell and toast.firing and not self.away:  # suspended: the terminal is ssh's
             self.bell()
 
     # -- export -------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from .. import fmt, safe
-from ..models import AgentSample, AgentState, SessionState
+from ..models import AgentSample, AgentState, HostStatus, SessionState
+from . import fleet
 from .model_names import newest_model
 
 STATUS_STYLE = {
@@ -139,6 +140,17 @@ def _age(stats: AgentStats, now: float) -> float | None:
     return None if stats.last_event is None else now - stats.last_event
 
 
+HOST = Column(
+    "host",
+    "HOST",
+    8,
+    0,
+    False,
+    lambda a, s, n: a.host or "",  # this machine's rows: `cell` writes its short hostname
+    lambda a, s, n: (a.host is not None, (a.host or "").lower()),
+)
+"""Only with fleet hosts (`fitting`'s host_width), first: this machine's rows sort first."""
+
 COLUMNS: tuple[Column, ...] = (
     Column("name", "NAME", 14, 0, False, lambda a, s, n: a.name, lambda a, s, n: a.name.lower()),
     Column("kind", "KIND", 9, 6, False, lambda a, s, n: a.kind, lambda a, s, n: a.kind),
@@ -229,7 +241,8 @@ COLUMNS: tuple[Column, ...] = (
         5,
         7,
         True,
-        lambda a, s, n: str(s.messages),
+        # Another host's events stay there: its count here would be a false 0.
+        lambda a, s, n: "-" if a.host is not None else str(s.messages),
         lambda a, s, n: s.messages,
     ),
     Column(
@@ -287,7 +300,7 @@ COLUMNS: tuple[Column, ...] = (
         lambda a, s, n: _num(a.uptime(n)),
     ),
 )
-BY_KEY = {c.key: c for c in COLUMNS}
+BY_KEY = {c.key: c for c in (HOST, *COLUMNS)}
 NAME_MAX = 28
 
 
@@ -312,25 +325,30 @@ def fitting(
     empty: frozenset[str] = frozenset(),
     skip: Collection[str] = (),
     status_width: int | None = None,
+    host_width: int | None = None,
 ) -> list[Column]:
     """The columns that fit in `width` cells, in table order: the always-shown ones, then
     each other column by priority (lowest number first, empty ones last) while it fits, so
     a narrow column of lower priority still takes room a wide one left (`skip`: columns not
-    wanted at all, e.g. TASKS without task boards)."""
+    wanted at all, e.g. TASKS without task boards; `host_width`: HOST first, that wide)."""
     gap = 2  # DataTable's cell padding (1 each side)
     chosen: set[str] = set()
     used = 0
-    wanted = [c for c in COLUMNS if c.key not in skip]
+    table = (HOST, *COLUMNS) if host_width else COLUMNS
+    wanted = [c for c in table if c.key not in skip]
     for c in sorted(wanted, key=lambda c: (c.priority > 0, c.key in empty, c.priority)):
-        need = (name_width if c.key == "name" else column_width(c, status_width)) + gap
+        need = (name_width if c.key == "name" else column_width(c, status_width, host_width)) + gap
         if c.priority == 0 or used + need <= width:
             chosen.add(c.key)
             used += need
-    return [c for c in COLUMNS if c.key in chosen]
+    return [c for c in table if c.key in chosen]
 
 
-def column_width(c: Column, status_width: int | None = None) -> int:
-    """A column's width: its own, or for STATUS the width its longest state needs."""
+def column_width(c: Column, status_width: int | None = None, host_width: int | None = None) -> int:
+    """A column's width: its own, or for STATUS (HOST) the width its longest state (host)
+    needs."""
+    if c.key == "host" and host_width:
+        return host_width
     return status_width if c.key == "status" and status_width else c.width
 
 
@@ -347,9 +365,12 @@ def cell(
     stats: AgentStats,
     now: float,
     models: Mapping[str, str] | None = None,
+    host: HostStatus | None = None,
+    local: str = "",
 ) -> Text:
     """One cell as a Text (never markup), every value shown strictly as a name (`models`:
-    the short name of each model, see `model_names.short_models`)."""
+    the short name of each model, see `model_names.short_models`; `host`: the remote
+    agent's host, whose state a row that is not live shows; `local`: this machine in HOST)."""
     value = column.cell(agent, stats, now)
     style = ""
     if column.key == "status":
@@ -362,6 +383,14 @@ def cell(
         value = models.get(value, value)
     elif column.key == "cost" and agent.unpriced:
         style = "yellow"
+    elif column.key == "host" and agent.host is None:
+        value, style = local, "dim"
+    if host is not None and host.state != "live":
+        # Honest staleness: the figures are the host's last word, greyed; STATUS says why.
+        if column.key == "status":
+            value, style = fleet.state_label(host, now), fleet.STATE_STYLE[host.state]
+        else:
+            style = "dim"
     # Every cell is a name, a status or a figure: shown strictly, so no two look alike.
     text = safe.name_text(value, style=style, limit=NAME_MAX if column.key == "name" else 64)
     text.overflow = "ellipsis"  # a cell cut at its column's width says so
@@ -392,12 +421,12 @@ def filter_problem(query: str) -> str | None:
 
 def _haystack(a: AgentSample) -> tuple[str, ...]:
     models = () if a.session is None else a.session.meta.models
-    return (a.name, a.kind, a.status, a.reported or "", shown_status(a), *models)
+    return (a.name, a.kind, a.status, a.reported or "", shown_status(a), a.host or "", *models)
 
 
 def compile_filter(query: str) -> Callable[[AgentSample], bool] | None:
     """`/` filter: a case-insensitive regex over name, kind, status (the process's and the
-    one shown) and its session's models (plain text if invalid)."""
+    one shown), its fleet host and its session's models (plain text if invalid)."""
     query = query.strip()
     if not query:
         return None

@@ -10,6 +10,7 @@ from rich.text import Text
 from .. import safe
 from ..models import Snapshot
 from .columns import filter_problem, reports_only
+from .fleet import agent_key, key_label
 
 METRIC_WORDS = {"cpu": "CPU", "mem": "memory", "gpu": "GPU"}
 
@@ -57,11 +58,11 @@ def nothing_to_chart(
     if metric == "gpu" and not snap.gpu.available and subject is None:
         why = Text("No GPU to chart: ", "bold")
         return why.append_text(safe.text(snap.gpu.reason or "none found"))
-    agent = next((a for a in snap.agents if a.name == subject), None)
+    agent = next((a for a in snap.agents if agent_key(a) == subject), None)
     if subject is not None and agent is not None and reports_only(agent):
-        why = safe.name_text(subject, "bold")
+        why = Text(key_label(subject, 128), "bold")
         why.append(" has no process of its own (it only reports): no CPU, memory or GPU ")
         return why.append("figures to chart. c charts the host; m the next metric.")
-    who = "the host" if subject is None else safe.name(subject)
+    who = "the host" if subject is None else key_label(subject, 128)
     hint = " (m: next metric)" if metric == "gpu" else ""
     return Text(f"No {METRIC_WORDS[metric]} figures for {who} in the last 10 minutes{hint}.")

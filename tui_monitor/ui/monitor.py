@@ -36,6 +36,8 @@ class Monitor(Protocol):
     config_path: Path
     utc: bool
     """Times in UTC (tests, servers) rather than local time."""
+    away: bool
+    """Suspended for another host's dashboard (ui/remote.py): no bell, no writes."""
 
     @property
     def snapshot(self) -> Snapshot | None: ...
@@ -67,6 +69,8 @@ class Monitor(Protocol):
     def chart_data(self, agent: str | None, metric: str) -> ChartData: ...
 
     def open_agent(self, name: str) -> None: ...
+
+    def open_remote(self, key: str) -> None: ...
 
     def go_live(self) -> None: ...
 

@@ -1,5 +1,5 @@
 """What the dashboard's overview cards say, worked out from a snapshot (the screen only puts
-it on its cards): GPUs, money, agents waiting for their user."""
+it on its cards): GPUs, money, agents waiting for their user, the fleet's hosts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from rich.text import Text
 
 from .. import fmt, safe
-from ..models import AgentSample, CostState, Snapshot
+from ..models import AgentSample, CostState, HostStatus, Snapshot
+from . import fleet
 from .columns import STATE_STYLE, state_label
 
 
@@ -34,6 +35,8 @@ def waiting_card(waiting: Sequence[AgentSample]) -> tuple[Text, None, Text]:
         return Text("0", "bold"), None, Text("no agent waits", "dim")
     first = min(waiting, key=lambda a: (a.session.state_since or 0.0) if a.session else 0.0)
     note = safe.name_text(first.name, STATE_STYLE["needs_input"], limit=40)
+    if first.host is not None:
+        note.append_text(safe.name_text(f"@{first.host}", STATE_STYLE["needs_input"], limit=40))
     if first.session is not None:
         note.append(" " + safe.name(state_label(first.session), 40))
     return Text(str(len(waiting)), STATE_STYLE["needs_input"]), None, note
@@ -64,3 +67,51 @@ def unpriced_tip(cost: CostState | None) -> str | None:
         f"{fmt.UNPRICED} leaves out {cost.unknown_today} usage records today "
         f"({cost.unknown} this month) with no price: set one in [prices] of the config"
     )
+
+
+HOST_RANK = {"unreachable": 0, "failed": 1, "stale": 2, "slow": 3, "connecting": 4, "live": 5}
+"""The Hosts card lists the worst first: what is wrong reads first at any width."""
+
+
+COMPACT_STATE = {"unreachable": "unreach", "connecting": "conn"}
+"""Shorter words for the card at 80 columns, where `gpu2 unreachable 3m` would lose its age."""
+
+
+def host_line(host: HostStatus, agents: int, now: float, compact: bool = False) -> Text:
+    """`gpu1 live 5 agents`, `gpu2 unreachable 3m: ssh: ... refused` (the reason is the
+    remote's or ssh's words: cleaned, one line, plain Text); compact: `gpu1 5`,
+    `gpu2 unreach 3m` (the reason is in the event log and the card's tooltip)."""
+    line = safe.name_text(host.name, "bold", limit=64)
+    style = fleet.STATE_STYLE[host.state]
+    if host.state == "live":
+        if compact:
+            line.append(f" {agents}")
+            return line
+        line.append(" live", style)
+        line.append(f" {agents} agent{'' if agents == 1 else 's'}")
+        return line
+    state = COMPACT_STATE.get(host.state, host.state) if compact else host.state
+    line.append(f" {state} {fleet.age(fleet.snapshot_age(host, now))}", style)
+    why = fleet.reason(host)
+    if why and not compact:
+        line.append(": ")
+        line.append_text(safe.text(why, "dim"))
+    return line
+
+
+def hosts_card(snap: Snapshot, compact: bool = False) -> tuple[Text, None, Text, Text]:
+    """Hosts live out of those configured; below, every host, the worst first, each with
+    its state, agents and (not live) the age of its newest snapshot and why (compact: no
+    why); and every host in full, one a line, for the card's tooltip."""
+    now = snap.ts.timestamp()
+    hosts = sorted(snap.hosts, key=lambda h: HOST_RANK[h.state])
+    live = sum(1 for h in hosts if h.state == "live")
+    worst = hosts[0].state if hosts else "live"
+    style = "bold" if worst == "live" else "bold red" if HOST_RANK[worst] < 2 else "bold yellow"
+    value = Text(f"{live}/{len(hosts)} live", style)
+    per_host = fleet.counts(snap.agents)
+    lines = [host_line(h, per_host.get(h.name, 0), now) for h in hosts]
+    shown = [host_line(h, per_host.get(h.name, 0), now, True) for h in hosts] if compact else lines
+    note = Text(" · ", "dim").join(shown) if shown else Text("none", "dim")
+    tip = Text("\n").join(lines)  # a Text: a remote's words are never markup
+    return value, None, note, tip

@@ -15,6 +15,7 @@ from typing import Literal
 
 from .. import safe
 from ..models import AgentEvent
+from .fleet import split_key
 
 WINDOW = 60.0
 """Seconds (of tick time) during which one alert toasts at most once."""
@@ -92,6 +93,12 @@ class AlertToasts:
         return out
 
 
+def _who(key: str, limit: int) -> str:
+    """An agent key in a toast: its name, and `@host` for another host's."""
+    host, name = split_key(key)
+    return safe.clean(name, limit) + ("" if host is None else "@" + safe.clean(host, 64))
+
+
 class WaitingToasts:
     """A toast (and the bell, where `[alerts] bell` is on) as an agent enters `needs input`:
     once per wait, not per tick; an agent that goes on and is stopped again toasts again."""
@@ -101,15 +108,15 @@ class WaitingToasts:
         """Agents needing input at the last tick, and what each waits on."""
 
     def offer(self, waiting: dict[str, str]) -> list[Toast]:
-        """This tick's waiting agents (name -> `needs input: Bash`) -> a toast for each new
+        """This tick's waiting agents (key -> `needs input: Bash`) -> a toast for each new
         wait (a new tool or question is a new wait), in one toast past BURST."""
         new = [(name, what) for name, what in waiting.items() if self._waiting.get(name) != what]
         self._waiting = dict(waiting)
         if len(new) > BURST:
-            names = ", ".join(safe.clean(name, 40) for name, _ in new[:BURST])
+            names = ", ".join(_who(key, 40) for key, _ in new[:BURST])
             return [Toast(f"{len(new)} agents need input: {names}, … (w goes to each)",
                           "warning", True)]  # fmt: skip
         return [
-            Toast(f"{safe.clean(name, 60)} {safe.clean(what, 80)} (w goes there)", "warning", True)
-            for name, what in new
+            Toast(f"{_who(key, 60)} {safe.clean(what, 80)} (w goes there)", "warning", True)
+            for key, what in new
         ]

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from math import isnan, nan
 
-from .. import safe
 from ..models import AgentEvent, Snapshot, TaskBoard
 from .columns import AgentStats
+from .fleet import HostEvent, agent_key, key_label, row_key
 
 TREND_STEP = 5.0
 TREND_BUCKETS = 60
@@ -51,7 +51,8 @@ class Point:
     gpu: float | None
     errors: float
     names: tuple[str, ...]
-    """The agents of this tick; the same tuple object as the previous point's when unchanged."""
+    """The agents of this tick (their `fleet.agent_key`s); the same tuple object as the
+    previous point's when unchanged."""
     values: array[float]
     """CPU %, RAM and GPU memory of each agent in `names`, flat, NaN for None: 600 points of
     50 agents take 0.8 MiB this way, 4.2 MiB as a dict of tuples of floats."""
@@ -67,7 +68,7 @@ class Point:
 def point_of(snap: Snapshot, previous: Point | None = None) -> Point:
     h = snap.host
     util = [g.gpu_utilization for g in snap.gpu.gpus if g.gpu_utilization is not None]
-    names = tuple(a.name for a in snap.agents)
+    names = tuple(agent_key(a) for a in snap.agents)
     if previous is not None and previous.names == names:
         names = previous.names  # one tuple shared by all the points
     values = array(
@@ -154,6 +155,8 @@ class View:
             self.alerts.pop(key, None)
 
     def _tally(self, e: AgentEvent) -> None:
+        if isinstance(e, HostEvent):  # a fleet host's change of state: no agent's message
+            return
         ts = e.ts.timestamp()
         t = self._tallies.get(e.agent)
         if t is None:
@@ -202,7 +205,8 @@ class View:
 
     @property
     def stats(self) -> dict[str, AgentStats]:
-        """Per agent: events in the last hour (whole minutes), error events, last event."""
+        """Per agent key (this machine's agents: the events and task boards are ours):
+        events in the last hour (whole minutes), error events, last event."""
         if self._stats is None:
             now = self.snapshot.ts.timestamp() if self.snapshot is not None else 0.0
             first = int(message_cutoff(now) // 60)
@@ -212,14 +216,14 @@ class View:
                 while t.minutes and t.minutes[0][0] < first:
                     t.minutes.popleft()
                 counted = [m for m in t.minutes if m[0] >= first]
-                stats[name] = AgentStats(
+                stats[row_key(None, name)] = AgentStats(
                     messages=sum(m[1] for m in counted),
                     errors=sum(m[2] for m in counted),
                     last_event=t.last,
                     tasks=working.pop(name, 0),
                 )
             for name, n in working.items():  # agents with work and no events
-                stats[name] = AgentStats(tasks=n)
+                stats[row_key(None, name)] = AgentStats(tasks=n)
             self._stats = stats
         return self._stats
 
@@ -257,7 +261,7 @@ class View:
             subject = "host"
         else:
             values = [p.agent(agent, index) for p in points]
-            subject = safe.name(agent)
+            subject = key_label(agent, 128)
         if metric == "cpu":
             unit, ymax = "%", None if agent is not None else 100.0
             title = f"{subject} CPU %"

@@ -10,10 +10,15 @@ from textual.screen import Screen
 from ... import safe
 from ...act import policy, signals, tmux
 from ...models import AgentSample
+from ..fleet import agent_key
 from ..monitor import Monitor, monitor_of
 
 
 def _refusal(monitor: Monitor, agent: AgentSample | None) -> str | None:
+    if agent is not None and agent.host is not None:
+        # Its pids are another machine's: signalling or finding them here would hit ours.
+        name, host = safe.name(agent.name, 40), safe.name(agent.host, 64)
+        return f"{name} runs on {host}: t and K act here only (enter opens {host}'s dashboard)"
     snap = monitor.snapshot
     return policy.refusal(
         agent,
@@ -25,11 +30,11 @@ def _refusal(monitor: Monitor, agent: AgentSample | None) -> str | None:
 
 
 def agent_named(monitor: Monitor, name: str | None) -> AgentSample | None:
-    """The agent called `name` in the snapshot on screen."""
+    """The agent whose key (`fleet.agent_key`: its name, here) is `name`, on screen."""
     snap = monitor.snapshot
     if snap is None or name is None:
         return None
-    return next((a for a in snap.agents if a.name == name), None)
+    return next((a for a in snap.agents if agent_key(a) == name), None)
 
 
 def go_to_terminal(screen: Screen[None], name: str | None) -> None:

@@ -26,6 +26,7 @@ from ...store.queries import ErrorRow
 from ...store.writer import resolve_error
 from ...tasks.order import priority_rank
 from ..columns import STATUS_STYLE, reports_only, session_only
+from ..fleet import HostEvent
 from ..monitor import Monitor, monitor_of
 from ..proc_tree import recorded, servers_in, tree_view
 from ..session_section import add_session_rows
@@ -113,7 +114,8 @@ class AgentScreen(Screen[None]):
         self.load_history()
 
     def _agent(self, snap: Snapshot) -> AgentSample | None:
-        return next((a for a in snap.agents if a.name == self.agent_name), None)
+        # This machine's agent: another host's of the same name is not it.
+        return next((a for a in snap.agents if a.name == self.agent_name and a.host is None), None)
 
     def refresh_header(self) -> None:
         if self.monitor.snapshot is not None and self.is_mounted:
@@ -137,7 +139,9 @@ class AgentScreen(Screen[None]):
         agent = self._agent(snap)
         self.query_one("#details", Static).update(self._details(agent, snap.ts.timestamp()))
         self.query_one("#agent-events", EventLog).sync(
-            (n, e) for n, e in self.monitor.events if e.agent == self.agent_name
+            (n, e)
+            for n, e in self.monitor.events
+            if e.agent == self.agent_name and not isinstance(e, HostEvent)
         )
         self.render_tasks()
         self._ticks += 1

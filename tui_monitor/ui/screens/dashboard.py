@@ -17,8 +17,9 @@ from ... import fmt, safe
 from ...models import Snapshot
 from ..columns import compile_filter, filter_problem, needs_input
 from ..empty import no_agents, no_match, nothing_to_chart
+from ..fleet import agent_key, short_hostname, split_key
 from ..monitor import Monitor, monitor_of
-from ..overview import cost_card, gpu_card, unpriced_tip, waiting_card
+from ..overview import cost_card, gpu_card, hosts_card, unpriced_tip, waiting_card
 from ..widgets.agent_table import AgentTable
 from ..widgets.cards import Card
 from ..widgets.chart import MetricChart
@@ -38,6 +39,9 @@ TABLE_SHARE = 0.6
 chart and the event log get the rest."""
 BOTTOM_MIN = 7
 """Rows the chart and the event log keep however many agents there are."""
+HOSTS_FULL = 160
+"""Below this width the Hosts card says each host short (`gpu2 unreach 3m`), no reasons:
+its full form (`gpu2 unreachable 3m: ssh: ...`) needs a card of 40 cells or more."""
 CHROME = 5
 """Rows that are not table or panels: the header, the cards and their margin, the footer."""
 
@@ -98,6 +102,7 @@ class DashboardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
         with Horizontal(id="cards"):
+            yield Card("Hosts", id="card-hosts")  # with a fleet only (`-fleet`)
             yield Card("Agents", id="card-agents")
             yield Card("CPU", id="card-cpu")
             yield Card("Mem", id="card-mem")
@@ -157,11 +162,9 @@ class DashboardScreen(Screen[None]):
         self._chart(force=True)
 
     def render_snapshot(self, snap: Snapshot) -> None:
-        now = snap.ts.timestamp()
         self._header(snap)
         self._cards(snap)
-        table = self.query_one(AgentTable)
-        table.update_agents(snap.agents, self.monitor.stats, now)
+        self._agents(snap)
         self._empty_state(snap)
         self.query_one(EventLog).sync(self.monitor.events)
         self._chart(force=False)
@@ -183,6 +186,21 @@ class DashboardScreen(Screen[None]):
             None if warning else snap.ingest,  # a stopped recorder's counters: room for why
             None if warning else snap.sessions,
             None if warning else snap.otlp,
+        )
+
+    def _agents(self, snap: Snapshot) -> None:
+        """The table's rows; with fleet hosts, their HOST column and their states."""
+        table = self.query_one(AgentTable)
+        fleet = bool(snap.hosts)
+        if fleet != self.has_class("-fleet"):
+            self.set_class(fleet, "-fleet")  # the Hosts card
+        table.show_hosts = fleet
+        table.update_agents(
+            snap.agents,
+            self.monitor.stats,
+            snap.ts.timestamp(),
+            {h.name: h for h in snap.hosts},
+            short_hostname(snap.host.hostname),
         )
 
     def _fit_table(self) -> None:
@@ -245,6 +263,13 @@ class DashboardScreen(Screen[None]):
             Text(str(len(active)), alert_style), None, note or Text("none firing", "dim")
         )
         self._waiting_card(snap)
+        if snap.hosts:
+            hosts = self.query_one("#card-hosts", Card)
+            compact = self.size.width < HOSTS_FULL  # the card is a fifth of the width or less
+            value, trend, note, every = hosts_card(snap, compact)
+            hosts.set(value, trend, note)
+            if hosts.tooltip != every:
+                hosts.tooltip = every
 
     def _waiting_card(self, snap: Snapshot) -> None:
         """How many agents need input, in their colour while any do; the first one's name
@@ -261,9 +286,7 @@ class DashboardScreen(Screen[None]):
         snap = self.monitor.snapshot
         if snap is not None and self.is_mounted:
             self._cards(snap)
-            self.query_one(AgentTable).update_agents(
-                snap.agents, self.monitor.stats, snap.ts.timestamp()
-            )
+            self._agents(snap)
 
     def _empty_state(self, snap: Snapshot) -> None:
         empty = self.query_one("#empty", Static)
@@ -334,7 +357,7 @@ class DashboardScreen(Screen[None]):
         """`w`: the selection jumps to the next agent that needs input, round the table."""
         table = self.query_one(AgentTable)
         snap = self.monitor.snapshot
-        agents = {} if snap is None else {a.name: a for a in snap.agents}
+        agents = {} if snap is None else {agent_key(a): a for a in snap.agents}
         shown = table.visible_names
         waiting = [n for n in shown if n in agents and needs_input(agents[n])]
         if not waiting:
@@ -347,9 +370,16 @@ class DashboardScreen(Screen[None]):
         table.select(after[0] if after else waiting[0])
 
     def action_open_agent(self) -> None:
-        name = self.query_one(AgentTable).selected
-        if name is not None:
+        """`enter`: the agent screen here; another host's agent opens that host's own
+        dashboard over ssh (ui/remote.py)."""
+        key = self.query_one(AgentTable).selected
+        if key is None:
+            return
+        host, name = split_key(key)
+        if host is None:
             self.monitor.open_agent(name)
+        else:
+            self.monitor.open_remote(key)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -13,12 +13,13 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from ... import safe
-from ...models import AgentSample
+from ...models import AgentSample, HostStatus
 from ..columns import (
     BY_KEY,
     COLUMNS,
     NAME_MAX,
     OPTIONAL,
+    STATUS_MAX,
     UNSEEN_HIDDEN,
     AgentStats,
     Column,
@@ -27,8 +28,11 @@ from ..columns import (
     fitting,
     status_width,
 )
+from ..fleet import agent_key, state_label
 from ..model_names import newest_model, short_models
 
+HOST_MAX = 16
+"""The widest the HOST column grows (host names are up to 64 characters; cut with …)."""
 CACHE_SIZES = {
     "_cell_render_cache": 1000,
     "_row_render_cache": 100,
@@ -55,12 +59,13 @@ def _require_internals(table: DataTable[Text]) -> None:
 
 
 class AgentTable(DataTable[Text]):
-    """Rows keyed by agent name; the cursor follows its agent across ticks, sorts and filters."""
+    """Rows keyed by agent (`fleet.agent_key`: the name here, host and name for another
+    host's); the cursor follows its agent across ticks, sorts and filters."""
 
     DEFAULT_CSS = "AgentTable { height: 1fr; }"
 
     class Selected(Message):
-        """The highlighted agent changed (None: no rows)."""
+        """The highlighted agent changed (None: no rows); `name` is its key."""
 
         def __init__(self, name: str | None) -> None:
             self.name = name
@@ -83,6 +88,10 @@ class AgentTable(DataTable[Text]):
         self._columns: list[Column] = []
         self._name_width = 0
         self._status_width = 0
+        self._host_width = 0
+        self._hosts: Mapping[str, HostStatus] = {}
+        self._local = ""
+        """This machine in the HOST column (its short hostname)."""
         self._cells: dict[str, tuple[str, ...]] = {}
         self._name_cells: dict[str, Text] = {}  # the Text object in each row's name cell
         self._order: list[str] = []
@@ -96,6 +105,8 @@ class AgentTable(DataTable[Text]):
         self._present: set[str] = set()
         self.skip_columns: frozenset[str] = frozenset({"tasks"})
         """Columns not shown at all: TASKS until the config has task boards."""
+        self.show_hosts = False
+        """The HOST column: while the snapshot has fleet hosts."""
 
     def update_cell(
         self,
@@ -148,7 +159,7 @@ class AgentTable(DataTable[Text]):
         if key not in BY_KEY:
             return
         if reverse is None:
-            reverse = not self.sort_reverse if key == self.sort_key else key not in ("name",)
+            reverse = not self.sort_reverse if key == self.sort_key else key not in ("name", "host")
         self.sort_key, self.sort_reverse = key, reverse
         self._relabel()
         self._refresh_rows()
@@ -159,10 +170,19 @@ class AgentTable(DataTable[Text]):
         self.set_sort(keys[(i + step) % len(keys)], self.sort_reverse)
 
     def update_agents(
-        self, agents: Sequence[AgentSample], stats: Mapping[str, AgentStats], now: float
+        self,
+        agents: Sequence[AgentSample],
+        stats: Mapping[str, AgentStats],
+        now: float,
+        hosts: Mapping[str, HostStatus] | None = None,
+        local: str = "",
     ) -> None:
-        """Show this tick's agents: changed cells only, new rows added, vanished rows removed."""
-        self._agents = {a.name: a for a in agents}
+        """Show this tick's agents: changed cells only, new rows added, vanished rows removed
+        (`hosts`: the fleet's hosts by name, whose states their rows show; `local`: this
+        machine's name in the HOST column)."""
+        self._agents = {agent_key(a): a for a in agents}
+        self._hosts = hosts or {}
+        self._local = local
         # Over every agent, not the filtered ones: a filter never changes how a name reads.
         self._models = short_models(m for a in agents if (m := newest_model(a)) is not None)
         self._stats = stats
@@ -176,27 +196,45 @@ class AgentTable(DataTable[Text]):
         """Choose columns for the current width; True when the columns changed."""
         # The name column only ever grows (up to NAME_MAX), so the table is rebuilt a handful
         # of times in a session, not whenever the longest name comes or goes.
-        longest = max((cell_len(safe.name(n, NAME_MAX)) for n in self._agents), default=4)
+        longest = max(
+            (cell_len(safe.name(a.name, NAME_MAX)) for a in self._agents.values()), default=4
+        )
         name_width = max(8, self._name_width, min(NAME_MAX, longest))
         # STATUS grows for `needs input: Bash` likewise, and only grows.
         state_width = max(self._status_width, status_width(self._agents.values()))
+        shown_hosts = {a.host for a in self._agents.values() if a.host is not None}
+        down = [self._hosts[h] for h in shown_hosts if h in self._hosts]
+        down_width = max(
+            (len(state_label(h, self._now)) for h in down if h.state != "live"), default=0
+        )
+        state_width = max(state_width, min(STATUS_MAX, down_width))
+        hosts = [*(a.host for a in self._agents.values() if a.host), self._local]
+        host_width = max(
+            self._host_width, 4, min(HOST_MAX, max(cell_len(safe.name(h)) for h in hosts))
+        )
         self._present |= {
             key for key, has in OPTIONAL.items() if any(has(a) for a in self._agents.values())
         }  # once some agent had the figure, its column stays: no relayout as it comes and goes
         width = self.size.width or self.app.size.width
         skip = self.skip_columns | (UNSEEN_HIDDEN - self._present)
         empty = frozenset(OPTIONAL) - self._present
-        columns = fitting(width - 2, name_width, empty, skip, state_width)
-        same = (name_width, state_width) == (self._name_width, self._status_width)
-        if columns == self._columns and same:
+        shown_width = host_width if self.show_hosts else None
+        columns = fitting(width - 2, name_width, empty, skip, state_width, shown_width)
+        widths = (name_width, state_width, host_width)
+        if columns == self._columns and widths == (
+            self._name_width,
+            self._status_width,
+            self._host_width,
+        ):
             return False
-        self._columns, self._name_width, self._status_width = columns, name_width, state_width
+        self._columns = columns
+        self._name_width, self._status_width, self._host_width = widths
         self.clear(columns=True)
         self._cells.clear()
         self._name_cells.clear()
         self._order = []
         for col in columns:
-            width = name_width if col.key == "name" else column_width(col, state_width)
+            width = name_width if col.key == "name" else column_width(col, *widths[1:])
             self.add_column(self._label(col), width=width, key=col.key)
         return True
 
@@ -217,36 +255,45 @@ class AgentTable(DataTable[Text]):
         keep = self._selected
         keep_row = self.cursor_row  # a vanished agent hands the cursor to its neighbour
         self._layout()
-        shown = [a for a in self._agents.values() if self._filter is None or self._filter(a)]
+        shown = [(k, a) for k, a in self._agents.items() if self._filter is None or self._filter(a)]
         empty = AgentStats()
         sort_col = BY_KEY[self.sort_key]
         shown.sort(
-            key=lambda a: (sort_col.sort(a, self._stats.get(a.name, empty), self._now), a.name),
+            key=lambda ka: (
+                sort_col.sort(ka[1], self._stats.get(ka[0], empty), self._now),
+                ka[1].name,
+                ka[1].host is not None,
+                ka[1].host or "",
+            ),
             reverse=self.sort_reverse,
         )
-        names = [a.name for a in shown]
+        names = [k for k, _ in shown]
         wanted = set(names)
         for gone in [n for n in self._cells if n not in wanted]:
             self.remove_row(gone)
             del self._cells[gone]
             del self._name_cells[gone]
         order = [n for n in self._order if n in wanted]  # what the table shows after removals
-        for a in shown:
-            stats = self._stats.get(a.name, empty)
-            texts = [cell(c, a, stats, self._now, self._models) for c in self._columns]
+        at = next(i for i, c in enumerate(self._columns) if c.key == "name")
+        for key, a in shown:
+            stats = self._stats.get(key, empty)
+            host = None if a.host is None else self._hosts.get(a.host)
+            texts = [
+                cell(c, a, stats, self._now, self._models, host, self._local) for c in self._columns
+            ]
             plain = tuple(f"{t.plain}\0{t.style}" for t in texts)
-            old = self._cells.get(a.name)
+            old = self._cells.get(key)
             if old is None:
-                self.add_row(*texts, key=a.name)
-                self._name_cells[a.name] = texts[0]
-                order.append(a.name)
+                self.add_row(*texts, key=key)
+                self._name_cells[key] = texts[at]
+                order.append(key)
             elif old != plain:
                 for col, text, before, now in zip(self._columns, texts, old, plain, strict=True):
                     if before != now:
-                        self.update_cell(a.name, col.key, text)
+                        self.update_cell(key, col.key, text)
                         if col.key == "name":
-                            self._name_cells[a.name] = text
-            self._cells[a.name] = plain
+                            self._name_cells[key] = text
+            self._cells[key] = plain
         if order != names:  # sort once, only when the order really changed
             rank = {id(self._name_cells[n]): i for i, n in enumerate(names)}
             self.sort("name", key=lambda t: rank.get(id(t), 0))
