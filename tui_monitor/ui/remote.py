@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import safe
+from ..fleet import link
 from ..fleet.settings import HostConfig
 from ..models import Snapshot
 from .fleet import key_label, split_key
@@ -43,8 +44,9 @@ SSH_FAILED = 255
 
 def control_dir(settings: Settings) -> Path | None:
     """The directory of ssh's shared connections (ControlPath), the one the fleet's links use,
-    so `enter` reuses their connection; None: none yet (the links choose it, fleet/)."""
-    return None
+    so `enter` reuses their connection (it opens at once, with no second login); None where
+    that directory cannot be made private (then ssh connects anew)."""
+    return link.control_dir() if settings.fleet.control_persist > 0 else None
 
 
 def argv(settings: Settings, config: HostConfig) -> list[str]:
