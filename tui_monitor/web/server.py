@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -205,7 +206,8 @@ class DashboardServer(Server):
                 await site.start()
             except OSError as exc:
                 where = f"{self.host}:{self.port}"
-                raise ListenError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+                why = os.strerror(exc.errno) if exc.errno else str(exc)  # not asyncio's wording
+                raise ListenError(f"cannot listen on {where}: {why}") from None
             ready()
             await stop.wait()
             await self.end_sessions()
