@@ -82,6 +82,12 @@ def screen_text(page: Page) -> str:
     return text if isinstance(text, str) else ""
 
 
+def focus_terminal(page: Page) -> None:
+    """Keys go where the focus is: xterm.js reads them from its hidden textarea (a person
+    clicks the terminal; a click would also reach the app as a mouse event)."""
+    page.focus("textarea.xterm-helper-textarea")
+
+
 def wait_for_screen(
     page: Page, condition: Callable[[str], bool], timeout: float = 30.0, what: str = ""
 ) -> str:
