@@ -27,7 +27,8 @@ typecheck: $(STAMP)
 # word is COMMAND:DEBIAN-PACKAGE; a missing command is installed with apt (as root, or through
 # sudo). `make run` needs none of them.
 TEST_TOOLS := \
-	tmux:tmux
+	tmux:tmux \
+	chromium:chromium
 
 test-tools:
 	@missing=; for pair in $(TEST_TOOLS); do \

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from serve_proc import ServeProcess, serving
-
 from recorders import run
+from serve_proc import ServeProcess, serving
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +40,7 @@ def test_a_non_loopback_host_needs_public(config: Path, tmp_path: Path) -> None:
     out = run("serve", "--host", "0.0.0.0", "--db", str(tmp_path / "h.db"))
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        "tui-monitor: error: --host 0.0.0.0 is not a loopback address; add --public to listen "
-        "there"
+        "tui-monitor: error: --host 0.0.0.0 is not a loopback address; add --public to listen there"
     ]
 
 

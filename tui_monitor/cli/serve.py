@@ -60,7 +60,7 @@ def app_command(obj: Context, db: Path) -> str:
 class _OneLine(logging.Formatter):
     """textual-serve logs some failures with a traceback; ours are one line each."""
 
-    def formatException(self, ei: object) -> str:  # noqa: N802 (logging's name)
+    def formatException(self, ei: object) -> str:
         return ""
 
     def format(self, record: logging.LogRecord) -> str:

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 class ListenError(TuiMonitorError):
     """The address cannot be listened on (a port in use, an address not of this machine)."""
 
+
 WS_MAX_MESSAGE = 64 * 1024
 """Bytes: a key, a paste, a resize; more is refused by aiohttp (the session closes)."""
 MAX_COLUMNS, MAX_ROWS = 500, 200
@@ -124,7 +125,7 @@ class DashboardServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         """The CLI prints the URL (with the token); textual-serve's banner is not ours."""
 
-    async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
         """Our page; a full server says so at once (503) instead of opening a session."""
         scheme = "wss" if request.secure else "ws"
         context: dict[str, Any] = {
@@ -152,11 +153,15 @@ class DashboardServer(Server):
             self.pending -= 1
         width = _bounded(request.query.get("width"), 80, MAX_COLUMNS)
         height = _bounded(request.query.get("height"), 24, MAX_ROWS)
+
+        async def close() -> None:  # the app quit (`q`): the page shows the session ended
+            await websocket.close()
+
         session = Session(
             self.command,
             write_bytes=websocket.send_bytes,
             write_str=websocket.send_str,
-            close=websocket.close,
+            close=close,
             download_manager=self.download_manager,
         )
         self.sessions.add(session)
