@@ -30,7 +30,8 @@ TEST_TOOLS := \
 	tmux:tmux \
 	promtool:prometheus \
 	sshd:openssh-server \
-	ssh:openssh-client
+	ssh:openssh-client \
+	chromium:chromium
 
 test-tools:
 	@missing=; for pair in $(TEST_TOOLS); do \

@@ -179,6 +179,8 @@ class AttachedSource(SnapshotSource):
         if self.mode == "live":
             return ""
         now = time.time()
+        if self._stopped is not None and self._newest is None:
+            return "no recorder is running"
         if self._stopped is not None:
             return f"recorder stopped {fmt.duration(now - self._stopped)} ago"
         silent = 3 * self.interval + 2 * self.settings.store.flush_interval + 1
@@ -321,9 +323,12 @@ def recorded_snapshot(db: Path, budgets: BudgetSettings | None = None) -> Snapsh
     return cost_at(snap, found.usage, budgets)
 
 
-def choose_source(settings: Settings, db: Path) -> SnapshotSource:
-    """Attach when a recorder owns the database; otherwise record in-process."""
+def choose_source(settings: Settings, db: Path, follow_only: bool = False) -> SnapshotSource:
+    """Attach when a recorder owns the database; otherwise record in-process. `follow_only`
+    (`serve`'s sessions): always attach, never record or take over, recorder or not."""
     pid = recorder_pid(db)
+    if follow_only:
+        return AttachedSource(db, settings.interval, pid, settings, take_over=False)
     if pid is not None:
         return AttachedSource(db, settings.interval, pid, settings)
     return LiveSource(settings, db)

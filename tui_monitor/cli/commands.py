@@ -112,6 +112,12 @@ def interval_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[.
     help="Dashboard: show this machine's agents too, over ssh (repeat for more; a [[hosts]] "
     "entry of that name, else NAME is the ssh destination). Default: every [[hosts]] entry.",
 )
+@click.option(
+    "--follow-only",
+    "follow_only",
+    is_flag=True,
+    help="Dashboard: only follow a `record`'s database, never record or take over (serve).",
+)
 @interval_option("Seconds between ticks, for the dashboard and any command")
 @click.version_option(__version__, prog_name="tui-monitor")
 @click.pass_context
@@ -122,6 +128,7 @@ def cli(
     at: str | None,
     read_only: bool,
     hosts: tuple[str, ...],
+    follow_only: bool,
     interval: float | None,
 ) -> None:
     """A terminal monitor for fleets of AI agents.
@@ -132,7 +139,8 @@ def cli(
     named = ctx.get_parameter_source("config") == click.core.ParameterSource.COMMANDLINE
     ctx.obj = Context(config, named=named, interval=interval)
     if ctx.invoked_subcommand is None:
-        _run_ui(ctx.obj, db, _when(at) if at is not None else None, read_only, hosts)
+        when = _when(at) if at is not None else None
+        _run_ui(ctx.obj, db, when, read_only, hosts, follow_only)
         return
     startup.resume()  # the dashboard resumes the collector after its first screen
     if at is not None:
@@ -141,6 +149,8 @@ def cli(
         raise click.UsageError("--read-only applies to the dashboard (no command)")
     if hosts:
         raise click.UsageError("--host applies to the dashboard (no command)")
+    if follow_only:
+        raise click.UsageError("--follow-only applies to the dashboard (no command)")
 
 
 def _when(text: str) -> float:
@@ -160,6 +170,7 @@ def _run_ui(
     at: float | None = None,
     read_only: bool = False,
     hosts: tuple[str, ...] = (),
+    follow_only: bool = False,
 ) -> None:
     from ..source import choose_source
     from ..store.queries import History
@@ -186,7 +197,7 @@ def _run_ui(
     _make_dirs(path)
     from ..fleet_source import with_fleet
 
-    source = with_fleet(settings, choose_source(settings, path))
+    source = with_fleet(settings, choose_source(settings, path, follow_only))
     app = make_app(
         settings,
         source,
@@ -436,11 +447,12 @@ from .emit import emit  # noqa: E402
 from .export import export  # noqa: E402
 from .integrate import integrate  # noqa: E402
 from .run import run  # noqa: E402
+from .serve import serve  # noqa: E402
 from .sessions import sessions  # noqa: E402
 from .stream import stream  # noqa: E402
 from .tasks import tasks  # noqa: E402
 
-for command in (config, db, demo, emit, export, integrate, run, sessions, stream, tasks):
+for command in (config, db, demo, emit, export, integrate, run, serve, sessions, stream, tasks):
     cli.add_command(command)
 
 if __name__ == "__main__":
