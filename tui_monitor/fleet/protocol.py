@@ -20,6 +20,7 @@ as hostile as any process): names strictly, the rest as one bounded line.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -75,6 +76,8 @@ _NAME_KEYS = frozenset(
 )
 """Keys whose strings are names: cleaned strictly (`safe.name`), as the local ones are."""
 _DEPTH_MAX = 32
+_CACHED_MAX = 256
+"""Strings up to this long have their cleaned form remembered (an LRU of 8,192 each)."""
 
 
 class ProtocolError(ValueError):
@@ -231,15 +234,32 @@ def _drop(doc: Any, loc: tuple[int | str, ...]) -> None:
         doc.pop(loc[-1], None)
 
 
+@functools.lru_cache(maxsize=8192)
+def _name(value: str) -> str:
+    return safe.name(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _line(value: str) -> str:
+    return safe.clean(value, safe.CMDLINE_MAX)
+
+
 def _cleaned(value: Any, depth: int, key: str) -> Any:
     """Every string made inert: names strictly, the rest one bounded line; dict keys are
     names. Too deep a document is refused (no structure of ours nests past a handful)."""
     if depth > _DEPTH_MAX:
         raise ProtocolError(f"a snapshot nested deeper than {_DEPTH_MAX}")
+    # The same names, keys and kinds come tick after tick from every host: their cleaned
+    # forms are remembered (bounded; strings past a line are cleaned each time).
     if isinstance(value, str):
-        return safe.name(value) if key in _NAME_KEYS else safe.clean(value, safe.CMDLINE_MAX)
+        if len(value) > _CACHED_MAX:
+            return safe.name(value) if key in _NAME_KEYS else safe.clean(value, safe.CMDLINE_MAX)
+        return _name(value) if key in _NAME_KEYS else _line(value)
     if isinstance(value, dict):
-        return {safe.name(k): _cleaned(v, depth + 1, k) for k, v in value.items()}
+        return {
+            _name(k) if len(k) <= _CACHED_MAX else safe.name(k): _cleaned(v, depth + 1, k)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_cleaned(v, depth + 1, key) for v in value]
     return value

@@ -33,6 +33,10 @@ from ..model_names import newest_model, short_models
 
 HOST_MAX = 16
 """The widest the HOST column grows (host names are up to 64 characters; cut with …)."""
+EMPTY_STATS = AgentStats()
+WINDOW_SLACK = 2
+"""Rows above and below the screen kept up to date with it (a scroll of a row or two shows
+no old figure even for the moment before `_catch_up`)."""
 CACHE_SIZES = {
     "_cell_render_cache": 1000,
     "_row_render_cache": 100,
@@ -95,6 +99,10 @@ class AgentTable(DataTable[Text]):
         self._cells: dict[str, tuple[str, ...]] = {}
         self._name_cells: dict[str, Text] = {}  # the Text object in each row's name cell
         self._order: list[str] = []
+        self._behind: set[str] = set()
+        """Rows off screen whose cells are older than the newest tick: brought up to date as
+        they scroll into view (`_catch_up`), so a fleet of 500 agents costs a tick the rows
+        on screen, not all 500."""
         self._agents: dict[str, AgentSample] = {}
         self._stats: Mapping[str, AgentStats] = {}
         self._now = 0.0
@@ -161,7 +169,9 @@ class AgentTable(DataTable[Text]):
             self._set_selected(name)
 
     def rendered_rows(self) -> list[tuple[str, ...]]:
-        """The text of every cell as shown, row by row in display order."""
+        """The text of every cell as shown, row by row in display order (rows off screen
+        brought up to date first, as scrolling to them would)."""
+        self._catch_up(everything=True)
         return [tuple(c.split("\0", 1)[0] for c in self._cells[n]) for n in self._order]
 
     def set_filter(self, predicate: Callable[[AgentSample], bool] | None) -> None:
@@ -245,6 +255,7 @@ class AgentTable(DataTable[Text]):
         self.clear(columns=True)
         self._cells.clear()
         self._name_cells.clear()
+        self._behind.clear()
         self._order = []
         for col in columns:
             width = name_width if col.key == "name" else column_width(col, *widths[1:])
@@ -269,11 +280,10 @@ class AgentTable(DataTable[Text]):
         keep_row = self.cursor_row  # a vanished agent hands the cursor to its neighbour
         self._layout()
         shown = [(k, a) for k, a in self._agents.items() if self._filter is None or self._filter(a)]
-        empty = AgentStats()
         sort_col = BY_KEY[self.sort_key]
         shown.sort(
             key=lambda ka: (
-                sort_col.sort(ka[1], self._stats.get(ka[0], empty), self._now),
+                sort_col.sort(ka[1], self._stats.get(ka[0], EMPTY_STATS), self._now),
                 ka[1].name,
                 ka[1].host is not None,
                 ka[1].host or "",
@@ -286,32 +296,67 @@ class AgentTable(DataTable[Text]):
             self.remove_row(gone)
             del self._cells[gone]
             del self._name_cells[gone]
+            self._behind.discard(gone)
         order = [n for n in self._order if n in wanted]  # what the table shows after removals
         at = next(i for i, c in enumerate(self._columns) if c.key == "name")
-        for key, a in shown:
-            stats = self._stats.get(key, empty)
-            host = None if a.host is None else self._hosts.get(a.host)
-            texts = [
-                cell(c, a, stats, self._now, self._models, host, self._local) for c in self._columns
-            ]
-            plain = tuple(f"{t.plain}\0{t.style}" for t in texts)
-            old = self._cells.get(key)
-            if old is None:
-                self.add_row(*texts, key=key)
-                self._name_cells[key] = texts[at]
+        top, bottom = self._window()
+        for i, (key, a) in enumerate(shown):
+            if key in self._cells and not top <= i < bottom:
+                self._behind.add(key)  # off screen once sorted: when it scrolls into view
+                continue
+            self._behind.discard(key)
+            if self._show_row(key, a, at):
                 order.append(key)
-            elif old != plain:
-                for col, text, before, now in zip(self._columns, texts, old, plain, strict=True):
-                    if before != now:
-                        self.update_cell(key, col.key, text)
-                        if col.key == "name":
-                            self._name_cells[key] = text
-            self._cells[key] = plain
         if order != names:  # sort once, only when the order really changed
             rank = {id(self._name_cells[n]): i for i, n in enumerate(names)}
             self.sort("name", key=lambda t: rank.get(id(t), 0))
         self._order = names
         self._restore(keep, keep_row)
+
+    def _show_row(self, key: str, a: AgentSample, at: int) -> bool:
+        """Bring one row's cells up to date (only those that changed); True when it is new."""
+        stats = self._stats.get(key, EMPTY_STATS)
+        host = None if a.host is None else self._hosts.get(a.host)
+        texts = [
+            cell(c, a, stats, self._now, self._models, host, self._local) for c in self._columns
+        ]
+        plain = tuple(f"{t.plain}\0{t.style}" for t in texts)
+        old = self._cells.get(key)
+        self._cells[key] = plain
+        if old is None:
+            self.add_row(*texts, key=key)
+            self._name_cells[key] = texts[at]
+            return True
+        if old != plain:
+            for col, text, before, now in zip(self._columns, texts, old, plain, strict=True):
+                if before != now:
+                    self.update_cell(key, col.key, text)
+                    if col.key == "name":
+                        self._name_cells[key] = text
+        return False
+
+    def _window(self) -> tuple[int, int]:
+        """The row indices on screen now, and a few either side."""
+        first = int(self.scroll_y)
+        return max(0, first - WINDOW_SLACK), first + self.size.height + WINDOW_SLACK
+
+    def _catch_up(self, everything: bool = False) -> None:
+        """Rows that scrolled into view (`everything`: all rows) get the newest tick's cells."""
+        if not self._behind or not self._columns:
+            return
+        top, bottom = self._window()
+        at = next(i for i, c in enumerate(self._columns) if c.key == "name")
+        for key in list(self._behind):
+            agent = self._agents.get(key)
+            if agent is None or key not in self._cells:
+                self._behind.discard(key)
+            elif everything or top <= self.get_row_index(key) < bottom:
+                self._behind.discard(key)
+                self._show_row(key, agent, at)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._catch_up()
 
     def _restore(self, keep: str | None, keep_row: int) -> None:
         """Put the cursor back on the agent it was on (or the row where it was)."""
