@@ -293,8 +293,9 @@ class HostLink:
         program = safe.clean(self.host.command, 80)
         if code == 127 or "command not found" in tail:
             return "failed", f"no {program} on {self.name}" + (f" ({tail})" if tail else "")
-        if code == 255:
-            return "unreachable", f"ssh: {tail}" if tail else "ssh failed (exit 255)"
+        if code == 255:  # ssh's own words mostly start `ssh: ` already
+            said = tail if tail.startswith("ssh: ") else f"ssh: {tail}"
+            return "unreachable", said if tail else "ssh failed (exit 255)"
         if self._connected_at is not None:
             return "unreachable", tail or f"the stream ended (exit {code})"
         return "failed", f"the remote exited {code}" + (f": {tail}" if tail else "")
@@ -341,17 +342,27 @@ async def _stop_process(proc: asyncio.subprocess.Process) -> None:
     """SIGTERM, then SIGKILL after EXIT_GRACE; always reaped. Only ssh itself: a shared
     connection's master (ControlPersist) lives on in its own session, as it should."""
     if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
+        _signal(proc, signal.SIGTERM)
         try:
             async with asyncio.timeout(EXIT_GRACE):
                 await proc.wait()
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            _signal(proc, signal.SIGKILL)
             await proc.wait()
     if proc.stdin is not None:
         proc.stdin.close()
+
+
+def _signal(proc: asyncio.subprocess.Process, sig: int) -> None:
+    """`sig` to ssh by its pid, not `proc.send_signal`: that first polls (waitpid) the child,
+    and an ssh that has just exited is then reaped there, behind asyncio's child watcher,
+    which reports exit 255 instead of its real status (127, a missing remote program, read as
+    unreachable) and warns on our stderr (over the remote's screen after `enter`). The one
+    instant the pid may be free with returncode still None (the watcher reaped it, its
+    callback has not run) is the window every kill-by-pid has; asyncio had it before 3.9."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, sig)
 
 
 class SshFleet:
