@@ -44,6 +44,10 @@ OFF_LOOP = 256 * 1024
 """Lines at least this long are decoded in a thread (50 agents are ~20-40 kB: on the loop)."""
 WATCH_EVERY = 0.25
 """Seconds between the fleet's looks at its links' ages (slow and stale come with time)."""
+SLOW_MIN = 2.0
+"""Seconds late a snapshot must be, at the least, for its host to show as slow (else two
+intervals): a fast remote (0.2 s) would flap slow/live whenever our own loop pauses a
+moment (a resize, a busy machine), which says nothing about the host."""
 EXIT_GRACE = 2.0
 """Seconds ssh has to go after SIGTERM before SIGKILL."""
 
@@ -158,9 +162,9 @@ class HostLink:
             self.reason = self.warning or f"no snapshot for over {self.fleet.stale_after:g}s"
         elif self._received is None:
             self.state, self.reason = "connecting", self.warning or None
-        elif age > 2 * self._interval:
+        elif age > (late := max(2 * self._interval, SLOW_MIN)):
             self.state = "slow"
-            self.reason = self.warning or f"no snapshot for over {2 * self._interval:g}s"
+            self.reason = self.warning or f"no snapshot for over {late:g}s"
         else:
             self.state, self.reason = "live", self.warning or None
         return (self.state, self.reason) != before
