@@ -97,6 +97,28 @@ def descendants(root: int) -> list[int]:
     return found
 
 
+def control_masters(control: Path) -> list[int]:
+    """The pids of ssh ControlMaster processes serving sockets in `control` (the viewer's
+    shared connections: a machine that went away takes them down with it)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmd and cmd[0].endswith(b"ssh") and any(str(control).encode() in c for c in cmd):
+            pids.append(int(entry))
+    return pids
+
+
+def kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def start_sshd(base: Path, set_env: dict[str, str] | None = None) -> Sshd:
     """sshd on a free loopback port; `set_env` is given to every session (sshd's SetEnv:
     the remote side's config and XDG dirs)."""

@@ -1,5 +1,7 @@
 """The real dashboard (`MonitorApp` as the CLI builds it, in a real terminal) on scripted
-fleet snapshots: gpu1's `claude` beside a local one, until `FleetSource` feeds it over ssh.
+fleet snapshots: `claude` here, on gpu1 and on gpu2, with fixed CPU figures, so which row
+the cursor lands on is certain (no real recorder gives three same-named agents in a known
+order). The real FleetSource over a real sshd is tests/e2e/test_fleet_sshd_tmux.py.
 argv: SSH_PROGRAM (the `[fleet] ssh`)."""
 
 from __future__ import annotations

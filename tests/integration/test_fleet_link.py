@@ -130,7 +130,7 @@ async def test_a_good_remote_goes_live_with_its_agents(fake_ssh: FleetSettings) 
         ("huge", "failed", "a line longer than 4 MiB"),
         ("flood", "failed", "flooding: over 50 lines a second"),
         ("denied", "unreachable", "ssh: root@denied: Permission denied (publickey)."),
-        ("unknown", "unreachable", "ssh: ssh: Could not resolve hostname unknown"),
+        ("unknown", "unreachable", "ssh: Could not resolve hostname unknown"),
         ("missing", "failed", "no tui-monitor on missing (bash: line 1: tui-monitor: command"),
         ("nohistory", "failed", "no history at /home/me/h.db"),
         ("silent", "unreachable", "no answer within 2s"),
@@ -143,6 +143,22 @@ async def test_each_bad_remote_gets_its_state_and_reason(
     assert status.state == state
     assert status.reason is not None and status.reason.startswith(reason), status.reason
     assert "\n" not in status.reason and "\x1b" not in status.reason
+
+
+async def test_an_exit_status_survives_a_stream_that_ends_with_its_process(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A remote whose stdout closes as it exits: stopping it must not reap it behind
+    asyncio's back (Popen.send_signal polls first), which reported exit 255 ("unreachable")
+    for a missing remote program, and warned on stderr over a remote dashboard."""
+    script = tmp_path / "quick-ssh"  # a shell exits sooner than Python: the race is likelier
+    script.write_text("#!/bin/sh\necho 'sh: 1: tui-monitor: not found' >&2\nexit 127\n")
+    script.chmod(0o755)
+    link = HostLink(HostConfig(name="missing"), FleetSettings(ssh=str(script)))
+    for _ in range(40):
+        await link._session(lambda: None)
+        assert link.state == "failed" and (link.reason or "").startswith("no tui-monitor")
+    assert "Unknown child process" not in caplog.text
 
 
 async def test_names_with_escape_sequences_arrive_inert(fake_ssh: FleetSettings) -> None:

@@ -8,17 +8,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SpawnAgent
 from recorders import start_recorder, tui_monitor, write_config
-from sshd import Sshd, descendants, start_sshd
+from sshd import Sshd, control_masters, descendants, kill_all, start_sshd
 
+from tests.conftest import SpawnAgent
 from tui_monitor.fleet.link import SshFleet
 from tui_monitor.fleet.settings import FleetSettings, HostConfig
 
@@ -122,15 +120,13 @@ async def test_fleet_over_sshd_goes_live_then_unreachable(
             lambda: (ssh.statuses()[0].last_ts or 0) > (first.last_ts or 0), what="a newer snapshot"
         )
         assert list(control.iterdir()), "no ControlMaster socket"
-        masters = _masters(control)
+        masters = control_masters(control)
         assert masters, "no ControlMaster process"
 
         streams = _descendants_named(server, b"stream")
         assert streams, "no remote tui-monitor stream under sshd"
         server.stop()  # the machine goes: listener, connections and sessions
-        for pid in masters:  # and the viewer's shared connection with it
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_all(masters)  # and the viewer's shared connection with it
         await _wait(
             lambda: ssh.statuses()[0].state == "unreachable",
             timeout=2 * fleet.connect_timeout + fleet.stale_after + 5,
@@ -152,18 +148,3 @@ def _descendants_named(server: Sshd, word: bytes) -> list[int]:
             if word in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
                 found.append(pid)
     return found
-
-
-def _masters(control: Path) -> list[int]:
-    """The pids of ssh ControlMaster processes serving sockets in `control`."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if cmd and cmd[0].endswith(b"ssh") and any(str(control).encode() in c for c in cmd):
-            pids.append(int(entry))
-    return pids

@@ -10,7 +10,7 @@ import pytest
 from factories import agent, event, snapshot
 
 from tui_monitor.fleet import protocol
-from tui_monitor.fleet.link import FLOOD_LINES, Backoff, Flood, HostLink
+from tui_monitor.fleet.link import FLOOD_LINES, SLOW_MIN, Backoff, Flood, HostLink
 from tui_monitor.fleet.settings import FleetSettings, HostConfig
 from tui_monitor.fleet_source import FleetSource
 from tui_monitor.models import HostState, HostStatus, Snapshot
@@ -80,6 +80,21 @@ async def test_live_slow_stale_by_the_age_of_the_newest_snapshot() -> None:
     out.feed_data(protocol.encode_snapshot(snapshot(2, [agent("a")])))
     await _until(lambda: link.state == "live")
     assert changes[0] == "connecting" and "live" in changes
+
+
+async def test_a_fast_remote_is_slow_only_when_seconds_late() -> None:
+    """Two of a 0.2 s remote's intervals are a hiccup of our own loop, not a slow host."""
+    clock = Clock()
+    link = HostLink(HostConfig(name="far"), FleetSettings(), monotonic=clock, wall=clock)
+    out = await _connected(link, [])
+    snap = snapshot(1, [agent("a")]).model_copy(update={"interval": 0.2})
+    out.feed_data(protocol.encode_snapshot(snap))
+    await _until(lambda: link.state == "live")
+    clock.now += 1.0
+    assert not link.refresh() and link.state == "live"
+    clock.now += 1.5
+    assert link.refresh() and link.state == "slow"
+    assert link.reason == f"no snapshot for over {SLOW_MIN:g}s"
 
 
 async def test_connected_without_a_snapshot_turns_stale() -> None:

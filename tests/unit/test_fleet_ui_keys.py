@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
+import pytest
 from fleet_snaps import host_status, two_hosts
 
+from tui_monitor.ui import remote
 from tui_monitor.ui.fleet import HostLog, key_label, row_key, split_key
 
 
@@ -45,3 +50,13 @@ def test_host_log_says_each_change_once() -> None:
         ("gpu2", "unreachable", "ssh: timed out"),
         ("gpu2", "live", "tui-monitor 0.17"),
     ]
+
+
+def test_nothing_of_ours_reaches_the_terminal_while_a_remote_dashboard_has_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with remote._quiet_stderr():
+        logging.getLogger("asyncio").warning("Unknown child process pid 1")  # last resort
+        print("stray", file=sys.stderr)
+    print("after", file=sys.stderr)
+    assert capsys.readouterr().err == "after\n"

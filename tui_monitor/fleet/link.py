@@ -44,6 +44,10 @@ OFF_LOOP = 256 * 1024
 """Lines at least this long are decoded in a thread (50 agents are ~20-40 kB: on the loop)."""
 WATCH_EVERY = 0.25
 """Seconds between the fleet's looks at its links' ages (slow and stale come with time)."""
+SLOW_MIN = 2.0
+"""Seconds late a snapshot must be, at the least, for its host to show as slow (else two
+intervals): a fast remote (0.2 s) would flap slow/live whenever our own loop pauses a
+moment (a resize, a busy machine), which says nothing about the host."""
 EXIT_GRACE = 2.0
 """Seconds ssh has to go after SIGTERM before SIGKILL."""
 
@@ -158,9 +162,9 @@ class HostLink:
             self.reason = self.warning or f"no snapshot for over {self.fleet.stale_after:g}s"
         elif self._received is None:
             self.state, self.reason = "connecting", self.warning or None
-        elif age > 2 * self._interval:
+        elif age > (late := max(2 * self._interval, SLOW_MIN)):
             self.state = "slow"
-            self.reason = self.warning or f"no snapshot for over {2 * self._interval:g}s"
+            self.reason = self.warning or f"no snapshot for over {late:g}s"
         else:
             self.state, self.reason = "live", self.warning or None
         return (self.state, self.reason) != before
@@ -293,8 +297,9 @@ class HostLink:
         program = safe.clean(self.host.command, 80)
         if code == 127 or "command not found" in tail:
             return "failed", f"no {program} on {self.name}" + (f" ({tail})" if tail else "")
-        if code == 255:
-            return "unreachable", f"ssh: {tail}" if tail else "ssh failed (exit 255)"
+        if code == 255:  # ssh's own words mostly start `ssh: ` already
+            said = tail if tail.startswith("ssh: ") else f"ssh: {tail}"
+            return "unreachable", said if tail else "ssh failed (exit 255)"
         if self._connected_at is not None:
             return "unreachable", tail or f"the stream ended (exit {code})"
         return "failed", f"the remote exited {code}" + (f": {tail}" if tail else "")
@@ -341,17 +346,27 @@ async def _stop_process(proc: asyncio.subprocess.Process) -> None:
     """SIGTERM, then SIGKILL after EXIT_GRACE; always reaped. Only ssh itself: a shared
     connection's master (ControlPersist) lives on in its own session, as it should."""
     if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
+        _signal(proc, signal.SIGTERM)
         try:
             async with asyncio.timeout(EXIT_GRACE):
                 await proc.wait()
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            _signal(proc, signal.SIGKILL)
             await proc.wait()
     if proc.stdin is not None:
         proc.stdin.close()
+
+
+def _signal(proc: asyncio.subprocess.Process, sig: int) -> None:
+    """`sig` to ssh by its pid, not `proc.send_signal`: that first polls (waitpid) the child,
+    and an ssh that has just exited is then reaped there, behind asyncio's child watcher,
+    which reports exit 255 instead of its real status (127, a missing remote program, read as
+    unreachable) and warns on our stderr (over the remote's screen after `enter`). The one
+    instant the pid may be free with returncode still None (the watcher reaped it, its
+    callback has not run) is the window every kill-by-pid has; asyncio had it before 3.9."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, sig)
 
 
 class SshFleet:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 import tempfile
@@ -118,6 +119,15 @@ def _ignoring_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """While ssh has the terminal, our loop runs on: a warning it logs (Python's last-resort
+    handler writes to `sys.stderr`, which `App.suspend` points back at the terminal) would
+    land in the middle of the remote's screen. It is dropped instead."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
+        yield
+
+
 async def open_remote(app: App[None], key: str) -> None:
     """`enter` on another host's row: its dashboard over ssh -t, our app suspended."""
     monitor = monitor_of(app)
@@ -140,7 +150,7 @@ async def open_remote(app: App[None], key: str) -> None:
     else:
         monitor.away = True
         try:
-            with app.batch_update(), app.suspend(), _ignoring_interrupts():
+            with app.batch_update(), app.suspend(), _ignoring_interrupts(), _quiet_stderr():
                 code, last = await asyncio.to_thread(run_ssh, command, True)
         finally:
             monitor.away = False
