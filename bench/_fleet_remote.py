@@ -16,6 +16,7 @@ import select
 import socket
 import sys
 import time
+import zlib
 from datetime import UTC, datetime
 
 from tui_monitor import __version__
@@ -48,10 +49,12 @@ def host_sample(name: str) -> HostSample:
     )
 
 
-def agent(i: int, seq: int, started: float) -> AgentSample:
+def agent(host: str, i: int, seq: int, started: float) -> AgentSample:
     """Agent i at tick `seq`: as bench/ui.py's local agents, one in ten works (a CPU that
-    drifts over tens of seconds, a memory that moves) and the rest sleep (figures that stay)."""
-    busy = i % 10 == 0
+    drifts over tens of seconds, a memory that moves) and the rest sleep (figures that stay).
+    Which ones is a hash of host and index: every host's `agent#10` busy would put ten busy
+    rows together on a screen sorted by name, where a host has one in ten."""
+    busy = zlib.crc32(f"{host}/{i}".encode()) % 10 == 0
     cpu = round(3.5 + 2.5 * math.sin(seq / 9 + i), 1) if busy else 0.0
     return AgentSample(
         name="agent" if i == 1 else f"agent#{i}",
@@ -70,7 +73,7 @@ def agent(i: int, seq: int, started: float) -> AgentSample:
 
 def snapshot(name: str, seq: int, started: float) -> Snapshot:
     now = time.time()
-    agents = tuple(agent(i, seq, started) for i in range(1, AGENTS + 1))
+    agents = tuple(agent(name, i, seq, started) for i in range(1, AGENTS + 1))
     return Snapshot(
         seq=seq,
         ts=datetime.fromtimestamp(now, UTC),

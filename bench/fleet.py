@@ -130,6 +130,7 @@ def main() -> None:
                     quit=("q",),
                     check=agents_on_screen(args.agents),
                     fresh=own_db(workdir, "single"),
+                    layout=ui.tui_monitor_layout,
                 ),
                 Program(
                     f"fleet: {args.hosts} hosts x {args.agents} agents",
@@ -139,6 +140,7 @@ def main() -> None:
                     quit=("q",),
                     check=fleet_check(args.hosts),
                     fresh=own_db(workdir, "fleet"),
+                    layout=ui.tui_monitor_layout,
                 ),
             ]
             for n in range(args.rounds):  # interleaved, so drifts on the box hit both alike
@@ -162,6 +164,7 @@ def main() -> None:
             f"{args.warmup:g} s warm-up and {args.seconds:g} s measured on the dashboard's "
             "own process (bench/ui.py's method).",
             table([single, fleet]),
+            ui.region_table([single, fleet]),
             verdicts(single, fleet, args.hosts, args.agents),
         ]
     )
