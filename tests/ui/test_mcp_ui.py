@@ -103,9 +103,13 @@ async def test_live_the_row_counts_the_servers_and_the_screen_labels_them(
         # tree loads in a worker of its own: wait for it)
         labels = (rf"{fake}\s+└ python mcp:fake ", rf"{sh}\s+└ sh mcp:chain ",
                   rf"{chain}\s+└ mcp-server-chain ")  # fmt: skip
-        await wait_until(
-            pilot, lambda: all(re.search(p, screen_text(app)) for p in labels), 15, "the tree"
-        )
+        try:
+            await wait_until(
+                pilot, lambda: all(re.search(p, screen_text(app)) for p in labels), 15, "the tree"
+            )
+        except AssertionError:  # seen once in CI: say what the screen showed instead
+            missing = [p for p in labels if not re.search(p, screen_text(app))]
+            raise AssertionError(f"no {missing} on the screen:\n{screen_text(app)}") from None
         text = screen_text(app)
         assert re.search(rf"{fake}\s+└ python mcp:fake ", text), text
         assert re.search(rf"{sh}\s+└ sh mcp:chain ", text), text
