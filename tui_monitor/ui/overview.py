@@ -1,5 +1,6 @@
 """What the dashboard's overview cards say, worked out from a snapshot (the screen only puts
-it on its cards): GPUs, money, agents waiting for their user, the fleet's hosts."""
+it on its cards): GPUs, money, agents waiting for their user, the fleet's hosts, the task
+boards."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 from rich.text import Text
 
 from .. import fmt, safe
-from ..models import AgentSample, CostState, HostStatus, Snapshot
+from ..models import AgentSample, CostState, HostStatus, Snapshot, TaskBoard
 from . import fleet
 from .columns import STATE_STYLE, state_label
 
@@ -115,3 +116,36 @@ def hosts_card(snap: Snapshot, compact: bool = False) -> tuple[Text, None, Text,
     note = Text(" · ", "dim").join(shown) if shown else Text("none", "dim")
     tip = Text("\n").join(lines)  # a Text: a remote's words are never markup
     return value, None, note, tip
+
+
+def _task_counts(boards: Sequence[TaskBoard]) -> tuple[dict[str, int], int]:
+    counts = {"inbox": 0, "assigned": 0, "done": 0}
+    bad = 0
+    for board in boards:
+        for card in board.cards:
+            if card.column in counts:
+                counts[card.column] += 1
+            bad += card.problem is not None
+        bad += board.problem is not None
+    return counts, bad
+
+
+def tasks_card(boards: Sequence[TaskBoard]) -> tuple[Text, None, Text]:
+    """Work in progress (assigned) large; below, inbox › assigned › done over every board,
+    after the count of files that could not be read."""
+    counts, bad = _task_counts(boards)
+    value = Text.assemble((str(counts["assigned"]), "bold"), (" wip", "dim"))
+    note = Text.assemble(
+        (f"⚠{bad} ", "bold red") if bad else "",
+        str(counts["inbox"]), ("›", "dim"), str(counts["assigned"]), ("›", "dim"),
+        str(counts["done"]),
+    )  # fmt: skip
+    return value, None, note
+
+
+def short_tasks_card(boards: Sequence[TaskBoard]) -> Text:
+    """The same in a dozen cells, for the Agents card at 80 columns."""
+    counts, bad = _task_counts(boards)
+    return Text.assemble(
+        ("tasks ", "dim"), str(counts["assigned"]), (f" ⚠{bad}" if bad else "", "bold red")
+    )

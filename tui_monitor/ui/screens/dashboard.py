@@ -6,28 +6,27 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from ... import fmt, safe
+from ... import safe
 from ...models import Snapshot
 from ..columns import compile_filter, filter_problem, needs_input
 from ..empty import no_agents, no_match, nothing_to_chart
 from ..fleet import agent_key, short_hostname, split_key
 from ..monitor import Monitor, monitor_of
-from ..overview import cost_card, gpu_card, hosts_card, unpriced_tip, waiting_card
+from ..overview import waiting_card
 from ..widgets.agent_table import AgentTable
 from ..widgets.cards import Card
 from ..widgets.chart import MetricChart
 from ..widgets.event_log import EventLog
 from ..widgets.footer import KeyFooter
 from ..widgets.header import HeaderBar
+from ..widgets.overview_cards import OverviewCards
 from .actions import go_to_terminal, signal_agent
-from .tasks import short_tasks_card, tasks_card
 
 CHART_METRICS = ("cpu", "mem", "gpu")
 CHART_EVERY = 5.0
@@ -39,9 +38,6 @@ TABLE_SHARE = 0.6
 chart and the event log get the rest."""
 BOTTOM_MIN = 7
 """Rows the chart and the event log keep however many agents there are."""
-HOSTS_FULL = 160
-"""Below this width the Hosts card says each host short (`gpu2 unreach 3m`), no reasons:
-its full form (`gpu2 unreachable 3m: ssh: ...`) needs a card of 40 cells or more."""
 CHROME = 5
 """Rows that are not table or panels: the header, the cards and their margin, the footer."""
 
@@ -101,17 +97,7 @@ class DashboardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
-        with Horizontal(id="cards"):
-            yield Card("Hosts", id="card-hosts")  # with a fleet only (`-fleet`)
-            yield Card("Agents", id="card-agents")
-            yield Card("CPU", id="card-cpu")
-            yield Card("Mem", id="card-mem")
-            yield Card("GPU", id="card-gpu")
-            yield Card("Errors", id="card-errors")
-            yield Card("Cost", id="card-cost")
-            yield Card("Alerts", id="card-alerts")
-            yield Card("Waiting", id="card-waiting")
-            yield Card("Tasks", id="card-tasks")
+        yield OverviewCards(id="cards")
         # Hidden from the start, so the first layout and the first focus are the final ones.
         box = Input(placeholder="filter: text or regex over name, kind, status, model", id="filter")
         box.display = False
@@ -216,60 +202,8 @@ class DashboardScreen(Screen[None]):
             table.styles.max_height = limit
 
     def _cards(self, snap: Snapshot) -> None:
-        app = self.monitor
-        running = sum(1 for a in snap.agents if a.status not in ("exited", "zombie"))
-        boards = app.settings.tasks and app.tasks
-        narrow = self.has_class("-narrow")  # no room for the Tasks card: the Agents card says it
-        self.query_one("#card-agents", Card).set(
-            Text(f"{running}/{len(snap.agents)}", "bold"),
-            app.trend("agents"),
-            short_tasks_card(boards) if boards and narrow else None,
-        )
-        if boards and not narrow:
-            self.query_one("#card-tasks", Card).set(*tasks_card(boards))
-        h = snap.host
-        self.query_one("#card-cpu", Card).set(
-            Text(fmt.percent(h.cpu_utilization), "bold"), app.trend("cpu")
-        )
-        self.query_one("#card-mem", Card).set(
-            Text(f"{fmt.short_size(h.ram_used)}/{fmt.short_size(h.ram_total)}", "bold"),
-            app.trend("mem"),
-        )
-        value, note = gpu_card(snap)
-        self.query_one("#card-gpu", Card).set(
-            value, app.trend("gpu") if note is None else None, note
-        )
-        errors = sum(a.errors for a in snap.agents)  # open (unresolved) ones
-        active = list(app.alerts.values())
-        critical = any(e.level == "critical" for e in active)
-        alert_style = "bold red" if critical else "bold yellow" if active else "bold"
-        newest = max(active, key=lambda e: e.ts, default=None)
-        note = safe.text(newest.message, alert_style) if newest else None
-        shown = Text(str(errors), "bold red" if errors else "bold")
-        if active and self.has_class("-narrow"):  # the alerts card is hidden: say it here,
-            # below the count, where the card has room for it (`Errors 10 …` otherwise)
-            line = Text(f"⚠{len(active)} ", alert_style)
-            if note is not None:
-                line.append_text(note)
-            self.query_one("#card-errors", Card).set(shown, None, line)
-        else:
-            self.query_one("#card-errors", Card).set(shown, app.trend("errors"))
-        card = self.query_one("#card-cost", Card)
-        card.set(*cost_card(snap.cost))
-        tip = unpriced_tip(snap.cost)
-        if card.tooltip != tip:
-            card.tooltip = tip
-        self.query_one("#card-alerts", Card).set(
-            Text(str(len(active)), alert_style), None, note or Text("none firing", "dim")
-        )
+        self.query_one(OverviewCards).show(snap, self.monitor, self.has_class("-narrow"))
         self._waiting_card(snap)
-        if snap.hosts:
-            hosts = self.query_one("#card-hosts", Card)
-            compact = self.size.width < HOSTS_FULL  # the card is a fifth of the width or less
-            value, trend, note, every = hosts_card(snap, compact)
-            hosts.set(value, trend, note)
-            if hosts.tooltip != every:
-                hosts.tooltip = every
 
     def _waiting_card(self, snap: Snapshot) -> None:
         """How many agents need input, in their colour while any do; the first one's name

@@ -7,7 +7,7 @@ the one recorded at that moment.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -339,36 +339,3 @@ class TasksScreen(Screen[None]):
 
     def action_step(self, step: int) -> None:
         self.run_worker(self.monitor.replay_step(step), group="travel", exit_on_error=False)
-
-
-def _counts(boards: Sequence[TaskBoard]) -> tuple[dict[str, int], int]:
-    counts = {"inbox": 0, "assigned": 0, "done": 0}
-    bad = 0
-    for board in boards:
-        for card in board.cards:
-            if card.column in counts:
-                counts[card.column] += 1
-            bad += card.problem is not None
-        bad += board.problem is not None
-    return counts, bad
-
-
-def tasks_card(boards: Sequence[TaskBoard]) -> tuple[Text, None, Text]:
-    """Work in progress (assigned) large; below, inbox › assigned › done over every board,
-    after the count of files that could not be read."""
-    counts, bad = _counts(boards)
-    value = Text.assemble((str(counts["assigned"]), "bold"), (" wip", "dim"))
-    note = Text.assemble(
-        (f"⚠{bad} ", "bold red") if bad else "",
-        str(counts["inbox"]), ("›", "dim"), str(counts["assigned"]), ("›", "dim"),
-        str(counts["done"]),
-    )  # fmt: skip
-    return value, None, note
-
-
-def short_tasks_card(boards: Sequence[TaskBoard]) -> Text:
-    """The same in a dozen cells, for the Agents card at 80 columns."""
-    counts, bad = _counts(boards)
-    return Text.assemble(
-        ("tasks ", "dim"), str(counts["assigned"]), (f" ⚠{bad}" if bad else "", "bold red")
-    )
