@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sqlite3
 import stat
 import subprocess
@@ -67,16 +68,29 @@ class RecorderProcess:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         """Send `sig`, wait for the exit (SIGKILL after `timeout`); the exit code."""
-        if self.proc.poll() is None:
+        return stop_process(self.proc, sig, timeout)
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int, timeout: float) -> int:
+    """Send `sig` to a process started in its own session, wait for its exit (SIGKILL to its
+    group after `timeout`); its exit code."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout)
-        return self.proc.returncode
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout)
+    return proc.returncode
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 STARTED: list[RecorderProcess] = []
@@ -84,12 +98,12 @@ STARTED: list[RecorderProcess] = []
 test failing half-way never leaves one behind (holding its port and its CPU)."""
 
 
-def start_recorder(db: Path, sock: Path, log: Path) -> RecorderProcess:
-    """`tui-monitor record --db DB` (config from TUI_MONITOR_CONFIG), once it listens and
-    has committed a tick."""
+def launch_recorder(db: Path, sock: Path, log: Path, *extra: str) -> RecorderProcess:
+    """`tui-monitor record --db DB EXTRA...` (config from TUI_MONITOR_CONFIG), started: in
+    STARTED, so conftest stops it whatever the test does."""
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [tui_monitor(), "record", "--db", str(db)],
+            [tui_monitor(), "record", "--db", str(db), *extra],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
@@ -97,6 +111,13 @@ def start_recorder(db: Path, sock: Path, log: Path) -> RecorderProcess:
         )
     rec = RecorderProcess(proc, db, sock, log)
     STARTED.append(rec)
+    return rec
+
+
+def start_recorder(db: Path, sock: Path, log: Path) -> RecorderProcess:
+    """`tui-monitor record --db DB`, once it listens and has committed a tick."""
+    rec = launch_recorder(db, sock, log)
+    proc = rec.proc
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         listening = False

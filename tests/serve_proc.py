@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,14 +15,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.recorders import free_port, stop_process, tui_monitor
+
 START_TIMEOUT = 20.0
 URL = re.compile(r"(http://\S+/)\?token=(\S+)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -59,20 +52,7 @@ class ServeProcess:
         return [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout)
-        return self.proc.returncode
-
-
-def tui_monitor() -> str:
-    return str(Path(sys.executable).parent / "tui-monitor")
+        return stop_process(self.proc, sig, timeout)
 
 
 @contextlib.contextmanager

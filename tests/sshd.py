@@ -14,13 +14,14 @@ import getpass
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.recorders import free_port
 
 SSHD = shutil.which("sshd", path="/usr/sbin:/usr/local/sbin:/sbin:" + os.environ["PATH"])
 SSH_KEYGEN = shutil.which("ssh-keygen")
@@ -30,12 +31,6 @@ START_TIMEOUT = 15.0
 def skip_without_sshd() -> None:
     if SSHD is None or SSH_KEYGEN is None or shutil.which("ssh") is None:
         pytest.skip("needs OpenSSH (apt-get install openssh-server openssh-client)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -12,7 +12,7 @@ import re
 import stat
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 import platformdirs
 from pydantic import (
@@ -406,6 +406,23 @@ class UiSettings(BaseModel):
     say "read-only" instead (the dashboard's --read-only does the same)."""
 
 
+class _Named(Protocol):
+    name: str
+
+
+_N = TypeVar("_N", bound=_Named)
+
+
+def _unique(entries: list[_N], what: str) -> list[_N]:
+    """`entries` when no two share a name; else the one-line error naming the first twin."""
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.name in seen:
+            raise ValueError(f"{what} {entry.name!r} is defined twice")
+        seen.add(entry.name)
+    return entries
+
+
 class FileSettings(BaseModel):
     """Everything the TOML file may hold (env can override each of it)."""
 
@@ -445,32 +462,17 @@ class FileSettings(BaseModel):
     @field_validator("hosts")
     @classmethod
     def _unique_hosts(cls, v: list[HostConfig]) -> list[HostConfig]:
-        seen: set[str] = set()
-        for host in v:
-            if host.name in seen:
-                raise ValueError(f"host name {host.name!r} is defined twice")
-            seen.add(host.name)
-        return v
+        return _unique(v, "host name")
 
     @field_validator("tasks")
     @classmethod
     def _unique_boards(cls, v: list[TaskBoardSettings]) -> list[TaskBoardSettings]:
-        seen: set[str] = set()
-        for board in v:
-            if board.name in seen:
-                raise ValueError(f"task board name {board.name!r} is defined twice")
-            seen.add(board.name)
-        return v
+        return _unique(v, "task board name")
 
     @field_validator("agents")
     @classmethod
     def _unique_names(cls, v: list[AgentRule]) -> list[AgentRule]:
-        seen: set[str] = set()
-        for rule in v:
-            if rule.name in seen:
-                raise ValueError(f"agent name {rule.name!r} is defined twice")
-            seen.add(rule.name)
-        return v
+        return _unique(v, "agent name")
 
 
 class Settings(FileSettings):

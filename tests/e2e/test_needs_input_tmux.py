@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import socket
 import sqlite3
 import sys
 import time
@@ -23,6 +22,8 @@ import tomli_w
 from standins import claude_process, monitor_env
 from tmux_pane import Tmux
 
+from tests.recorders import free_port
+
 pytestmark = pytest.mark.slow
 
 EXE = Path(sys.executable).parent / "tui-monitor"
@@ -30,12 +31,6 @@ WAITS = "bbbb2222-0000-4000-8000-000000000002"
 """The stand-in's session: it will need input."""
 BUSY = "aaaa1111-0000-4000-8000-000000000001"
 """A session with no process here (its own row, `claude:aaaa1111`), working throughout."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def hook(port: int, token: str, sid: str, cwd: Path, event: str, **extra: object) -> None:

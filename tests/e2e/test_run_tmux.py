@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ import tomli_w
 from tmux_pane import Tmux
 
 from tests.recorder_proc import query, recording, wait_for
+from tests.recorders import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -38,12 +38,6 @@ def stand_in(bin_dir: Path, program: str = "claude") -> Path:
     )
     path.chmod(0o755)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def read_env(path: Path) -> dict[str, Any]:

@@ -19,16 +19,10 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 
-from tests.recorders import rows, run, start_recorder, wait_for, write_config
+from tests.recorders import free_port, rows, run, start_recorder, wait_for, write_config
 
 AGENTS = Path(__file__).parent.parent / "agents"
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:

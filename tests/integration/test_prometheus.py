@@ -22,32 +22,24 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.recorders import STARTED, RecorderProcess, tui_monitor, wait_for, write_config
+from tests.recorders import (
+    RecorderProcess,
+    free_port,
+    launch_recorder,
+    tui_monitor,
+    wait_for,
+    write_config,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DEADLINE = 90.0
 """Seconds for Prometheus to start, scrape and answer (two cores, other tests running)."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def record_with_metrics(tmp: Path, sock: Path, port: int) -> RecorderProcess:
     """`record --metrics 127.0.0.1:PORT`, once it said where /metrics is (or why not)."""
-    db, log = tmp / "h.db", tmp / "rec.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [tui_monitor(), "record", "--db", str(db), "--metrics", f"127.0.0.1:{port}"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-        )
-    rec = RecorderProcess(proc, db, sock, log)
-    STARTED.append(rec)
+    rec = launch_recorder(tmp / "h.db", sock, tmp / "rec.log", "--metrics", f"127.0.0.1:{port}")
+    proc = rec.proc
     wait_for(
         lambda: "metrics o" in rec.stderr_text() or proc.poll() is not None, 30, "the metrics line"
     )
