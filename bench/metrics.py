@@ -24,6 +24,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from _common import command, loadavg, machine, p90, publish
+from _fleet_remote import host_sample
 
 from tui_monitor.metrics.exposition import Exposition
 from tui_monitor.metrics.server import MetricsServer
@@ -33,7 +34,6 @@ from tui_monitor.models import (
     CostState,
     GpuSample,
     GpuStatus,
-    HostSample,
     IngestStats,
     SessionMeta,
     SessionState,
@@ -86,25 +86,7 @@ def tick(seq: int, agents: int) -> Snapshot:
         )
         for i in range(20)
     )
-    host = HostSample(
-        hostname="bench",
-        boot_time=0,
-        cpu_count=16,
-        cpu_utilization=20.0,
-        cpu_per_core=None,
-        load_1=1,
-        load_5=1,
-        load_15=1,
-        ram_used=1 << 33,
-        ram_total=1 << 36,
-        ram_available=1 << 35,
-        swap_used=0,
-        swap_total=0,
-        disk_read_bps=1.0,
-        disk_write_bps=1.0,
-        net_rx_bps=1.0,
-        net_tx_bps=1.0,
-    )
+    host = host_sample("bench")
     gpus = tuple(
         GpuSample(
             index=g,

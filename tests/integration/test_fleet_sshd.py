@@ -57,16 +57,18 @@ def remote(
     server.stop()
 
 
+def far_host(server: Sshd, db: Path) -> HostConfig:
+    """The second recorder's machine, reached through the private sshd."""
+    return HostConfig(
+        name="far", ssh="127.0.0.1", command=tui_monitor(), db=str(db),
+        options=server.client_options(),
+    )  # fmt: skip
+
+
 def test_stream_over_ssh_by_hand(remote: tuple[Sshd, Path, str]) -> None:
     """The command a person would type: the handshake and a snapshot come back."""
     server, db, agent = remote
-    host = HostConfig(
-        name="far",
-        ssh="127.0.0.1",
-        command=tui_monitor(),
-        db=str(db),
-        options=server.client_options(),
-    )
+    host = far_host(server, db)
     argv = host.ssh_argv(FleetSettings(), None, host.remote_command("stream"), tty=False)
     proc = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -89,13 +91,7 @@ async def test_fleet_over_sshd_goes_live_then_unreachable(
     server, db, agent = remote
     control = short_dir / "ctl"
     control.mkdir(mode=0o700)
-    host = HostConfig(
-        name="far",
-        ssh="127.0.0.1",
-        command=tui_monitor(),
-        db=str(db),
-        options=server.client_options(),
-    )
+    host = far_host(server, db)
     fleet = FleetSettings(connect_timeout=3.0, stale_after=3.0, backoff_max=2.0)
     ssh = SshFleet([host], fleet, control)
     stop = asyncio.Event()
