@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -160,6 +161,19 @@ def prometheus(tmp: Path, config: Path) -> Iterator[int]:
         log.close()
 
 
+def checked_query(port: int, expr: str) -> list[dict[str, Any]]:
+    """An instant query that must be valid PromQL: Prometheus's error (HTTP 400 and its
+    reason) fails the test, where `query` would read it as "not up yet"."""
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            doc = json.load(r)
+    except urllib.error.HTTPError as exc:
+        pytest.fail(f"{expr}: {exc.code} {exc.read().decode(errors='replace')}")
+    assert doc["status"] == "success", doc
+    return list(doc["data"]["result"])
+
+
 def query(port: int, expr: str) -> list[dict[str, Any]]:
     """An instant query's result vector; [] while Prometheus is not up yet."""
     url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
@@ -203,6 +217,17 @@ def test_a_real_prometheus_scrapes_our_values(
         # a counter's rate over real scrapes: the recorder ticks every 0.2 s
         rate = "rate(tui_monitor_recorder_ticks_total[5s]) > 1"
         wait_for(lambda: answered(rate), DEADLINE, rate)
+        # The Grafana dashboard we ship: every panel's query is PromQL this Prometheus runs
+        # (an error fails the test), its `$instance` picked as Grafana would.
+        dash = json.loads((DOCS / "grafana-dashboard.json").read_text())
+        exprs = [t["expr"] for panel in dash["panels"] for t in panel.get("targets", [])]
+        assert len(exprs) > 20
+        instance = f"127.0.0.1:{port}".replace(".", "\\\\.")
+        answered_panels = [
+            e for e in exprs if checked_query(prom, e.replace("$instance", instance))
+        ]
+        # the recorder's own health and its agent are there: most panels have data
+        assert len(answered_panels) >= len(exprs) // 2, set(exprs) - set(answered_panels)
     assert rec.proc.poll() is None
 
 

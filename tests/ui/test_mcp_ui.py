@@ -82,7 +82,11 @@ async def test_live_the_row_counts_the_servers_and_the_screen_labels_them(
 ) -> None:
     host = spawn_agent("with_servers", "--busy", "--mib", "64")
     fake, sh, chain, plain = (int(p) for p in host.ready_fields[2:6])
-    async with live(tmp_path, short_dir / "ingest.sock", host.tag) as (app, pilot):
+    # 60 rows: the agent screen's left pane holds details, the command (wrapped: four lines in
+    # a clone under /tmp/tmp.XXXXXXXXXX/p), the servers and the tree; at 40 rows the tree's
+    # last line fell below the pane in CI.
+    sock = short_dir / "ingest.sock"
+    async with live(tmp_path, sock, host.tag, size=(120, 60)) as (app, pilot):
         t = table(app)
         await wait_until(pilot, lambda: " MCP " in screen_text(app), 15, "the MCP column")
         await wait_until(
@@ -107,7 +111,7 @@ async def test_live_the_row_counts_the_servers_and_the_screen_labels_them(
             await wait_until(
                 pilot, lambda: all(re.search(p, screen_text(app)) for p in labels), 15, "the tree"
             )
-        except AssertionError:  # seen once in CI: say what the screen showed instead
+        except AssertionError:  # say what the screen showed instead
             missing = [p for p in labels if not re.search(p, screen_text(app))]
             raise AssertionError(f"no {missing} on the screen:\n{screen_text(app)}") from None
         text = screen_text(app)
