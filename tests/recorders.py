@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -152,6 +153,17 @@ def wait_for(condition: Callable[[], object], timeout: float = 15.0, what: str =
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what or condition}")
         time.sleep(0.05)
+
+
+async def eventually(
+    condition: Callable[[], object], timeout: float = 20.0, what: str = ""
+) -> None:
+    """`wait_for` inside a running event loop: poll without blocking it."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what or condition}")
+        await asyncio.sleep(0.02)
 
 
 def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:

@@ -8,11 +8,11 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from factories import agent, snapshot
+from recorders import eventually
 
 from tui_monitor.fleet import protocol
 from tui_monitor.fleet.link import HostLink, SshFleet
@@ -80,12 +80,6 @@ def fake_ssh(tmp_path: Path) -> FleetSettings:
     return FleetSettings(ssh=str(script), connect_timeout=1.0, stale_after=3.0, backoff_max=2.0)
 
 
-async def _wait(cond: Callable[[], object], timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.02)
-
-
 async def _watch(
     fleet: FleetSettings, *names: str
 ) -> tuple[SshFleet, asyncio.Event, asyncio.Task[None]]:
@@ -101,8 +95,8 @@ async def _ended(fleet: FleetSettings, name: str) -> HostStatus:
     ssh, stop, task = await _watch(fleet, name, "good")
     bad, good = ssh.links
     try:
-        await _wait(lambda: bad.state in ("failed", "unreachable", "stale"))
-        await _wait(lambda: good.state == "live")
+        await eventually(lambda: bad.state in ("failed", "unreachable", "stale"))
+        await eventually(lambda: good.state == "live")
         return bad.status
     finally:
         stop.set()
@@ -111,7 +105,7 @@ async def _ended(fleet: FleetSettings, name: str) -> HostStatus:
 
 async def test_a_good_remote_goes_live_with_its_agents(fake_ssh: FleetSettings) -> None:
     ssh, stop, task = await _watch(fake_ssh, "good")
-    await _wait(lambda: ssh.statuses()[0].state == "live")
+    await eventually(lambda: ssh.statuses()[0].state == "live")
     status = ssh.statuses()[0]
     assert status.remote_version == "9.9" and status.reason is None
     assert status.snapshot is not None
@@ -163,7 +157,7 @@ async def test_an_exit_status_survives_a_stream_that_ends_with_its_process(
 
 async def test_names_with_escape_sequences_arrive_inert(fake_ssh: FleetSettings) -> None:
     ssh, stop, task = await _watch(fake_ssh, "evil")
-    await _wait(lambda: ssh.statuses()[0].snapshot is not None)
+    await eventually(lambda: ssh.statuses()[0].snapshot is not None)
     snap = ssh.statuses()[0].snapshot
     assert snap is not None
     assert snap.agents[0].name == "x\\x1b]52;c;cHduZWQ=\\x07"
@@ -184,7 +178,7 @@ async def test_a_failing_host_is_retried_with_backoff(fake_ssh: FleetSettings) -
     tries: list[str] = []
     stop = asyncio.Event()
     task = asyncio.create_task(link.run(lambda: tries.append(link.state), stop))
-    await _wait(lambda: tries.count("unreachable") >= 3)
+    await eventually(lambda: tries.count("unreachable") >= 3)
     assert link.backoff.failed() == 2.0  # 1, 2, then its maximum of 2
     stop.set()
     await asyncio.wait_for(task, 10)
@@ -195,7 +189,7 @@ async def test_a_missing_ssh_program_is_a_reason(tmp_path: Path) -> None:
     link = HostLink(HostConfig(name="h"), fleet)
     stop = asyncio.Event()
     task = asyncio.create_task(link.run(lambda: None, stop))
-    await _wait(lambda: link.state == "failed")
+    await eventually(lambda: link.state == "failed")
     assert link.reason is not None and link.reason.startswith(f"cannot run {tmp_path}/no-ssh")
     stop.set()
     await asyncio.wait_for(task, 10)
@@ -203,7 +197,7 @@ async def test_a_missing_ssh_program_is_a_reason(tmp_path: Path) -> None:
 
 async def test_stop_ends_the_ssh_processes(fake_ssh: FleetSettings) -> None:
     ssh, stop, task = await _watch(fake_ssh, "good", "silent")
-    await _wait(lambda: ssh.statuses()[0].state == "live" and ssh.links[1].pids)
+    await eventually(lambda: ssh.statuses()[0].state == "live" and ssh.links[1].pids)
     stop.set()
     await asyncio.wait_for(task, 10)
     for link in ssh.links:

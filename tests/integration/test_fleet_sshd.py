@@ -9,11 +9,11 @@ import asyncio
 import contextlib
 import json
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from recorders import start_recorder, tui_monitor, write_config
+from recorders import eventually, start_recorder, tui_monitor, write_config
 from sshd import Sshd, control_masters, descendants, kill_all, start_sshd
 
 from tests.conftest import SpawnAgent
@@ -21,15 +21,6 @@ from tui_monitor.fleet.link import SshFleet
 from tui_monitor.fleet.settings import FleetSettings, HostConfig
 
 pytestmark = pytest.mark.slow
-
-
-async def _wait(cond: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not cond():
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -107,12 +98,12 @@ async def test_fleet_over_sshd_goes_live_then_unreachable(
                 and any(a.name == agent for a in s.snapshot.agents)
             )
 
-        await _wait(
+        await eventually(
             live_with_agent, what=f"far live with {agent}: {ssh.statuses()[0]}\n{server.log()}"
         )
         first = ssh.statuses()[0]
         assert first.last_ts is not None
-        await _wait(
+        await eventually(
             lambda: (ssh.statuses()[0].last_ts or 0) > (first.last_ts or 0), what="a newer snapshot"
         )
         assert list(control.iterdir()), "no ControlMaster socket"
@@ -123,7 +114,7 @@ async def test_fleet_over_sshd_goes_live_then_unreachable(
         assert streams, "no remote tui-monitor stream under sshd"
         server.stop()  # the machine goes: listener, connections and sessions
         kill_all(masters)  # and the viewer's shared connection with it
-        await _wait(
+        await eventually(
             lambda: ssh.statuses()[0].state == "unreachable",
             timeout=2 * fleet.connect_timeout + fleet.stale_after + 5,
             what=f"unreachable: {ssh.statuses()[0]}",

@@ -7,23 +7,14 @@ import asyncio
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
 import aiohttp
 import pytest
-from recorders import run
+from recorders import run, wait_for
 from serve_proc import ServeProcess, serving
 
 pytestmark = pytest.mark.slow
-
-
-def wait_until(condition: object, timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -158,12 +149,12 @@ async def test_sessions_are_capped_and_free_their_slot(config: Path, tmp_path: P
             assert closed.type == aiohttp.WSMsgType.CLOSE
             assert len(server.sessions()) == 1  # no process for the refused one
             await first.close()
-            wait_until(lambda: server.sessions() == [], what="the session's process to end")
+            wait_for(lambda: server.sessions() == [], 20, "the session's process to end")
             async with http.get(server.url) as resp:
                 assert resp.status == 200
             second = await open_session(http, server)
             await second.close()
-            wait_until(lambda: server.sessions() == [], what="the second session to end")
+            wait_for(lambda: server.sessions() == [], 20, "the second session to end")
 
 
 async def test_sigterm_ends_every_session(config: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from factories import agent, event, snapshot
+from recorders import eventually
 
 from tui_monitor.fleet import protocol
 from tui_monitor.fleet.link import FLOOD_LINES, SLOW_MIN, Backoff, Flood, HostLink
@@ -47,14 +48,8 @@ async def _connected(link: HostLink, changes: list[HostState]) -> asyncio.Stream
     out = asyncio.StreamReader()
     out.feed_data(protocol.encode_handshake("9.9", "far", 1.0))
     asyncio.get_running_loop().create_task(link._read(out, lambda: changes.append(link.state)))
-    await _until(lambda: link.remote_version == "9.9")
+    await eventually(lambda: link.remote_version == "9.9")
     return out
-
-
-async def _until(cond: Callable[[], object]) -> None:
-    async with asyncio.timeout(10):
-        while not cond():
-            await asyncio.sleep(0.01)
 
 
 async def test_live_slow_stale_by_the_age_of_the_newest_snapshot() -> None:
@@ -66,7 +61,7 @@ async def test_live_slow_stale_by_the_age_of_the_newest_snapshot() -> None:
     out = await _connected(link, changes)
     assert link.state == "connecting"
     out.feed_data(protocol.encode_snapshot(snapshot(1, [agent("a")])))
-    await _until(lambda: link.snapshot is not None)
+    await eventually(lambda: link.snapshot is not None)
     assert link.status.state == "live" and link.status.received_at == clock.now
     clock.now += 2.5  # over two intervals
     assert link.refresh() and link.state == "slow"
@@ -75,10 +70,10 @@ async def test_live_slow_stale_by_the_age_of_the_newest_snapshot() -> None:
     assert link.refresh() and link.state == "stale"
     assert link.reason == "no snapshot for over 10s"
     out.feed_data(protocol.encode_heartbeat("recorder stopped 3m ago"))
-    await _until(lambda: link.reason == "recorder stopped 3m ago")
+    await eventually(lambda: link.reason == "recorder stopped 3m ago")
     assert link.state == "stale"
     out.feed_data(protocol.encode_snapshot(snapshot(2, [agent("a")])))
-    await _until(lambda: link.state == "live")
+    await eventually(lambda: link.state == "live")
     assert changes[0] == "connecting" and "live" in changes
 
 
@@ -89,7 +84,7 @@ async def test_a_fast_remote_is_slow_only_when_seconds_late() -> None:
     out = await _connected(link, [])
     snap = snapshot(1, [agent("a")]).model_copy(update={"interval": 0.2})
     out.feed_data(protocol.encode_snapshot(snap))
-    await _until(lambda: link.state == "live")
+    await eventually(lambda: link.state == "live")
     clock.now += 1.0
     assert not link.refresh() and link.state == "live"
     clock.now += 1.5
@@ -133,7 +128,7 @@ async def test_merge_tags_remote_agents_and_emits_on_state_changes_only() -> Non
     seen: list[Snapshot] = []
     stop = asyncio.Event()
     task = asyncio.create_task(source.run(seen.append, stop))
-    await _until(lambda: seen and fleet.on_change)
+    await eventually(lambda: seen and fleet.on_change)
     first = seen[-1]
     assert [(a.host, a.name) for a in first.agents] == [
         (None, "claude#1"),

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import shlex
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from recorders import eventually
 
 from tui_monitor.cli.context import Context
 from tui_monitor.cli.serve import app_command, is_loopback, url_for
@@ -64,12 +67,26 @@ async def test_follow_only_without_a_recorder_says_so_and_writes_nothing(tmp_pat
     db = tmp_path / "h.db"
     source = choose_source(Settings(), db, follow_only=True)
     stop = asyncio.Event()
+    assert isinstance(source, AttachedSource)
+    looks: list[float] = []
+    look = source._look
+
+    def counted() -> Any:
+        looks.append(time.monotonic())
+        return look()
+
+    source._look = counted  # type: ignore[method-assign]
     task = asyncio.create_task(source.run(lambda _snap: None, stop))
-    async with asyncio.timeout(10):
-        while source.warning != "no recorder is running":
-            await asyncio.sleep(0.02)
-    # Past the take-over delay it still only follows.
-    await asyncio.sleep(TAKE_OVER_AFTER + 0.5)  # the delay under test, not a wait for work
+    await eventually(lambda: source.warning == "no recorder is running", 10, "the warning")
+    # Past the take-over delay it still only follows: it goes on looking (a source that took
+    # over would have left its follow loop and stopped looking).
+    gone = source._gone_at
+    assert gone is not None
+    await eventually(
+        lambda: sum(t > gone + TAKE_OVER_AFTER for t in looks) >= 2,
+        10 + TAKE_OVER_AFTER,
+        "two looks past the take-over delay",
+    )
     assert source.mode == "attached" and source.recorder is None and not task.done()
     stop.set()
     await task
