@@ -87,9 +87,12 @@ def measure(db: Path, seconds: float, who: dict[str, list[psutil.Process]]) -> W
     time.sleep(seconds)  # the window itself
     wall = time.monotonic() - start
     after = {name: cpu_seconds(procs) for name, procs in who.items()}
-    time.sleep(2.5)  # the recorder's last batch of the window reaches the file
+    last = first + int(seconds)
+    deadline = time.monotonic() + 30
+    while newest_tick(db) < last and time.monotonic() < deadline:  # its batch in the file
+        time.sleep(0.1)
     cpu = {name: 100 * (after[name] - before[name]) / wall for name in who}
-    return Window(lags(db, first, first + int(seconds)), cpu)
+    return Window(lags(db, first, last), cpu)
 
 
 def run(seconds: float) -> tuple[Window, Window, str]:
