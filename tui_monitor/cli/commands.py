@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import os
 import select
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -18,12 +17,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import __version__
-from ..config import INTERVAL_MAX, INTERVAL_MIN, Settings
+from ..config import Settings
 from ..errors import TuiMonitorError
 from ..models import Snapshot
 from . import startup
-from .context import Context, db_option, db_path, pass_ctx
-from .metrics import metrics_option, with_metrics
+from .context import Context, db_option, db_path, interval_option, make_dirs, pass_ctx
 
 if TYPE_CHECKING:
     from ..ui.app import MonitorApp
@@ -53,25 +51,6 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except BrokenPipeError as exc:
             raise _PipeClosed() from exc
-
-
-def _interval(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
-    """--interval, held to the bounds of the config's `interval` (nan and inf included)."""
-    if value is not None and not (math.isfinite(value) and INTERVAL_MIN <= value <= INTERVAL_MAX):
-        raise click.BadParameter(
-            f"{value:g} is not between {INTERVAL_MIN:g} and {INTERVAL_MAX:g} seconds"
-        )
-    return value
-
-
-def interval_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option(
-        "--interval",
-        type=float,
-        metavar="SECONDS",
-        callback=_interval,
-        help=f"{help_text} ({INTERVAL_MIN:g}-{INTERVAL_MAX:g}; default: the config's interval).",
-    )
 
 
 @click.group(
@@ -194,7 +173,7 @@ def _run_ui(
     path = db or settings.store.db_path()
     if at is not None and not path.exists():
         raise click.ClickException(f"no history at {path} to replay (record some first)")
-    _make_dirs(path)
+    make_dirs(path)
     from ..fleet_source import with_fleet
 
     source = with_fleet(settings, choose_source(settings, path, follow_only))
@@ -239,20 +218,6 @@ def quit_on_signals(app: MonitorApp) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _make_dirs(db: Path) -> None:
-    """The database's missing directories, created 0700 and named on stderr (one that cannot
-    be created is the recorder's to report: `record` exits, the dashboard turns history off)."""
-    from ..errors import StoreError
-    from ..store.files import make_private_dirs
-
-    try:
-        created = make_private_dirs(db.parent)
-    except StoreError:
-        return
-    for directory in created:
-        click.echo(f"tui-monitor: created {directory} (mode 0700) for the history", err=True)
 
 
 def _take_snapshot(settings: Settings) -> Snapshot:
@@ -330,59 +295,6 @@ def agents(obj: Context) -> None:
     print_agents(sampler.agents.matchers, snapshot, obj.config_file)
 
 
-@cli.command()
-@db_option
-@interval_option("Seconds between ticks")
-@click.option("-v", "--verbose", is_flag=True, help="Print a line for every committed batch.")
-@metrics_option
-@pass_ctx
-def record(
-    obj: Context, db: Path | None, interval: float | None, verbose: bool, metrics: str | None
-) -> None:
-    """Record snapshots to the history database until SIGTERM, SIGHUP or Ctrl+C (headless)."""
-    from ..recorder import Recorder, install_signal_handlers
-    from ..store.lock import RecorderLock, move_aside_if_corrupt
-    from ..store.writer import Batch
-
-    if interval is not None:
-        obj.interval = interval
-    settings = with_metrics(obj.settings(), metrics)
-    path = db_path(obj, db)
-
-    def committed(b: Batch) -> None:
-        if verbose:
-            click.echo(
-                f"committed ticks {b.first_tick}-{b.last_tick} seq {b.first_seq}-{b.last_seq} "
-                f"agent_rows {b.agent_rows}"
-            )
-
-    async def go(recorder: Recorder) -> None:
-        stop = asyncio.Event()
-        install_signal_handlers(stop)
-        await recorder.run(stop)
-
-    _make_dirs(path)
-    with RecorderLock(path):
-        moved = move_aside_if_corrupt(path)
-        if moved:
-            click.echo(f"tui-monitor: {moved}", err=True)
-        recorder = Recorder(settings, path, on_commit=committed)
-        recorder.say = lambda line: click.echo(f"tui-monitor: {line}", err=True)
-        recorder.open()
-        click.echo(
-            f"recording to {path} (pid {os.getpid()}) every {settings.interval:g}s; "
-            "Ctrl+C, SIGTERM or SIGHUP stops",
-            err=True,
-        )
-        asyncio.run(go(recorder))
-    writer = recorder.queue
-    if writer is not None:
-        lost = f"; {writer.lost} ticks could not be written" if writer.lost else ""
-        click.echo(
-            f"stopped: {writer.ticks_written} ticks in {writer.batches} batches{lost}", err=True
-        )
-
-
 def main(argv: list[str] | None = None) -> int:
     """Console script: run the CLI and turn every failure into one line and an exit code."""
     try:
@@ -446,13 +358,16 @@ from .demo import demo  # noqa: E402
 from .emit import emit  # noqa: E402
 from .export import export  # noqa: E402
 from .integrate import integrate  # noqa: E402
+from .record import record  # noqa: E402
 from .run import run  # noqa: E402
 from .serve import serve  # noqa: E402
 from .sessions import sessions  # noqa: E402
 from .stream import stream  # noqa: E402
 from .tasks import tasks  # noqa: E402
 
-for command in (config, db, demo, emit, export, integrate, run, serve, sessions, stream, tasks):
+for command in (
+    config, db, demo, emit, export, integrate, record, run, serve, sessions, stream, tasks
+):  # fmt: skip
     cli.add_command(command)
 
 if __name__ == "__main__":

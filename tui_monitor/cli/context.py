@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from ..config import INTERVAL_MAX, INTERVAL_MIN
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -51,3 +55,36 @@ def db_option(fn: Any) -> Any:
 
 def db_path(obj: Context, db: Path | None) -> Path:
     return db or obj.settings().store.db_path()
+
+
+def _interval(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
+    """--interval, held to the bounds of the config's `interval` (nan and inf included)."""
+    if value is not None and not (math.isfinite(value) and INTERVAL_MIN <= value <= INTERVAL_MAX):
+        raise click.BadParameter(
+            f"{value:g} is not between {INTERVAL_MIN:g} and {INTERVAL_MAX:g} seconds"
+        )
+    return value
+
+
+def interval_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--interval",
+        type=float,
+        metavar="SECONDS",
+        callback=_interval,
+        help=f"{help_text} ({INTERVAL_MIN:g}-{INTERVAL_MAX:g}; default: the config's interval).",
+    )
+
+
+def make_dirs(db: Path) -> None:
+    """The database's missing directories, created 0700 and named on stderr (one that cannot
+    be created is the recorder's to report: `record` exits, the dashboard turns history off)."""
+    from ..errors import StoreError
+    from ..store.files import make_private_dirs
+
+    try:
+        created = make_private_dirs(db.parent)
+    except StoreError:
+        return
+    for directory in created:
+        click.echo(f"tui-monitor: created {directory} (mode 0700) for the history", err=True)
