@@ -19,8 +19,9 @@ def split_listen(listen: str) -> tuple[str, int]:
 
 
 def is_loopback(host: str) -> bool:
-    """Whether `host` is a loopback address or `localhost` (names are not resolved here)."""
-    if host == "localhost":
+    """Whether `host` is a loopback address or `localhost` (any other name could be
+    anything: names are not resolved here)."""
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import shlex
 import signal
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ..listen import is_loopback
 from .context import Context, db_option, db_path, pass_ctx
 
 DEFAULT_SESSIONS = 4
@@ -28,16 +28,6 @@ PUBLIC_RISK = (
 
 class _Refused(click.ClickException):
     exit_code = 2
-
-
-def is_loopback(host: str) -> bool:
-    """Only the loopback addresses and `localhost`; any other name could be anything."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def url_for(host: str, port: int, token: str) -> str:
