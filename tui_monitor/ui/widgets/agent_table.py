@@ -47,7 +47,13 @@ CACHE_SIZES = {
 1,000 rows / lines)."""
 
 
-INTERNALS = ("_data", "_update_count", *CACHE_SIZES)
+INTERNALS = (
+    "_data",
+    "_update_count",
+    "_row_label_column_width",
+    "_refresh_region",
+    *CACHE_SIZES,
+)
 """DataTable's private attributes this table relies on (checked on textual 8.2, the range
 pyproject.toml allows): a textual that renames one fails loudly here, never falls back."""
 
