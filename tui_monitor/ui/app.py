@@ -197,7 +197,8 @@ class MonitorApp(TimeTravel):
             self._noticed = notice
             self.notify(notice, severity="warning", timeout=10, markup=False)
         state = (source.mode, source.detail, source.warning)
-        if state != self._source_state:
+        # No screen at all while the app closes (a clean-clone run under load hit it).
+        if state != self._source_state and self.screen_stack:
             self._source_state = state
             refresh = getattr(self.screen, "refresh_header", None)
             if refresh is not None:
